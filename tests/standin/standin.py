@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+"""Local stand-in of the Enapter HTTP API v3 provisioning endpoints.
+
+Used by enapter-provisiond's integration tests, the demo and the benchmarks.
+It serves either the cloud or the gateway set of endpoints, checks requests
+the way the API documentation describes, hands out fake credentials carrying
+greppable canaries, and lets tests inject faults and inspect what it received
+through a small control API under /_standin/.  The contract is README.md
+beside this file.  Python 3 standard library only.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+import http.client
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+PREFIX = "/v3/provisioning/"
+CONTROL = "/_standin/"
+MAX_BODY = 1 << 20          # larger request bodies are refused with 413
+HANDSHAKE_TIMEOUT = 10.0    # seconds a client gets to complete the TLS handshake
+IDLE_TIMEOUT = 300.0        # an idle keep-alive connection is closed after this
+DEFAULT_TRICKLE = 0.1       # seconds per body byte for a trickle fault without "delay"
+
+PROTOCOLS = ("MQTT", "MQTTS")
+DEVICE_TYPES = ("ELECTROLYSER", "DRYER", "WATER_TANK")
+NUMBER = float              # marker: any JSON number (int or float, never bool)
+
+# The exact request body of each endpoint: field -> str, a tuple of the allowed
+# strings, NUMBER, or a dict describing a nested object.
+SCHEMAS = {
+    "ucm": {"site_id": str, "hardware_id": str, "name": str, "protocol": PROTOCOLS},
+    "vucm": {"site_id": str, "hardware_id": str, "name": str},
+    "embedded": {"device_type": DEVICE_TYPES, "site_id": str, "hardware_id": str,
+                 "name": str, "protocol": PROTOCOLS},
+    "link_master": {"site_id": str, "hardware_id": str, "name": str},
+    "link_slave": {"site_id": str, "hardware_id": str, "name": str, "master_device_id": str},
+    "standalone": {"site_id": str, "name": str},
+    "lua_device": {"runtime_id": str, "blueprint_id": str, "name": str, "slug": str},
+    "gateway": {"site_id": str, "hardware_id": str, "gateway_version": str,
+                "site_name": str, "site_timezone": str,
+                "site_location": {"latitude": NUMBER, "longitude": NUMBER}},
+}
+ROLES = {
+    "cloud": {"ucm", "embedded", "standalone", "lua_device", "gateway"},
+    "gateway": {"ucm", "vucm", "embedded", "link_master", "link_slave", "standalone", "lua_device"},
+}
+HARDWARE_KEYED = {"ucm", "vucm", "embedded", "link_master", "link_slave", "gateway"}
+CHANNELS = {"ucm": "ucm", "embedded": "ucm", "gateway": "gw"}  # kinds answered with a config
+SLUGGED = {"ucm", "embedded", "standalone", "lua_device"}       # kinds answered with a slug
+
+# Fault fields and their JSON types (bool is checked apart: it is an int in Python).
+FAULT_FIELDS = {"path": (str,), "delay": (int, float), "status": (int,), "body": (str,),
+                "headers": (dict,), "drop": (bool,), "trickle": (bool,),
+                "silence": (int, float), "count": (int,)}
+
+
+# ----------------------------------------------------------------- documents
+
+def error(code, message, **details):
+    return {"code": code, "message": message, "details": details}
+
+
+def json_reply(status, doc, **headers):
+    """A reply is (status, body bytes, headers); JSON ones say so."""
+    return status, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers}
+
+
+def fail(status, code, message, headers=None, **details):
+    """A reply in the API's error shape, with a single error."""
+    return json_reply(status, {"errors": [error(code, message, **details)]}, **(headers or {}))
+
+
+def slugify(name):
+    """Lowercase, runs of anything but [a-z0-9] become "-", trimmed, <= 64 chars."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-") or "device"
+
+
+def pem(label, text):
+    return f"-----BEGIN {label}-----\n{text}\n-----END {label}-----\n"
+
+
+def credentials(protocol, device_id, n, canary):
+    """Fresh fake credentials; n makes every set unique and traceable."""
+    if protocol == "MQTT":
+        return {"protocol": "MQTT", "username": "user-" + device_id,
+                "password": f"{canary}-PASSWORD-{n}"}
+    return {"protocol": "MQTTS",
+            "private_key": pem("PRIVATE KEY", f"{canary}-PRIVATE-KEY-{n}"),
+            "certificate": pem("CERTIFICATE", f"{canary}-CERT-{n}"),
+            "ca_chain": pem("CERTIFICATE", f"{canary}-CERT-{n}-CA")}
+
+
+def device_config(kind, req, device_id, n, canary):
+    protocol = req.get("protocol", "MQTTS")   # the gateway endpoint has no protocol: MQTTS
+    return {"mqtt_host": "mqtt.standin.invalid",
+            "mqtt_port": 8883 if protocol == "MQTTS" else 1883,
+            "mqtt_credentials": credentials(protocol, device_id, n, canary),
+            "time_sync_protocol": "HTTP", "time_sync_host": "127.0.0.1", "time_sync_port": 80,
+            "hardware_id": req["hardware_id"], "channel_id": CHANNELS[kind]}
+
+
+def success_doc(kind, req, device, n, canary):
+    """The seed document's response shape for each endpoint."""
+    if kind == "gateway":
+        return {"config": device_config(kind, req, device["device_id"], n, canary),
+                "gateway_device_id": device["device_id"]}
+    doc = {"config": device_config(kind, req, device["device_id"], n, canary)} \
+        if kind in CHANNELS else {}
+    doc["device_id"] = device["device_id"]
+    return {**doc, "slug": device["slug"]} if kind in SLUGGED else doc
+
+
+# ------------------------------------------------------------ request checks
+
+def reject_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_fields(schema, obj, prefix=""):
+    """One error per missing, unknown or mistyped field (nested objects too)."""
+    problems = [error("invalid_request", f"unknown field {prefix}{name}", field=prefix + name)
+                for name in sorted(set(obj) - set(schema))]
+    for name, want in schema.items():
+        field, value = prefix + name, obj.get(name)
+        problem = None
+        if name not in obj:
+            problem = "is missing"
+        elif isinstance(want, dict):
+            if isinstance(value, dict):
+                problems += check_fields(want, value, field + ".")
+            else:
+                problem = "must be an object"
+        elif want is NUMBER:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problem = "must be a number"
+        elif not isinstance(value, str):
+            problem = "must be a string"
+        elif isinstance(want, tuple) and value not in want:
+            problem = "must be one of " + ", ".join(want)
+        if problem:
+            problems.append(error("invalid_request", f"{field} {problem}", field=field))
+    return problems
+
+
+def parse_body(kind, content_type, raw):
+    """Decodes and checks a provisioning body; returns (object, [error, ...])."""
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        return None, [error("invalid_request", "Content-Type must be application/json",
+                            header="Content-Type")]
+    try:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, [error("invalid_request", f"body is not valid JSON: {exc}")]
+    if not isinstance(obj, dict):
+        return None, [error("invalid_request", "body must be a JSON object")]
+    return obj, check_fields(SCHEMAS[kind], obj)
+
+
+def loads_or_none(raw):
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def check_fault(fault):
+    """Validates one fault object; returns a normalised copy or raises ValueError."""
+    if not isinstance(fault, dict):
+        raise ValueError("a fault must be a JSON object")
+    for key, value in fault.items():
+        types = FAULT_FIELDS.get(key)
+        if types is None:
+            raise ValueError(f"unknown fault field {key!r}")
+        if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
+            raise ValueError(f"fault field {key!r} has the wrong type")
+    for key in ("delay", "silence"):
+        if key in fault and not 0 <= fault[key] < math.inf:
+            raise ValueError(f"fault field {key!r} must be a number of seconds >= 0")
+    if not 200 <= fault.get("status", 200) <= 599:
+        raise ValueError("fault status must be within 200..599")
+    fault = dict(fault, count=fault.get("count", 1))
+    if fault["count"] < 1 and fault["count"] != -1:
+        raise ValueError("fault count must be >= 1, or -1 for ever")
+    headers = fault.get("headers", {})
+    for name, value in headers.items():
+        # Strings or numbers only, and no CR/LF: a header must not forge the response framing.
+        if isinstance(value, (bool, dict, list, type(None))) or \
+                not re.fullmatch(r"[!-9;-~]+", name) or re.search(r"[\r\n]", str(value)):
+            raise ValueError(f"fault header {name!r} is not a valid header")
+    fault["headers"] = {name: str(value) for name, value in headers.items()}
+    return fault
+
+
+def parse_faults(raw):
+    doc = loads_or_none(raw)
+    if doc is None:
+        raise ValueError("the body must be a JSON fault object or a list of them")
+    return [check_fault(f) for f in (doc if isinstance(doc, list) else [doc])]
+
+
+def fault_reply(fault):
+    """The reply a fault with "status" and/or "body" sends instead of the normal one."""
+    status = fault.get("status", 200)
+    if "body" in fault:
+        return status, fault["body"].encode(), {"Content-Type": "application/json"}
+    message = f"injected fault: HTTP {status} {http.client.responses.get(status, '')}"
+    return fail(status, "injected_fault", message.strip())
+
+
+# --------------------------------------------------------------------- state
+
+class State:
+    """Everything the stand-in remembers. Every access holds self.lock."""
+
+    def __init__(self, max_recorded=0):
+        self.lock = threading.Lock()
+        self.max_recorded = max_recorded or None
+        self.generation = 0
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.generation += 1     # lets a connection know it is new since the reset
+            self.records = deque(maxlen=self.max_recorded)
+            self.faults = []
+            self.devices = {}        # identity key -> {"device_id", "slug"}
+            self.link_masters = set()
+            self.serial = 0          # canary counter: one step per credential set
+            self.stats = {"connections": 0, "requests": 0, "tls_handshakes": 0,
+                          "provisioning_connections": 0}
+
+    def bump(self, counter):
+        with self.lock:
+            self.stats[counter] += 1
+
+    def record(self, entry, conn_generation):
+        """Stores a provisioning request; returns the generation to remember on its connection."""
+        with self.lock:
+            self.records.append(entry)
+            self.stats["requests"] += 1
+            if conn_generation != self.generation:
+                self.stats["provisioning_connections"] += 1
+            return self.generation
+
+    def set_status(self, entry, status):
+        with self.lock:
+            entry["status"] = status
+
+    def add_faults(self, faults):
+        with self.lock:
+            self.faults.extend(faults)
+            return len(self.faults)
+
+    def take_fault(self, path):
+        """Consumes one use of the first queued fault matching path, FIFO."""
+        with self.lock:
+            for i, fault in enumerate(self.faults):
+                if fault.get("path", path) == path:
+                    if fault["count"] > 0:
+                        fault["count"] -= 1
+                        if fault["count"] == 0:
+                            del self.faults[i]
+                    return fault
+        return None
+
+    def requests_json(self):
+        with self.lock:      # entries are updated in place, so serialise under the lock
+            return json.dumps(list(self.records)).encode()
+
+    def stats_doc(self):
+        with self.lock:
+            return dict(self.stats)
+
+    def provision(self, kind, req, canary):
+        """The API's semantics for a well-formed request; returns a reply."""
+        with self.lock:
+            if kind == "link_slave" and req["master_device_id"] not in self.link_masters:
+                return fail(404, "not_found", f"master device {req['master_device_id']} not found",
+                            field="master_device_id")
+            if kind in HARDWARE_KEYED:
+                key = (kind, req["site_id"], req["hardware_id"])
+            elif kind == "standalone":
+                key = (kind, req["site_id"], req["name"])
+            else:
+                key = (kind, req["runtime_id"], req["slug"])
+            device = self.devices.get(key)
+            if device is not None and kind == "lua_device":
+                return fail(409, "conflict", "a Lua device with this slug already exists on "
+                            "this runtime; Lua devices cannot be reprovisioned",
+                            runtime_id=req["runtime_id"], slug=req["slug"])
+            if device is None:   # first time: a new device; later: the same one (reprovisioning)
+                slug = req["slug"] if kind == "lua_device" else slugify(req.get("name", ""))
+                device = self.devices[key] = {"device_id": str(uuid.uuid4()), "slug": slug}
+                if kind == "link_master":
+                    self.link_masters.add(device["device_id"])
+            n = 0
+            if kind in CHANNELS:
+                self.serial += 1
+                n = self.serial
+        return json_reply(200, success_doc(kind, req, device, n, canary))
+
+
+# ------------------------------------------------------------------ handler
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "enapter-standin/1.0"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT
+    wbufsize = -1                    # buffered: headers and body leave in one write...
+    disable_nagle_algorithm = True   # ...and at once, not after the client's delayed ACK
+    conn_generation = None           # State.generation when this connection last provisioned
+
+    def do_any(self):
+        try:
+            self.dispatch()
+        except OSError:              # client went away, timed out, TLS trouble
+            self.close_connection = True
+        except Exception as exc:     # a bug here must cost one request, not the server
+            self.close_connection = True
+            self.log_message("internal error: %r", exc)
+            try:
+                self.send(*fail(500, "internal", repr(exc)))
+            except OSError:
+                pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_any
+
+    def dispatch(self):
+        path = urlsplit(self.path).path
+        raw, problem = self.read_body()
+        if path.startswith(CONTROL):
+            self.send(*(problem or self.control(path[len(CONTROL):], raw)))
+        else:
+            self.provisioning(path, raw, problem)
+
+    # -- request bodies
+
+    def read_body(self):
+        """Returns (body, None), or (b"", error reply) when the body cannot be read."""
+        # Clients of this API send Content-Length (libcurl does for a POST body);
+        # chunked bodies are refused rather than half understood.
+        if "Transfer-Encoding" in self.headers:
+            return b"", self.unreadable(411, "send a Content-Length, not Transfer-Encoding")
+        length = self.headers.get("Content-Length", "0").strip()
+        if not (length.isascii() and length.isdigit()):
+            return b"", self.unreadable(400, "bad Content-Length")
+        if int(length) > MAX_BODY:
+            return b"", self.unreadable(413, "request body too large")
+        return self.rfile.read(int(length)), None
+
+    def unreadable(self, status, message):
+        self.close_connection = True    # the rest of the stream cannot be framed
+        return fail(status, "bad_request", message)
+
+    # -- provisioning
+
+    def provisioning(self, path, raw, problem):
+        state = self.server.state
+        headers = {}
+        for name, value in self.headers.items():
+            name = name.lower()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        entry = {"method": self.command, "path": self.path, "headers": headers,
+                 "body": raw.decode("utf-8", "replace"), "json": loads_or_none(raw),
+                 "status": None, "time": time.time()}
+        self.conn_generation = state.record(entry, self.conn_generation)
+        fault = None if problem else state.take_fault(path)
+        if fault is not None:
+            return self.run_fault(fault, path, raw, entry)
+        reply = problem or self.route(path, raw)
+        state.set_status(entry, reply[0])
+        self.send(*reply)
+
+    def route(self, path, raw):
+        """The normal answer to a provisioning request, checks in the documented order."""
+        srv = self.server
+        kind = path[len(PREFIX):] if path.startswith(PREFIX) else None
+        if kind not in SCHEMAS:
+            return fail(404, "not_found", f"no such endpoint {path}")
+        if kind not in ROLES[srv.role]:
+            return fail(404, "unsupported_on_target", f"{kind} cannot be provisioned on the "
+                        f"{srv.role}", endpoint=kind, role=srv.role)
+        if self.command != "POST":
+            return fail(405, "method_not_allowed", "use POST", {"Allow": "POST"})
+        if self.headers.get("X-Enapter-Auth-Token") != srv.token:
+            return fail(401, "unauthorized", "missing or invalid X-Enapter-Auth-Token")
+        if srv.ssl_context is None and \
+                self.headers.get("X-Enapter-Allow-HTTP", "").strip().lower() != "true":
+            return fail(400, "http_not_allowed", "a token over plain HTTP needs "
+                        "X-Enapter-Allow-HTTP: true", header="X-Enapter-Allow-HTTP")
+        req, problems = parse_body(kind, self.headers.get("Content-Type"), raw)
+        if problems:
+            return json_reply(422, {"errors": problems})
+        return srv.state.provision(kind, req, srv.canary)
+
+    def run_fault(self, fault, path, raw, entry):
+        """Acts out one queued fault instead of, or around, the normal answer."""
+        trickle = fault.get("trickle", False)
+        if not trickle:                  # for a trickle, "delay" is per body byte
+            time.sleep(fault.get("delay", 0))
+        if "silence" in fault:
+            time.sleep(fault["silence"])
+            return self.drop()
+        if fault.get("drop"):
+            return self.drop()
+        if "status" in fault or "body" in fault:
+            status, body, headers = fault_reply(fault)
+        else:
+            status, body, headers = self.route(path, raw)
+        self.server.state.set_status(entry, status)
+        self.send(status, body, {**headers, **fault["headers"]},
+                  trickle=fault.get("delay", DEFAULT_TRICKLE) if trickle else None)
+
+    def drop(self):
+        """Closes the connection without a byte of response."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- control API
+
+    def control(self, name, raw):
+        state = self.server.state
+        methods = {"requests": "GET", "stats": "GET", "reset": "POST", "faults": "POST"}
+        if name not in methods:
+            return fail(404, "not_found", f"no such control {name!r}")
+        if self.command != methods[name]:
+            return fail(405, "method_not_allowed", f"use {methods[name]}", {"Allow": methods[name]})
+        if name == "requests":
+            return 200, state.requests_json(), {"Content-Type": "application/json"}
+        if name == "stats":
+            return json_reply(200, state.stats_doc())
+        if name == "reset":
+            state.reset()
+            return json_reply(200, {"reset": True})
+        try:
+            faults = parse_faults(raw)
+        except ValueError as exc:
+            return fail(400, "invalid_fault", str(exc))
+        return json_reply(200, {"queued": state.add_faults(faults)})
+
+    # -- responses
+
+    def send(self, status, body, headers, trickle=None):
+        """Sends one response; Content-Length always, so the connection can be reused."""
+        if status in (204, 304):
+            body = b""
+        if self.close_connection:
+            headers = {**headers, "Connection": "close"}
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":   # ours below is the only true one
+                self.send_header(name, value)       # "Connection: close" sets close_connection
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", None) == "HEAD" or not body:
+            return
+        if trickle is None:
+            self.wfile.write(body)
+            return
+        self.wfile.flush()
+        for i in range(len(body)):
+            time.sleep(trickle)
+            self.wfile.write(body[i:i + 1])
+            self.wfile.flush()
+
+    def send_error(self, code, message=None, explain=None):
+        """Requests http.server rejects itself get the API's error shape, then a close."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":   # a garbage request line still gets a status line
+            self.request_version = self.protocol_version
+        self.send(*fail(code, "bad_request", message or HTTPStatus(code).phrase))
+        self.wfile.flush()
+
+    def handle_expect_100(self):
+        ok = super().handle_expect_100()
+        self.wfile.flush()     # the buffered "100 Continue" must leave now, not after the body
+        return ok
+
+    def address_string(self):
+        return self.client_address[0]     # never a reverse DNS lookup
+
+    def log_message(self, fmt, *args):
+        if not self.server.quiet:
+            sys.stderr.write(f"standin: {self.address_string()} {fmt % args}\n")
+
+
+# ------------------------------------------------------------------- server
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128    # benchmarks open up to 64 connections at once
+
+    def __init__(self, address, state, role, token, canary, ssl_context, quiet):
+        self.state, self.role, self.token, self.canary = state, role, token, canary
+        self.ssl_context, self.quiet = ssl_context, quiet
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall on DNS.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        self.state.bump("connections")
+        if self.ssl_context is not None:
+            # The handshake happens in the connection's own thread (finish_request),
+            # so a slow or broken client cannot stall accept().
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_side=True,
+                                                    do_handshake_on_connect=False)
+            except OSError:
+                sock.close()
+                raise
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context is not None:
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            try:
+                request.do_handshake()
+            except OSError:          # ssl.SSLError included; the caller closes the socket
+                return
+            self.state.bump("tls_handshakes")
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if not self.quiet and not isinstance(exc, OSError):   # disconnects are routine
+            sys.stderr.write(f"standin: error serving {client_address[0]}: {exc!r}\n")
+
+
+# --------------------------------------------------------------------- main
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Local stand-in of the Enapter HTTP API v3.")
+    p.add_argument("--role", required=True, choices=sorted(ROLES))
+    p.add_argument("--token", required=True, help="the X-Enapter-Auth-Token to accept")
+    p.add_argument("--listen", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
+    p.add_argument("--port-file", help="write the bound port here (atomically)")
+    p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS only")
+    p.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    p.add_argument("--canary", default="CANARY", help="prefix of the secrets' canaries")
+    p.add_argument("--max-recorded", type=int, default=0,
+                   help="keep only the newest N requests for /_standin/requests (0: all)")
+    p.add_argument("--quiet", action="store_true", help="no per-request log line on stderr")
+    args = p.parse_args(argv)
+    if args.max_recorded < 0:
+        p.error("--max-recorded must be >= 0")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    return args
+
+
+def write_port_file(path, port):
+    # Write then rename, so a reader polling for the file never sees half of it.
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    context = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    server = Server((args.listen, args.port), State(args.max_recorded), args.role, args.token,
+                    args.canary, context, args.quiet)
+    port = server.server_address[1]
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    host = f"[{args.listen}]" if ":" in args.listen else args.listen
+    print(f"standin: listening on {'https' if context else 'http'}://{host}:{port} "
+          f"role={args.role}", flush=True)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever() to return, so it cannot run in this
+        # (the serving) thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever(poll_interval=0.1)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
