@@ -1,0 +1,30 @@
+/* The D-Bus face of the service (SPEC section 3): sd-bus driven by the GLib
+ * loop, the vtable built from the kinds table, the caller check, deferred
+ * replies and signals. */
+#pragma once
+
+#include "config.h"
+#include "provision.h"
+
+#define EP_BUS_NAME "com.enapter.Provisioning1"
+#define EP_BUS_PATH "/com/enapter/Provisioning1"
+#define EP_BUS_INTERFACE "com.enapter.Provisioning1"
+
+typedef struct EpBus EpBus;
+
+typedef void (*EpBusEvent) (gpointer user_data);
+
+/* Connects to the system bus (or the session bus), publishes the object and
+ * asks for the name. @on_ready runs once the name is owned; @on_lost when the
+ * name cannot be had or the connection drops. */
+EpBus *ep_bus_new (EpService *svc, const EpConfig *config, gboolean session,
+                   EpBusEvent on_ready, EpBusEvent on_lost, gpointer user_data, GError **error);
+void ep_bus_free (EpBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpBus, ep_bus_free)
+
+/* Gives up the name so new callers are not routed here; calls already
+ * received are still answered. */
+void ep_bus_release_name (EpBus *bus);
+
+/* Calls received whose answer is still to be sent. */
+guint ep_bus_pending (EpBus *bus);

@@ -1,0 +1,461 @@
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+G_DEFINE_QUARK (ep-config-error-quark, ep_config_error)
+
+#define MAX_TOKEN_BYTES 4096
+
+/* A parser stores the value at @dest or returns FALSE with @problem set to
+ * what is wrong with it (never echoing secrets). */
+typedef gboolean (*ValueParser) (const char *value, void *dest, char **problem);
+
+typedef struct {
+  const char *group;
+  const char *key;
+  ValueParser parse;
+  size_t offset;
+} KeySpec;
+
+static gboolean
+parse_url (const char *value, void *dest, char **problem)
+{
+  g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    {
+      *problem = g_strdup_printf ("'%s' is not an absolute URL", value);
+      return FALSE;
+    }
+  const char *scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    {
+      *problem = g_strdup_printf ("'%s' must start with http:// or https://", value);
+      return FALSE;
+    }
+  if (g_uri_get_userinfo (uri) || g_uri_get_query (uri) || g_uri_get_fragment (uri))
+    {
+      *problem = g_strdup_printf ("'%s' must not carry user info, a query or a fragment", value);
+      return FALSE;
+    }
+  char *url = g_strdup (value);
+  for (size_t n = strlen (url); n > 0 && url[n - 1] == '/'; n--)
+    url[n - 1] = '\0';
+  *(char **) dest = url;
+  return TRUE;
+}
+
+static gboolean
+parse_path (const char *value, void *dest, char **problem)
+{
+  if (!g_path_is_absolute (value))
+    {
+      *problem = g_strdup_printf ("'%s' is not an absolute path", value);
+      return FALSE;
+    }
+  *(char **) dest = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+parse_target (const char *value, void *dest, char **problem)
+{
+  static const char *const names[] = { [EP_TARGET_CLOUD] = "cloud",
+                                       [EP_TARGET_GATEWAY] = "gateway",
+                                       [EP_TARGET_AUTO] = "auto" };
+  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strcmp (value, names[i]) == 0)
+      {
+        *(EpTarget *) dest = (EpTarget) i;
+        return TRUE;
+      }
+  *problem = g_strdup_printf ("'%s' must be gateway, cloud or auto", value);
+  return FALSE;
+}
+
+static gboolean
+parse_uint_in (const char *value, guint *dest, guint min, guint max, char **problem)
+{
+  guint64 n;
+  if (!g_ascii_string_to_unsigned (value, 10, min, max, &n, NULL))
+    {
+      *problem = g_strdup_printf ("'%s' must be a whole number from %u to %u", value, min, max);
+      return FALSE;
+    }
+  *dest = (guint) n;
+  return TRUE;
+}
+
+static gboolean
+parse_max_concurrent (const char *value, void *dest, char **problem)
+{
+  return parse_uint_in (value, dest, 1, 1024, problem);
+}
+
+static gboolean
+parse_max_queued (const char *value, void *dest, char **problem)
+{
+  return parse_uint_in (value, dest, 0, 65536, problem);
+}
+
+static gboolean
+parse_retries (const char *value, void *dest, char **problem)
+{
+  return parse_uint_in (value, dest, 0, 20, problem);
+}
+
+static gboolean
+parse_idle_timeout (const char *value, void *dest, char **problem)
+{
+  return parse_uint_in (value, dest, 0, 86400, problem);
+}
+
+static gboolean
+parse_seconds (const char *value, void *dest, char **problem)
+{
+  char *end = NULL;
+  double s = g_ascii_strtod (value, &end);
+  if (end == value || *end != '\0' || !isfinite (s) || s < 0.01 || s > 3600)
+    {
+      *problem = g_strdup_printf ("'%s' must be a number of seconds from 0.01 to 3600", value);
+      return FALSE;
+    }
+  *(double *) dest = s;
+  return TRUE;
+}
+
+static gboolean
+parse_string (const char *value, void *dest, char **problem)
+{
+  *(char **) dest = g_strdup (value);
+  return TRUE;
+}
+
+/* Token files are parsed after the table, so their paths land here first. */
+typedef struct {
+  EpConfig config;
+  char *cloud_token_file;
+  char *gateway_token_file;
+  char *keystore_group;
+} Parsed;
+
+#define AT(field) offsetof (Parsed, field)
+
+static const KeySpec keys[] = {
+  { "Cloud", "URL", parse_url, AT (config.cloud.url) },
+  { "Cloud", "TokenFile", parse_path, AT (cloud_token_file) },
+  { "Cloud", "CAFile", parse_path, AT (config.cloud.ca_file) },
+  { "Gateway", "URL", parse_url, AT (config.gateway.url) },
+  { "Gateway", "TokenFile", parse_path, AT (gateway_token_file) },
+  { "Gateway", "CAFile", parse_path, AT (config.gateway.ca_file) },
+  { "Provisioning", "DefaultTarget", parse_target, AT (config.default_target) },
+  { "Provisioning", "MaxConcurrent", parse_max_concurrent, AT (config.max_concurrent) },
+  { "Provisioning", "MaxQueued", parse_max_queued, AT (config.max_queued) },
+  { "Provisioning", "Timeout", parse_seconds, AT (config.timeout) },
+  { "Provisioning", "Deadline", parse_seconds, AT (config.deadline) },
+  { "Provisioning", "Retries", parse_retries, AT (config.retries) },
+  { "Service", "IdleTimeout", parse_idle_timeout, AT (config.idle_timeout) },
+  { "Keystore", "Path", parse_path, AT (config.keystore_path) },
+  { "Keystore", "Group", parse_string, AT (keystore_group) },
+  { "Access", "Group", parse_string, AT (config.access_group) },
+};
+
+static const KeySpec *
+find_key (const char *group, const char *key)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].group, group) == 0 && strcmp (keys[i].key, key) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+static gboolean
+known_group (const char *group)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].group, group) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+set_defaults (EpConfig *c)
+{
+  c->cloud.name = "cloud";
+  c->gateway.name = "gateway";
+  c->cloud.url = g_strdup ("https://api.enapter.com");
+  c->default_target = EP_TARGET_AUTO;
+  c->max_concurrent = 8;
+  c->max_queued = 64;
+  c->timeout = 10;
+  c->deadline = 20;
+  c->retries = 2;
+  c->keystore_path = g_strdup ("/var/lib/enapter-provisiond/keystore");
+  c->access_group = g_strdup ("enapter-provisioning");
+}
+
+/* The SPEC's sample file documents keys with trailing "# ..." remarks, which
+ * GKeyFile would keep as part of the value; drop them so it works verbatim. */
+static char *
+clean_value (const char *raw)
+{
+  char *value = g_strdup (raw);
+  for (char *p = value; *p; p++)
+    if (*p == '#' && p > value && g_ascii_isspace (p[-1]))
+      {
+        *p = '\0';
+        break;
+      }
+  return g_strstrip (value);
+}
+
+/* Frees the previous value of string-typed keys before a parser overwrites
+ * it, so defaults do not leak. */
+static gboolean
+is_string_key (const KeySpec *spec)
+{
+  return spec->parse == parse_url || spec->parse == parse_path || spec->parse == parse_string;
+}
+
+static gboolean
+apply_key (Parsed *p, const char *name, const KeySpec *spec, const char *raw, GError **error)
+{
+  g_autofree char *value = clean_value (raw);
+  void *dest = (char *) p + spec->offset;
+
+  if (is_string_key (spec))
+    g_clear_pointer ((char **) dest, g_free);
+  /* An empty value means "unset": the default, or nothing. */
+  if (*value == '\0')
+    return TRUE;
+
+  g_autofree char *problem = NULL;
+  if (!spec->parse (value, dest, &problem))
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: %s", name, spec->group,
+                   spec->key, problem);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+token_is_valid (const char *token)
+{
+  if (*token == '\0' || strlen (token) > MAX_TOKEN_BYTES)
+    return FALSE;
+  /* It goes into an HTTP header: visible ASCII only, no CR/LF injection. */
+  for (const char *c = token; *c; c++)
+    if (*c < 0x21 || *c > 0x7e)
+      return FALSE;
+  return TRUE;
+}
+
+/* Reads the token from the configured file, or from the systemd credential
+ * when no file is configured. Never puts the token in a message. */
+static gboolean
+load_token (EpEndpoint *ep, const char *name, const char *section, const char *file,
+            GError **error)
+{
+  g_autofree char *path = NULL;
+  const char *creds = g_getenv ("CREDENTIALS_DIRECTORY");
+
+  if (file != NULL)
+    path = g_strdup (file);
+  else if (creds != NULL)
+    {
+      g_autofree char *base = g_strdup_printf ("%s-token", ep->name);
+      path = g_build_filename (creds, base, NULL);
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
+  else
+    return TRUE;
+
+  g_autofree char *data = NULL;
+  g_autoptr (GError) local = NULL;
+  if (!g_file_get_contents (path, &data, NULL, &local))
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] TokenFile: cannot read %s: %s", name,
+                   section, path, local->message);
+      return FALSE;
+    }
+  g_strchomp (data);
+  /* An empty credential stands for "none" (the unit's fallback for a
+   * missing token file): calls needing it fail with AuthenticationFailed. */
+  if (*data == '\0')
+    return TRUE;
+  if (!token_is_valid (data))
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [%s] TokenFile: %s must hold one token of 1-%d visible ASCII characters",
+                   name, section, path, MAX_TOKEN_BYTES);
+      memset (data, 0, strlen (data));
+      return FALSE;
+    }
+  ep->token = g_steal_pointer (&data);
+  ep->token_source = g_steal_pointer (&path);
+  return TRUE;
+}
+
+static gboolean
+resolve (Parsed *p, const char *name, GError **error)
+{
+  EpConfig *c = &p->config;
+
+  if (!load_token (&c->cloud, name, "Cloud", p->cloud_token_file, error) ||
+      !load_token (&c->gateway, name, "Gateway", p->gateway_token_file, error))
+    return FALSE;
+
+  if (c->cloud.url == NULL)
+    c->cloud.url = g_strdup ("https://api.enapter.com");
+  if (c->default_target == EP_TARGET_AUTO)
+    c->default_target = c->gateway.url ? EP_TARGET_GATEWAY : EP_TARGET_CLOUD;
+  else if (c->default_target == EP_TARGET_GATEWAY && c->gateway.url == NULL)
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [Provisioning] DefaultTarget: 'gateway' needs [Gateway] URL to be set",
+                   name);
+      return FALSE;
+    }
+
+  if (p->keystore_group != NULL)
+    {
+      struct group *gr = getgrnam (p->keystore_group);
+      if (gr == NULL)
+        {
+          g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [Keystore] Group: no group named '%s'",
+                       name, p->keystore_group);
+          return FALSE;
+        }
+      c->keystore_group_set = TRUE;
+      c->keystore_gid = gr->gr_gid;
+    }
+  if (c->access_group != NULL)
+    {
+      /* A missing access group only narrows access to root: warn, not fail. */
+      struct group *gr = getgrnam (c->access_group);
+      c->access_gid_known = gr != NULL;
+      c->access_gid = gr ? gr->gr_gid : 0;
+    }
+  return TRUE;
+}
+
+static void
+parsed_clear (Parsed *p)
+{
+  g_free (p->cloud_token_file);
+  g_free (p->gateway_token_file);
+  g_free (p->keystore_group);
+}
+
+static EpConfig *
+load_keyfile (GKeyFile *kf, const char *name, const char *path, GError **error)
+{
+  Parsed p = { 0 };
+  set_defaults (&p.config);
+  p.config.path = g_strdup (path);
+
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+  gboolean ok = TRUE;
+  for (size_t g = 0; ok && groups[g]; g++)
+    {
+      if (!known_group (groups[g]))
+        {
+          g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s]: unknown section", name, groups[g]);
+          ok = FALSE;
+          break;
+        }
+      g_auto (GStrv) names = g_key_file_get_keys (kf, groups[g], NULL, NULL);
+      for (size_t k = 0; ok && names && names[k]; k++)
+        {
+          const KeySpec *spec = find_key (groups[g], names[k]);
+          g_autofree char *raw = g_key_file_get_value (kf, groups[g], names[k], NULL);
+          if (spec == NULL)
+            {
+              g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: unknown key", name,
+                           groups[g], names[k]);
+              ok = FALSE;
+            }
+          else
+            ok = apply_key (&p, name, spec, raw, error);
+        }
+    }
+  ok = ok && resolve (&p, name, error);
+  parsed_clear (&p);
+
+  EpConfig *config = g_new (EpConfig, 1);
+  *config = p.config;
+  if (!ok)
+    g_clear_pointer (&config, ep_config_free);
+  return config;
+}
+
+EpConfig *
+ep_config_load_data (const char *data, gsize len, const char *name, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local))
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: %s", name, local->message);
+      return NULL;
+    }
+  return load_keyfile (kf, name, NULL, error);
+}
+
+EpConfig *
+ep_config_load (const char *path, gboolean missing_ok, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr (GError) local = NULL;
+
+  if (!g_file_get_contents (path, &data, &len, &local))
+    {
+      if (missing_ok && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return ep_config_load_data ("", 0, path, error);
+      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: cannot read: %s", path, local->message);
+      return NULL;
+    }
+  EpConfig *config = ep_config_load_data (data, len, path, error);
+  if (config != NULL)
+    {
+      g_free (config->path);
+      config->path = g_strdup (path);
+    }
+  return config;
+}
+
+const EpEndpoint *
+ep_config_endpoint (const EpConfig *config, EpTarget target)
+{
+  return target == EP_TARGET_GATEWAY ? &config->gateway : &config->cloud;
+}
+
+static void
+endpoint_clear (EpEndpoint *ep)
+{
+  g_free (ep->url);
+  if (ep->token != NULL)
+    memset (ep->token, 0, strlen (ep->token));
+  g_free (ep->token);
+  g_free (ep->token_source);
+  g_free (ep->ca_file);
+}
+
+void
+ep_config_free (EpConfig *config)
+{
+  if (config == NULL)
+    return;
+  endpoint_clear (&config->cloud);
+  endpoint_clear (&config->gateway);
+  g_free (config->path);
+  g_free (config->keystore_path);
+  g_free (config->access_group);
+  g_free (config);
+}

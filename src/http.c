@@ -1,0 +1,535 @@
+#include "http.h"
+
+#include "api.h"
+#include "ep-build-config.h"
+#include "errors.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <glib-unix.h>
+#include <string.h>
+
+#define BACKOFF_BASE_US (500 * G_TIME_SPAN_MILLISECOND)
+#define BACKOFF_MAX_US (8 * G_TIME_SPAN_SECOND)
+/* An attempt with less time than this left is not worth starting. */
+#define MIN_ATTEMPT_US (100 * G_TIME_SPAN_MILLISECOND)
+
+struct EpHttp {
+  const EpConfig *config;
+  CURLM *multi;
+  GSource *timer;             /* libcurl's one timer */
+  struct curl_slist *headers[2];   /* per EpTarget, built once */
+  GQueue waiting;             /* Transfer waiting for a slot */
+  GList *transfers;           /* every Transfer alive */
+  guint running;              /* transfers holding a slot */
+  guint connections;
+  gboolean closing;
+};
+
+typedef struct {
+  EpHttp *http;
+  GList *link;                /* in http->transfers */
+  CURL *easy;
+  EpTarget target;
+  char *url;
+  char *body;
+  gboolean retry_ambiguous;
+  gint64 deadline;
+  guint attempts;
+  GByteArray *response;
+  gboolean too_large;
+  gboolean in_multi;
+  gboolean queued;
+  GSource *backoff;
+  GSource *deadline_timer;
+  char errbuf[CURL_ERROR_SIZE];
+  EpHttpCallback callback;
+  gpointer user_data;
+} Transfer;
+
+typedef struct {
+  EpHttp *http;
+  curl_socket_t fd;
+  GSource *source;
+} SocketWatch;
+
+static void start_attempt (Transfer *t);
+static void process_messages (EpHttp *http);
+
+/* ---- libcurl on the GLib loop ---------------------------------------- */
+
+static gboolean
+on_socket_ready (gint fd, GIOCondition cond, gpointer data)
+{
+  SocketWatch *watch = data;
+  EpHttp *http = watch->http;
+  int flags = 0;
+  if (cond & G_IO_IN)
+    flags |= CURL_CSELECT_IN;
+  if (cond & G_IO_OUT)
+    flags |= CURL_CSELECT_OUT;
+  if (cond & (G_IO_ERR | G_IO_HUP))
+    flags |= CURL_CSELECT_ERR;
+  int running;
+  /* @watch may be freed inside this call (CURL_POLL_REMOVE). */
+  curl_multi_socket_action (http->multi, fd, flags, &running);
+  process_messages (http);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+watch_clear_source (SocketWatch *watch)
+{
+  if (watch->source == NULL)
+    return;
+  g_source_destroy (watch->source);
+  g_clear_pointer (&watch->source, g_source_unref);
+}
+
+static int
+on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+  EpHttp *http = userp;
+  SocketWatch *watch = socketp;
+
+  if (what == CURL_POLL_REMOVE)
+    {
+      if (watch != NULL)
+        {
+          watch_clear_source (watch);
+          g_free (watch);
+        }
+      return 0;
+    }
+  if (watch == NULL)
+    {
+      watch = g_new0 (SocketWatch, 1);
+      watch->http = http;
+      watch->fd = fd;
+      curl_multi_assign (http->multi, fd, watch);
+    }
+  watch_clear_source (watch);
+  if (http->closing)
+    return 0;
+  GIOCondition cond = 0;
+  if (what & CURL_POLL_IN)
+    cond |= G_IO_IN;
+  if (what & CURL_POLL_OUT)
+    cond |= G_IO_OUT;
+  watch->source = g_unix_fd_source_new (fd, cond);
+  g_source_set_callback (watch->source, G_SOURCE_FUNC (on_socket_ready), watch, NULL);
+  g_source_attach (watch->source, NULL);
+  return 0;
+}
+
+static gboolean
+on_curl_timeout (gpointer data)
+{
+  EpHttp *http = data;
+  /* This source ends here; libcurl may install the next timer meanwhile. */
+  g_clear_pointer (&http->timer, g_source_unref);
+  int running;
+  curl_multi_socket_action (http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  process_messages (http);
+  return G_SOURCE_REMOVE;
+}
+
+/* libcurl asks for one timer, replacing the previous one; -1 removes it.
+ * Only schedules: libcurl must not be re-entered from here. */
+static int
+on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
+{
+  EpHttp *http = userp;
+  if (http->timer != NULL)
+    {
+      g_source_destroy (http->timer);
+      g_clear_pointer (&http->timer, g_source_unref);
+    }
+  if (timeout_ms < 0 || http->closing)
+    return 0;
+  http->timer = g_timeout_source_new ((guint) MIN (timeout_ms, G_MAXINT));
+  g_source_set_callback (http->timer, on_curl_timeout, http, NULL);
+  g_source_attach (http->timer, NULL);
+  return 0;
+}
+
+/* ---- transfers -------------------------------------------------------- */
+
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+/* Stops whatever the transfer is doing and frees it. */
+static void
+transfer_free (Transfer *t)
+{
+  EpHttp *http = t->http;
+  if (t->queued)
+    g_queue_remove (&http->waiting, t);
+  if (t->in_multi)
+    {
+      curl_multi_remove_handle (http->multi, t->easy);
+      http->running--;
+    }
+  clear_source (&t->backoff);
+  clear_source (&t->deadline_timer);
+  if (t->easy)
+    curl_easy_cleanup (t->easy);
+  http->transfers = g_list_delete_link (http->transfers, t->link);
+  if (t->response != NULL)
+    g_byte_array_unref (t->response);
+  g_free (t->url);
+  g_free (t->body);
+  g_free (t);
+}
+
+/* Gives free slots to waiting transfers. */
+static void
+pump_queue (EpHttp *http)
+{
+  while (http->running < http->config->max_concurrent && !g_queue_is_empty (&http->waiting))
+    {
+      Transfer *t = g_queue_pop_head (&http->waiting);
+      t->queued = FALSE;
+      start_attempt (t);
+    }
+}
+
+static void
+finish (Transfer *t, EpHttpOutcome outcome, long status, const char *error)
+{
+  EpHttp *http = t->http;
+  /* The body outlives the transfer until the callback has run. */
+  g_autoptr (GByteArray) body = g_steal_pointer (&t->response);
+  /* NUL-terminate without counting it, so the body is a C string too. */
+  g_byte_array_append (body, (const guint8 *) "", 1);
+  EpHttpResult result = {
+    .outcome = outcome,
+    .status = status,
+    .body = (const char *) body->data,
+    .body_len = body->len - 1,
+    .error = error,
+    .attempts = t->attempts,
+  };
+  EpHttpCallback callback = t->callback;
+  gpointer user_data = t->user_data;
+  transfer_free (t);
+  pump_queue (http);
+  callback (&result, user_data);
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  Transfer *t = data;
+  g_clear_pointer (&t->deadline_timer, g_source_unref);
+  g_autofree char *msg = g_strdup_printf ("no answer from %s within the deadline (%g s)",
+                                          t->url, t->http->config->deadline);
+  finish (t, EP_HTTP_FAILED, 0, msg);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_backoff_done (gpointer data)
+{
+  Transfer *t = data;
+  g_clear_pointer (&t->backoff, g_source_unref);
+  start_attempt (t);
+  return G_SOURCE_REMOVE;
+}
+
+static size_t
+on_body (char *data, size_t size, size_t nmemb, void *userp)
+{
+  Transfer *t = userp;
+  size_t n = size * nmemb;
+  /* Abort rather than buffer a response larger than any valid one. */
+  if (t->response->len + n > EP_API_MAX_RESPONSE)
+    {
+      t->too_large = TRUE;
+      return 0;
+    }
+  g_byte_array_append (t->response, (const guint8 *) data, (guint) n);
+  return n;
+}
+
+static void
+setup_easy (Transfer *t, gint64 remaining_us)
+{
+  EpHttp *http = t->http;
+  const EpEndpoint *ep = ep_config_endpoint (http->config, t->target);
+  long attempt_ms = (long) MIN (http->config->timeout * 1000, remaining_us / 1000);
+
+  if (t->easy == NULL)
+    t->easy = curl_easy_init ();
+  else
+    curl_easy_reset (t->easy);
+  CURL *e = t->easy;
+  curl_easy_setopt (e, CURLOPT_URL, t->url);
+  curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt (e, CURLOPT_POST, 1L);
+  curl_easy_setopt (e, CURLOPT_POSTFIELDS, t->body);
+  curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE, (long) strlen (t->body));
+  curl_easy_setopt (e, CURLOPT_HTTPHEADER, http->headers[t->target]);
+  curl_easy_setopt (e, CURLOPT_USERAGENT, "enapter-provisiond/" EP_VERSION);
+  curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, MAX (attempt_ms, 1L));
+  curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, MAX (attempt_ms, 1L));
+  curl_easy_setopt (e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) EP_API_MAX_RESPONSE);
+  curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt (e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt (e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt (e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Verification stays on; a gateway with its own CA names it in CAFile. */
+  curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (ep->ca_file != NULL)
+    curl_easy_setopt (e, CURLOPT_CAINFO, ep->ca_file);
+}
+
+static void
+start_attempt (Transfer *t)
+{
+  EpHttp *http = t->http;
+  gint64 remaining = t->deadline - g_get_monotonic_time ();
+  if (http->running >= http->config->max_concurrent)
+    {
+      g_queue_push_tail (&http->waiting, t);
+      t->queued = TRUE;
+      return;
+    }
+  t->attempts++;
+  t->too_large = FALSE;
+  t->errbuf[0] = '\0';
+  g_byte_array_set_size (t->response, 0);
+  setup_easy (t, remaining);
+  curl_multi_add_handle (http->multi, t->easy);
+  t->in_multi = TRUE;
+  http->running++;
+}
+
+static gboolean
+is_tls_failure (CURLcode rc)
+{
+  switch (rc)
+    {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* The request provably never reached the server: safe to retry any kind. */
+static gboolean
+never_reached (CURL *easy, CURLcode rc)
+{
+  long sent = 0;
+  curl_easy_getinfo (easy, CURLINFO_REQUEST_SIZE, &sent);
+  return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+         rc == CURLE_COULDNT_CONNECT || sent == 0;
+}
+
+/* Schedules another attempt, or returns FALSE when the deadline leaves no
+ * room for one. Backoff doubles per attempt with jitter, and is at least
+ * what the server asked for in Retry-After. */
+static gboolean
+schedule_retry (Transfer *t, gint64 retry_after_us)
+{
+  if (t->attempts > t->http->config->retries)
+    return FALSE;
+  gint64 backoff = MIN (BACKOFF_BASE_US << MIN (t->attempts - 1, 16), BACKOFF_MAX_US);
+  backoff = backoff / 2 + g_random_int_range (0, (gint32) (backoff / 2) + 1);
+  backoff = MAX (backoff, retry_after_us);
+  if (g_get_monotonic_time () + backoff + MIN_ATTEMPT_US > t->deadline)
+    return FALSE;
+  ep_debug ("http: attempt %u to %s failed, retrying in %" G_GINT64_FORMAT " ms", t->attempts,
+            t->url, backoff / 1000);
+  t->backoff = g_timeout_source_new ((guint) (backoff / 1000));
+  g_source_set_callback (t->backoff, on_backoff_done, t, NULL);
+  g_source_attach (t->backoff, NULL);
+  return TRUE;
+}
+
+static void
+transfer_done (Transfer *t, CURLcode rc)
+{
+  EpHttp *http = t->http;
+  long status = 0, connects = 0;
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo (t->easy, CURLINFO_RETRY_AFTER, &retry_after);
+  curl_easy_getinfo (t->easy, CURLINFO_NUM_CONNECTS, &connects);
+  http->connections += (guint) connects;
+  curl_multi_remove_handle (http->multi, t->easy);
+  t->in_multi = FALSE;
+  http->running--;
+
+  if (rc == CURLE_OK)
+    {
+      gboolean transient = status >= 500 || status == 429;
+      if (transient && t->retry_ambiguous &&
+          schedule_retry (t, (gint64) retry_after * G_TIME_SPAN_SECOND))
+        pump_queue (http);
+      else
+        finish (t, EP_HTTP_RESPONSE, status, NULL);
+      return;
+    }
+  if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    {
+      finish (t, EP_HTTP_TOO_LARGE, status, NULL);
+      return;
+    }
+
+  gboolean tls = is_tls_failure (rc);
+  if (!tls && (t->retry_ambiguous || never_reached (t->easy, rc)) && schedule_retry (t, 0))
+    {
+      pump_queue (http);
+      return;
+    }
+  const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror (rc);
+  g_autofree char *msg =
+      tls ? g_strdup_printf ("TLS/certificate verification failed for %s: %s", t->url, detail)
+          : g_strdup_printf ("cannot reach %s: %s", t->url, detail);
+  finish (t, EP_HTTP_FAILED, 0, msg);
+}
+
+static void
+process_messages (EpHttp *http)
+{
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read (http->multi, &left)) != NULL)
+    {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      Transfer *t = NULL;
+      curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+      transfer_done (t, msg->data.result);
+    }
+}
+
+gboolean
+ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callback,
+              gpointer user_data, GError **error)
+{
+  if (http->running >= http->config->max_concurrent &&
+      g_queue_get_length (&http->waiting) >= http->config->max_queued)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+                   "too many calls in progress (%u running, %u waiting); try again later",
+                   http->running, g_queue_get_length (&http->waiting));
+      return FALSE;
+    }
+  const EpEndpoint *ep = ep_config_endpoint (http->config, request->target);
+  Transfer *t = g_new0 (Transfer, 1);
+  t->http = http;
+  t->target = request->target;
+  t->url = g_strconcat (ep->url, request->path, NULL);
+  t->body = g_strdup (request->body);
+  t->retry_ambiguous = request->retry_ambiguous;
+  t->deadline = request->deadline;
+  t->response = g_byte_array_new ();
+  t->callback = callback;
+  t->user_data = user_data;
+  http->transfers = g_list_prepend (http->transfers, t);
+  t->link = http->transfers;
+
+  gint64 remaining = MAX (request->deadline - g_get_monotonic_time (), 0);
+  t->deadline_timer = g_timeout_source_new ((guint) (remaining / 1000));
+  g_source_set_callback (t->deadline_timer, on_deadline, t, NULL);
+  g_source_attach (t->deadline_timer, NULL);
+  start_attempt (t);
+  return TRUE;
+}
+
+/* ---- the client ------------------------------------------------------- */
+
+static struct curl_slist *
+build_headers (const EpEndpoint *ep)
+{
+  struct curl_slist *list = NULL;
+  list = curl_slist_append (list, "Content-Type: application/json");
+  list = curl_slist_append (list, "Accept: application/json");
+  list = curl_slist_append (list, "Expect:");
+  if (ep->token != NULL)
+    {
+      g_autofree char *auth = g_strconcat ("X-Enapter-Auth-Token: ", ep->token, NULL);
+      list = curl_slist_append (list, auth);
+      explicit_bzero (auth, strlen (auth));
+    }
+  /* The API refuses a token over plain HTTP unless told this is intended. */
+  if (ep->url != NULL && g_ascii_strncasecmp (ep->url, "http://", 7) == 0)
+    list = curl_slist_append (list, "X-Enapter-Allow-HTTP: true");
+  return list;
+}
+
+EpHttp *
+ep_http_new (const EpConfig *config)
+{
+  EpHttp *http = g_new0 (EpHttp, 1);
+  http->config = config;
+  http->multi = curl_multi_init ();
+  g_queue_init (&http->waiting);
+  http->headers[EP_TARGET_CLOUD] = build_headers (&config->cloud);
+  http->headers[EP_TARGET_GATEWAY] = build_headers (&config->gateway);
+  curl_multi_setopt (http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt (http->multi, CURLMOPT_SOCKETDATA, http);
+  curl_multi_setopt (http->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt (http->multi, CURLMOPT_TIMERDATA, http);
+  curl_multi_setopt (http->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) config->max_concurrent);
+  curl_multi_setopt (http->multi, CURLMOPT_MAXCONNECTS, (long) config->max_concurrent);
+  return http;
+}
+
+static void
+free_headers (struct curl_slist *list)
+{
+  for (struct curl_slist *l = list; l; l = l->next)
+    explicit_bzero (l->data, strlen (l->data));
+  curl_slist_free_all (list);
+}
+
+void
+ep_http_free (EpHttp *http)
+{
+  if (http == NULL)
+    return;
+  while (http->transfers != NULL)
+    transfer_free (http->transfers->data);
+  /* Closing cached connections calls on_curl_socket: keep @http valid. */
+  http->closing = TRUE;
+  curl_multi_cleanup (http->multi);
+  if (http->timer != NULL)
+    {
+      g_source_destroy (http->timer);
+      g_source_unref (http->timer);
+    }
+  free_headers (http->headers[EP_TARGET_CLOUD]);
+  free_headers (http->headers[EP_TARGET_GATEWAY]);
+  g_free (http);
+}
+
+guint
+ep_http_connections (EpHttp *http)
+{
+  return http->connections;
+}

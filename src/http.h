@@ -1,0 +1,48 @@
+/* HTTP POSTs to the API with libcurl's multi-socket interface on the GLib
+ * main loop: a bounded number in flight, a bounded queue, retries with
+ * backoff where they are safe (SPEC section 6), and a deadline per call. */
+#pragma once
+
+#include "config.h"
+
+typedef struct EpHttp EpHttp;
+
+typedef enum {
+  EP_HTTP_RESPONSE,    /* the server answered: see status and body */
+  EP_HTTP_FAILED,      /* no usable answer (connect, TLS, timeout, deadline) */
+  EP_HTTP_TOO_LARGE,   /* the answer exceeded EP_API_MAX_RESPONSE */
+} EpHttpOutcome;
+
+typedef struct {
+  EpHttpOutcome outcome;
+  long status;
+  const char *body;    /* NUL-terminated, body_len bytes */
+  gsize body_len;
+  const char *error;   /* EP_HTTP_FAILED: what went wrong, for people */
+  guint attempts;
+} EpHttpResult;
+
+typedef void (*EpHttpCallback) (const EpHttpResult *result, gpointer user_data);
+
+typedef struct {
+  EpTarget target;
+  const char *path;          /* appended to the target's base URL */
+  const char *body;          /* JSON, copied */
+  /* The request may be retried after it possibly reached the server
+   * (timeout, dropped connection, 5xx, 429): only for idempotent kinds. */
+  gboolean retry_ambiguous;
+  gint64 deadline;           /* g_get_monotonic_time () by which to give up */
+} EpHttpRequest;
+
+EpHttp *ep_http_new (const EpConfig *config);
+/* Abandons transfers still running without calling their callbacks. */
+void ep_http_free (EpHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpHttp, ep_http_free)
+
+/* Queues @request. Fails with EP_ERROR_BUSY when MaxConcurrent transfers run
+ * and MaxQueued wait already. @callback runs exactly once, from the loop. */
+gboolean ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callback,
+                       gpointer user_data, GError **error);
+
+/* Connections opened so far (for the benchmark and tests of reuse). */
+guint ep_http_connections (EpHttp *http);

@@ -1,0 +1,53 @@
+/* The keystore directory (SPEC section 5): one directory per device holding
+ * device.json and its credential files. A device's set is replaced
+ * atomically; writes run in worker threads because fsync can stall on flash.
+ * An in-memory index of every device.json answers look-ups without I/O. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <sys/types.h>
+
+typedef struct EpKeystore EpKeystore;
+typedef struct EpKeystoreEntry EpKeystoreEntry;
+
+/* Opens (creating it if needed) the keystore at @path, removes leftover
+ * temporaries and loads the index. With @group_set, directories are 0750 and
+ * files 0640 owned by group @gid; otherwise 0700 and 0600. */
+EpKeystore *ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **error);
+void ep_keystore_free (EpKeystore *ks);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystore, ep_keystore_free)
+
+const char *ep_keystore_path (EpKeystore *ks);
+
+/* A complete credential set for one device; @metadata becomes device.json. */
+EpKeystoreEntry *ep_keystore_entry_new (const char *device_id, JsonObject *metadata);
+/* Adds a file; its contents are wiped from memory when the entry is freed. */
+void ep_keystore_entry_add_file (EpKeystoreEntry *entry, const char *name, const char *contents);
+void ep_keystore_entry_free (EpKeystoreEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystoreEntry, ep_keystore_entry_free)
+
+/* Stores @entry (taking it) durably, replacing any earlier set of the device
+ * in one atomic step. Failures are EP_ERROR_KEYSTORE_ERROR naming the device. */
+void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
+                              GAsyncReadyCallback callback, gpointer user_data);
+/* On success the index holds the new metadata; @replaced tells whether the
+ * keystore held the device before. */
+gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,
+                                   GError **error);
+
+/* Removes the device's directory: atomically gone from its name first, then
+ * deleted. */
+void ep_keystore_forget_async (EpKeystore *ks, const char *device_id,
+                               GAsyncReadyCallback callback, gpointer user_data);
+/* On success the index no longer holds the device. */
+gboolean ep_keystore_forget_finish (EpKeystore *ks, GAsyncResult *result, GError **error);
+
+/* The device.json of @device_id, or NULL. */
+JsonObject *ep_keystore_lookup (EpKeystore *ks, const char *device_id);
+/* The id of a device of @kind whose metadata has every @names[i] equal to
+ * @values[i] (NULL-terminated), or NULL. */
+const char *ep_keystore_find (EpKeystore *ks, const char *kind, const char *const *names,
+                              const char *const *values);
+/* Every device id, sorted. */
+GPtrArray *ep_keystore_list (EpKeystore *ks);

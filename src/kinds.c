@@ -1,0 +1,168 @@
+#include "kinds.h"
+
+#include <string.h>
+
+#define SITE_ID     { "site_id", 's', EP_RULE_ID, NULL, FALSE }
+#define HARDWARE_ID { "hardware_id", 's', EP_RULE_HARDWARE_ID, NULL, TRUE }
+#define NAME        { "name", 's', EP_RULE_NAME, NULL, FALSE }
+#define PROTOCOL    { "protocol", 's', EP_RULE_PROTOCOL, NULL, FALSE }
+
+const EpKind ep_kinds[] = {
+  {
+    .kind = "ucm", .method = "ProvisionUcm", .endpoint = "/v3/provisioning/ucm",
+    .route = EP_ROUTE_DEFAULT,
+    .args = { SITE_ID, HARDWARE_ID, NAME, PROTOCOL },
+    .id_field = "device_id", .has_slug = TRUE, .has_config = TRUE,
+    .retry_ambiguous = TRUE,
+  },
+  {
+    .kind = "vucm", .method = "ProvisionVucm", .endpoint = "/v3/provisioning/vucm",
+    .route = EP_ROUTE_GATEWAY,
+    .args = { SITE_ID, HARDWARE_ID, NAME },
+    .id_field = "device_id",
+    .retry_ambiguous = TRUE,
+  },
+  {
+    .kind = "embedded", .method = "ProvisionEmbedded", .endpoint = "/v3/provisioning/embedded",
+    .route = EP_ROUTE_DEFAULT,
+    .args = { { "device_type", 's', EP_RULE_DEVICE_TYPE, NULL, FALSE },
+              SITE_ID, HARDWARE_ID, NAME, PROTOCOL },
+    .id_field = "device_id", .has_slug = TRUE, .has_config = TRUE,
+    .retry_ambiguous = TRUE,
+  },
+  {
+    .kind = "link_master", .method = "ProvisionLinkMaster",
+    .endpoint = "/v3/provisioning/link_master",
+    .route = EP_ROUTE_GATEWAY,
+    .args = { SITE_ID, HARDWARE_ID, NAME },
+    .id_field = "device_id",
+    .retry_ambiguous = TRUE,
+  },
+  {
+    .kind = "link_slave", .method = "ProvisionLinkSlave",
+    .endpoint = "/v3/provisioning/link_slave",
+    .route = EP_ROUTE_GATEWAY,
+    .args = { SITE_ID, HARDWARE_ID, NAME,
+              { "master_device_id", 's', EP_RULE_ID, NULL, FALSE } },
+    .id_field = "device_id",
+    .retry_ambiguous = TRUE,
+  },
+  {
+    .kind = "standalone", .method = "ProvisionStandalone",
+    .endpoint = "/v3/provisioning/standalone",
+    .route = EP_ROUTE_DEFAULT,
+    .args = { { "site_id", 's', EP_RULE_ID, NULL, TRUE },
+              { "name", 's', EP_RULE_NAME, NULL, TRUE } },
+    .id_field = "device_id", .has_slug = TRUE,
+  },
+  {
+    .kind = "lua_device", .method = "ProvisionLuaDevice",
+    .endpoint = "/v3/provisioning/lua_device",
+    .route = EP_ROUTE_DEFAULT,
+    .args = { { "runtime_id", 's', EP_RULE_ID, NULL, TRUE },
+              { "blueprint_id", 's', EP_RULE_ID, NULL, FALSE },
+              NAME,
+              { "slug", 's', EP_RULE_SLUG, NULL, TRUE } },
+    .id_field = "device_id", .has_slug = TRUE,
+    .once_only = TRUE,
+  },
+  {
+    .kind = "gateway", .method = "ProvisionGateway", .endpoint = "/v3/provisioning/gateway",
+    .route = EP_ROUTE_CLOUD,
+    .args = { SITE_ID, HARDWARE_ID,
+              { "gateway_version", 's', EP_RULE_SEMVER, NULL, FALSE },
+              { "site_name", 's', EP_RULE_NAME, NULL, FALSE },
+              { "site_timezone", 's', EP_RULE_TIMEZONE, NULL, FALSE },
+              { "latitude", 'd', EP_RULE_LATITUDE, "site_location.latitude", FALSE },
+              { "longitude", 'd', EP_RULE_LONGITUDE, "site_location.longitude", FALSE } },
+    .id_field = "gateway_device_id", .has_config = TRUE,
+    .retry_ambiguous = TRUE,
+  },
+  { .kind = NULL },
+};
+
+const EpKind *
+ep_kind_by_method (const char *method)
+{
+  for (const EpKind *k = ep_kinds; method && k->kind; k++)
+    if (strcmp (k->method, method) == 0)
+      return k;
+  return NULL;
+}
+
+const EpKind *
+ep_kind_by_name (const char *kind)
+{
+  for (const EpKind *k = ep_kinds; kind && k->kind; k++)
+    if (strcmp (k->kind, kind) == 0)
+      return k;
+  return NULL;
+}
+
+guint
+ep_kind_n_args (const EpKind *kind)
+{
+  guint n = 0;
+  while (n < EP_MAX_ARGS && kind->args[n].name != NULL)
+    n++;
+  return n;
+}
+
+int
+ep_kind_arg_index (const EpKind *kind, const char *name)
+{
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    if (strcmp (kind->args[i].name, name) == 0)
+      return (int) i;
+  return -1;
+}
+
+char *
+ep_kind_signature (const EpKind *kind)
+{
+  guint n = ep_kind_n_args (kind);
+  char *sig = g_malloc0 (n + 1);
+  for (guint i = 0; i < n; i++)
+    sig[i] = kind->args[i].type;
+  return sig;
+}
+
+EpArgs *
+ep_args_new (const EpKind *kind)
+{
+  EpArgs *args = g_new0 (EpArgs, 1);
+  args->kind = kind;
+  return args;
+}
+
+void
+ep_args_free (EpArgs *args)
+{
+  if (args == NULL)
+    return;
+  for (guint i = 0; i < EP_MAX_ARGS; i++)
+    g_free (args->str[i]);
+  g_free (args);
+}
+
+const char *
+ep_args_get (const EpArgs *args, const char *name)
+{
+  int i = ep_kind_arg_index (args->kind, name);
+  return i >= 0 ? args->str[i] : NULL;
+}
+
+char *
+ep_args_identity (const EpArgs *args)
+{
+  const EpKind *kind = args->kind;
+  GString *key = g_string_new (NULL);
+  /* Hardware is one namespace across kinds; other identities are per kind. */
+  if (ep_kind_arg_index (kind, "hardware_id") < 0)
+    g_string_append (key, kind->kind);
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    if (kind->args[i].identity)
+      g_string_append_printf (key, "\x1f%s=%s", kind->args[i].name,
+                              args->str[i] ? args->str[i] : "");
+  return g_string_free (key, FALSE);
+}

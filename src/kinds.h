@@ -1,0 +1,81 @@
+/* The device kinds as data: one row per Provision method. Everything that
+ * differs between kinds lives here; the generic path in provision.c reads it.
+ * Adding a kind is adding a row. */
+#pragma once
+
+#include <glib.h>
+
+#define EP_MAX_ARGS 8
+
+/* Input rules of SPEC section 3 ("Input rules"). */
+typedef enum {
+  EP_RULE_ID,            /* 1-128 of [A-Za-z0-9_-] */
+  EP_RULE_HARDWARE_ID,   /* 1-64 of [A-Za-z0-9_-] */
+  EP_RULE_NAME,          /* 1-255 bytes UTF-8, no control chars, not blank */
+  EP_RULE_PROTOCOL,      /* MQTT | MQTTS */
+  EP_RULE_DEVICE_TYPE,   /* ELECTROLYSER | DRYER | WATER_TANK */
+  EP_RULE_SLUG,          /* [a-z0-9][a-z0-9-]{0,63} */
+  EP_RULE_SEMVER,        /* semantic version */
+  EP_RULE_TIMEZONE,      /* an IANA zone that exists */
+  EP_RULE_LATITUDE,      /* finite, [-90, 90] */
+  EP_RULE_LONGITUDE,     /* finite, [-180, 180] */
+} EpRule;
+
+typedef struct {
+  const char *name;      /* D-Bus argument name, device.json key */
+  char type;             /* D-Bus type: 's' or 'd' */
+  EpRule rule;
+  const char *json;      /* request body path ("a.b" nests); NULL: same as name */
+  gboolean identity;     /* part of what makes two calls "the same device" */
+} EpArg;
+
+typedef enum {
+  EP_ROUTE_DEFAULT,      /* [Provisioning] DefaultTarget */
+  EP_ROUTE_GATEWAY,      /* the local gateway API only */
+  EP_ROUTE_CLOUD,        /* the cloud only */
+} EpRoute;
+
+typedef struct {
+  const char *kind;      /* "ucm", ... as in replies, signals and device.json */
+  const char *method;    /* D-Bus method name */
+  const char *endpoint;  /* path below the target's base URL */
+  EpRoute route;
+  EpArg args[EP_MAX_ARGS];   /* terminated by a row with name NULL */
+  const char *id_field;  /* response member holding the new device's id */
+  gboolean has_slug;     /* the response carries "slug" */
+  gboolean has_config;   /* the response carries "config" with credentials */
+  /* Keyed by a hardware id: the cloud answers a repeated request with the
+   * same device, so a request that may have reached it can be retried. */
+  gboolean retry_ambiguous;
+  /* The cloud refuses a second device with the same identity (Lua); the
+   * daemon refuses locally instead of sending a request. */
+  gboolean once_only;
+} EpKind;
+
+/* The table, terminated by a row with kind NULL. */
+extern const EpKind ep_kinds[];
+
+const EpKind *ep_kind_by_method (const char *method);
+const EpKind *ep_kind_by_name (const char *kind);
+guint ep_kind_n_args (const EpKind *kind);
+/* Index of the argument called @name, or -1. */
+int ep_kind_arg_index (const EpKind *kind, const char *name);
+/* The D-Bus input signature, e.g. "ssss"; owned by the caller. */
+char *ep_kind_signature (const EpKind *kind);
+
+/* A call's arguments, in the kind's order. */
+typedef struct {
+  const EpKind *kind;
+  char *str[EP_MAX_ARGS];    /* 's' arguments */
+  double num[EP_MAX_ARGS];   /* 'd' arguments */
+} EpArgs;
+
+EpArgs *ep_args_new (const EpKind *kind);
+void ep_args_free (EpArgs *args);
+/* The string argument @name, or NULL when the kind has none. */
+const char *ep_args_get (const EpArgs *args, const char *name);
+/* A key naming the device a call is about (kind-independent for hardware
+ * ids, so two kinds cannot provision one piece of hardware at once). */
+char *ep_args_identity (const EpArgs *args);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpArgs, ep_args_free)

@@ -1,0 +1,219 @@
+/* enapter-provisiond: options, start-up, the main loop and shutdown. */
+#include "bus.h"
+#include "config.h"
+#include "ep-build-config.h"
+#include "http.h"
+#include "keystore.h"
+#include "log.h"
+#include "provision.h"
+
+#include <curl/curl.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+typedef struct {
+  GMainLoop *loop;
+  EpService *svc;
+  EpBus *bus;
+  gboolean stopping;
+  int exit_status;
+} Daemon;
+
+static void
+quit (Daemon *d, int status)
+{
+  if (status != 0)
+    d->exit_status = status;
+  g_main_loop_quit (d->loop);
+}
+
+static void
+maybe_finish_stopping (Daemon *d)
+{
+  if (d->stopping && ep_service_active (d->svc) == 0 && ep_bus_pending (d->bus) == 0)
+    quit (d, 0);
+}
+
+static void
+on_active_changed (gpointer data)
+{
+  maybe_finish_stopping (data);
+}
+
+static gboolean
+on_check_stopped (gpointer data)
+{
+  maybe_finish_stopping (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Daemon *d = data;
+  if (d->stopping)
+    {
+      ep_warning ("second stop signal: exiting without waiting for calls in flight");
+      quit (d, 0);
+      return G_SOURCE_CONTINUE;
+    }
+  d->stopping = TRUE;
+  ep_info ("stopping: %u call(s) in flight will finish first", ep_service_active (d->svc));
+  sd_notify (0, "STOPPING=1");
+  ep_service_stop_accepting (d->svc);
+  ep_bus_release_name (d->bus);
+  /* Calls still being checked are not "active" yet: look again shortly. */
+  g_timeout_add (50, on_check_stopped, d);
+  maybe_finish_stopping (d);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_ready (gpointer data)
+{
+  sd_notify (0, "READY=1");
+}
+
+static void
+on_lost (gpointer data)
+{
+  quit (data, 1);
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  sd_notify (0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_watchdog (void)
+{
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled (0, &usec) > 0 && usec > 0)
+    g_timeout_add ((guint) MAX (usec / 2000, 1), on_watchdog, NULL);
+}
+
+typedef struct {
+  char *config_path;
+  char *log_level;
+  gboolean session;
+  gboolean version;
+} Options;
+
+static gboolean
+parse_options (int argc, char **argv, Options *opts)
+{
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts->config_path,
+      "Configuration file (default " EP_DEFAULT_CONFIG ")", "PATH" },
+    { "session", 0, 0, G_OPTION_ARG_NONE, &opts->session,
+      "Serve on the session bus (for development)", NULL },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &opts->log_level,
+      "error, warning, info (default) or debug", "LEVEL" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opts->version, "Print the version and exit", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, "Provisions devices on the Enapter platform for callers on "
+                                     "D-Bus (com.enapter.Provisioning1).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "enapter-provisiond: %s (see --help)\n", error->message);
+      return FALSE;
+    }
+  if (argc > 1)
+    {
+      fprintf (stderr, "enapter-provisiond: unexpected argument '%s' (see --help)\n", argv[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+run (const Options *opts)
+{
+  g_autoptr (GError) error = NULL;
+  const char *path = opts->config_path ? opts->config_path : EP_DEFAULT_CONFIG;
+  g_autoptr (EpConfig) config = ep_config_load (path, opts->config_path == NULL, &error);
+  if (config == NULL)
+    {
+      ep_error ("%s", error->message);
+      return 1;
+    }
+  if (config->access_group != NULL && !config->access_gid_known)
+    ep_warning ("%s: [Access] Group: no group named '%s'; only root may call", path,
+                config->access_group);
+
+  g_autoptr (EpKeystore) keystore = ep_keystore_open (config->keystore_path,
+                                                      config->keystore_group_set,
+                                                      config->keystore_gid, &error);
+  if (keystore == NULL)
+    {
+      ep_error ("%s", error->message);
+      return 1;
+    }
+
+  Daemon d = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  g_autoptr (EpService) svc = ep_service_new (config, keystore, http);
+  d.svc = svc;
+  g_autoptr (EpBus) bus = ep_bus_new (svc, config, opts->session, on_ready, on_lost, &d, &error);
+  if (bus == NULL)
+    {
+      ep_error ("%s", error->message);
+      g_main_loop_unref (d.loop);
+      return 1;
+    }
+  d.bus = bus;
+  /* The bus forwards ActiveRequests changes; shutdown watches them too. */
+  g_unix_signal_add (SIGTERM, on_stop_signal, &d);
+  g_unix_signal_add (SIGINT, on_stop_signal, &d);
+  start_watchdog ();
+  (void) on_active_changed;
+
+  g_main_loop_run (d.loop);
+  g_main_loop_unref (d.loop);
+  ep_info ("exiting with status %d", d.exit_status);
+  return d.exit_status;
+}
+
+int
+main (int argc, char **argv)
+{
+  Options opts = { 0 };
+  setlocale (LC_ALL, "");
+  /* Nothing this daemon creates is for others unless the keystore says so. */
+  umask (0077);
+
+  if (!parse_options (argc, argv, &opts))
+    return 2;
+  if (opts.version)
+    {
+      printf ("enapter-provisiond %s\n", EP_VERSION);
+      return 0;
+    }
+  if (opts.log_level != NULL)
+    {
+      EpLogLevel level;
+      if (!ep_log_parse_level (opts.log_level, &level))
+        {
+          fprintf (stderr, "enapter-provisiond: --log-level must be error, warning, info or "
+                           "debug\n");
+          return 2;
+        }
+      ep_log_set_level (level);
+    }
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+  int status = run (&opts);
+  curl_global_cleanup ();
+  g_free (opts.config_path);
+  g_free (opts.log_level);
+  return status;
+}

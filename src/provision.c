@@ -1,0 +1,394 @@
+#include "provision.h"
+
+#include "api.h"
+#include "errors.h"
+#include "json-util.h"
+#include "log.h"
+#include "record.h"
+#include "validate.h"
+
+#include <string.h>
+
+/* Keystore writes are quick; leave them this much of the call's deadline. */
+#define STORE_RESERVE_US (250 * G_TIME_SPAN_MILLISECOND)
+
+struct EpService {
+  const EpConfig *config;
+  EpKeystore *keystore;
+  EpHttp *http;
+  GHashTable *in_flight;     /* identity -> Job */
+  GHashTable *forgetting;    /* device ids being removed */
+  gboolean stopped;
+  GCallback active_changed;
+  gpointer active_changed_data;
+};
+
+typedef struct {
+  EpService *svc;
+  const EpArgs *args;
+  char *identity;
+  char *device_id;           /* once the API has answered */
+  EpTarget target;
+  EpProvisionDone done;
+  gpointer user_data;
+} Job;
+
+static void
+notify_active (EpService *svc)
+{
+  if (svc->active_changed)
+    ((void (*) (gpointer)) svc->active_changed) (svc->active_changed_data);
+}
+
+static void
+job_finish (Job *job, const char *device_id, GVariant *details, const GError *error)
+{
+  EpService *svc = job->svc;
+  g_hash_table_remove (svc->in_flight, job->identity);
+  job->done (job->args, device_id, details, error, job->user_data);
+  g_free (job->identity);
+  g_free (job->device_id);
+  g_free (job);
+  notify_active (svc);
+}
+
+static void
+job_fail (Job *job, GError *error)
+{
+  job_finish (job, NULL, NULL, error);
+  g_error_free (error);
+}
+
+static void
+on_stored (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Job *job = data;
+  EpKeystore *ks = job->svc->keystore;
+  GError *error = NULL;
+  gboolean replaced = FALSE;
+
+  if (!ep_keystore_write_finish (ks, result, &replaced, &error))
+    {
+      job_fail (job, error);
+      return;
+    }
+  JsonObject *meta = ep_keystore_lookup (ks, job->device_id);
+  g_autoptr (GVariant) details =
+      g_variant_ref_sink (ep_record_details (meta, ep_keystore_path (ks), replaced));
+  job_finish (job, job->device_id, details, NULL);
+}
+
+/* The D-Bus error for an HTTP status other than 2xx (SPEC section 3). */
+static EpErrorCode
+status_error (long status)
+{
+  switch (status)
+    {
+    case 401:
+      return EP_ERROR_AUTHENTICATION_FAILED;
+    case 403:
+      return EP_ERROR_FORBIDDEN;
+    case 404:
+      return EP_ERROR_NOT_FOUND;
+    case 409:
+      return EP_ERROR_CONFLICT;
+    case 429:
+      return EP_ERROR_UNAVAILABLE;
+    default:
+      if (status >= 500)
+        return EP_ERROR_UNAVAILABLE;
+      if (status >= 400)
+        return EP_ERROR_REJECTED;
+      return EP_ERROR_PROTOCOL_ERROR;
+    }
+}
+
+static GError *
+response_error (Job *job, const EpHttpResult *res)
+{
+  const EpEndpoint *ep = ep_config_endpoint (job->svc->config, job->target);
+  g_autofree char *api_text = ep_api_error_text (res->body, res->body_len);
+  return g_error_new (EP_ERROR, status_error (res->status), "the %s API at %s answered HTTP %ld%s%s",
+                      ep->name, ep->url, res->status, api_text ? ": " : "",
+                      api_text ? api_text : "");
+}
+
+static void
+on_response (const EpHttpResult *res, gpointer data)
+{
+  Job *job = data;
+  EpService *svc = job->svc;
+  GError *error = NULL;
+
+  switch (res->outcome)
+    {
+    case EP_HTTP_FAILED:
+      job_fail (job, g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE, "%s (after %u attempt%s)",
+                                  res->error, res->attempts, res->attempts == 1 ? "" : "s"));
+      return;
+    case EP_HTTP_TOO_LARGE:
+      job_fail (job, g_error_new (EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
+                                  "the API answered with more than %d bytes",
+                                  EP_API_MAX_RESPONSE));
+      return;
+    case EP_HTTP_RESPONSE:
+      break;
+    }
+  if (res->status < 200 || res->status > 299)
+    {
+      job_fail (job, response_error (job, res));
+      return;
+    }
+  g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, res->body, res->body_len,
+                                                        &error);
+  if (result == NULL)
+    {
+      job_fail (job, error);
+      return;
+    }
+  job->device_id = g_strdup (result->device_id);
+  ep_keystore_write_async (svc->keystore, ep_record_entry (job->args, result), on_stored, job);
+}
+
+/* Which target serves @kind, or NotSupported. */
+static gboolean
+route (EpService *svc, const EpKind *kind, EpTarget *target, GError **error)
+{
+  switch (kind->route)
+    {
+    case EP_ROUTE_CLOUD:
+      *target = EP_TARGET_CLOUD;
+      return TRUE;
+    case EP_ROUTE_GATEWAY:
+      if (svc->config->gateway.url == NULL)
+        {
+          g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
+                       "%s needs the local gateway API, and [Gateway] URL is not configured",
+                       kind->method);
+          return FALSE;
+        }
+      *target = EP_TARGET_GATEWAY;
+      return TRUE;
+    case EP_ROUTE_DEFAULT:
+      *target = svc->config->default_target;
+      return TRUE;
+    }
+  g_assert_not_reached ();
+}
+
+/* A once-only kind (Lua) already in the keystore cannot be provisioned
+ * again; say so without asking the cloud. */
+static gboolean
+check_once_only (EpService *svc, const EpArgs *args, GError **error)
+{
+  const EpKind *kind = args->kind;
+  if (!kind->once_only)
+    return TRUE;
+  const char *names[EP_MAX_ARGS + 1] = { 0 };
+  const char *values[EP_MAX_ARGS + 1] = { 0 };
+  guint n = 0;
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    if (kind->args[i].identity)
+      {
+        names[n] = kind->args[i].name;
+        values[n++] = args->str[i];
+      }
+  const char *existing = ep_keystore_find (svc->keystore, kind->kind, names, values);
+  if (existing == NULL)
+    return TRUE;
+  g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
+               "%s cannot reprovision: the keystore already holds %s device %s with the same "
+               "identity; forget it first",
+               kind->method, kind->kind, existing);
+  return FALSE;
+}
+
+gboolean
+ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
+                      gpointer user_data, GError **error)
+{
+  const EpKind *kind = args->kind;
+  EpTarget target;
+
+  if (svc->stopped)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_UNAVAILABLE,
+                   "the service is shutting down; try again when it is back");
+      return FALSE;
+    }
+  if (!ep_validate_args (args, error) || !route (svc, kind, &target, error) ||
+      !check_once_only (svc, args, error))
+    return FALSE;
+
+  g_autofree char *identity = ep_args_identity (args);
+  if (g_hash_table_contains (svc->in_flight, identity))
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+                   "%s: the same device is already being provisioned; try again when that "
+                   "call has finished",
+                   kind->method);
+      return FALSE;
+    }
+  const EpEndpoint *ep = ep_config_endpoint (svc->config, target);
+  if (ep->token == NULL)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_AUTHENTICATION_FAILED,
+                   "no API token is configured for the %s target: set [%s] TokenFile", ep->name,
+                   target == EP_TARGET_GATEWAY ? "Gateway" : "Cloud");
+      return FALSE;
+    }
+
+  Job *job = g_new0 (Job, 1);
+  job->svc = svc;
+  job->target = target;
+  job->done = done;
+  job->user_data = user_data;
+
+  g_autofree char *body = ep_api_build_body (args);
+  gint64 deadline = g_get_monotonic_time () + (gint64) (svc->config->deadline * G_USEC_PER_SEC);
+  EpHttpRequest request = {
+    .target = target,
+    .path = kind->endpoint,
+    .body = body,
+    .retry_ambiguous = kind->retry_ambiguous,
+    .deadline = deadline - MIN (STORE_RESERVE_US, (deadline - g_get_monotonic_time ()) / 10),
+  };
+  if (!ep_http_post (svc->http, &request, on_response, job, error))
+    {
+      g_free (job);
+      return FALSE;
+    }
+  job->args = args;
+  job->identity = g_steal_pointer (&identity);
+  g_hash_table_insert (svc->in_flight, job->identity, job);
+  notify_active (svc);
+  return TRUE;
+}
+
+/* ---- forgetting -------------------------------------------------------- */
+
+typedef struct {
+  EpService *svc;
+  char *device_id;
+  EpForgetDone done;
+  gpointer user_data;
+} ForgetCall;
+
+/* The in-flight identity of a stored device, as ep_args_identity() makes it
+ * for a call. */
+static char *
+stored_identity (JsonObject *meta)
+{
+  const EpKind *kind = ep_kind_by_name (ep_json_string (meta, "kind"));
+  if (kind == NULL)
+    return NULL;
+  g_autoptr (EpArgs) args = ep_args_new (kind);
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    args->str[i] = g_strdup (ep_json_string (meta, kind->args[i].name));
+  return ep_args_identity (args);
+}
+
+static gboolean
+device_in_flight (EpService *svc, const char *device_id, JsonObject *meta)
+{
+  g_autofree char *identity = stored_identity (meta);
+  if (identity != NULL && g_hash_table_contains (svc->in_flight, identity))
+    return TRUE;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, svc->in_flight);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (g_strcmp0 (((Job *) value)->device_id, device_id) == 0)
+      return TRUE;
+  return g_hash_table_contains (svc->forgetting, device_id);
+}
+
+static void
+on_forgotten (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ForgetCall *fc = data;
+  GError *error = NULL;
+  ep_keystore_forget_finish (fc->svc->keystore, result, &error);
+  g_hash_table_remove (fc->svc->forgetting, fc->device_id);
+  fc->done (fc->device_id, error, fc->user_data);
+  g_clear_error (&error);
+  g_free (fc->device_id);
+  g_free (fc);
+}
+
+gboolean
+ep_service_forget (EpService *svc, const char *device_id, EpForgetDone done, gpointer user_data,
+                   GError **error)
+{
+  JsonObject *meta = ep_keystore_lookup (svc->keystore, device_id);
+  if (meta == NULL)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_NOT_FOUND, "the keystore holds no device %s",
+                   device_id);
+      return FALSE;
+    }
+  if (device_in_flight (svc, device_id, meta))
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+                   "device %s is being provisioned or removed; try again when that has finished",
+                   device_id);
+      return FALSE;
+    }
+  ForgetCall *fc = g_new0 (ForgetCall, 1);
+  fc->svc = svc;
+  fc->device_id = g_strdup (device_id);
+  fc->done = done;
+  fc->user_data = user_data;
+  g_hash_table_add (svc->forgetting, g_strdup (device_id));
+  ep_keystore_forget_async (svc->keystore, device_id, on_forgotten, fc);
+  return TRUE;
+}
+
+/* ---- the service ------------------------------------------------------- */
+
+EpService *
+ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http)
+{
+  EpService *svc = g_new0 (EpService, 1);
+  svc->config = config;
+  svc->keystore = keystore;
+  svc->http = http;
+  svc->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
+  svc->forgetting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return svc;
+}
+
+void
+ep_service_free (EpService *svc)
+{
+  if (svc == NULL)
+    return;
+  g_hash_table_unref (svc->in_flight);
+  g_hash_table_unref (svc->forgetting);
+  g_free (svc);
+}
+
+guint
+ep_service_active (EpService *svc)
+{
+  return g_hash_table_size (svc->in_flight);
+}
+
+void
+ep_service_on_active_changed (EpService *svc, GCallback callback, gpointer user_data)
+{
+  svc->active_changed = callback;
+  svc->active_changed_data = user_data;
+}
+
+void
+ep_service_stop_accepting (EpService *svc)
+{
+  svc->stopped = TRUE;
+}
+
+EpKeystore *
+ep_service_keystore (EpService *svc)
+{
+  return svc->keystore;
+}

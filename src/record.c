@@ -1,0 +1,107 @@
+#include "record.h"
+
+#include "json-util.h"
+
+static JsonObject *
+config_metadata (const EpApiResult *r)
+{
+  JsonObject *config = json_object_new ();
+  json_object_set_string_member (config, "mqtt_host", r->mqtt_host);
+  json_object_set_int_member (config, "mqtt_port", r->mqtt_port);
+  json_object_set_string_member (config, "protocol", r->protocol);
+  if (r->username != NULL)
+    json_object_set_string_member (config, "username", r->username);
+  if (r->time_sync_protocol != NULL)
+    json_object_set_string_member (config, "time_sync_protocol", r->time_sync_protocol);
+  if (r->time_sync_host != NULL)
+    json_object_set_string_member (config, "time_sync_host", r->time_sync_host);
+  if (r->time_sync_port != 0)
+    json_object_set_int_member (config, "time_sync_port", r->time_sync_port);
+  if (r->hardware_id != NULL)
+    json_object_set_string_member (config, "hardware_id", r->hardware_id);
+  if (r->channel_id != NULL)
+    json_object_set_string_member (config, "channel_id", r->channel_id);
+  return config;
+}
+
+JsonObject *
+ep_record_metadata (const EpArgs *args, const EpApiResult *result)
+{
+  const EpKind *kind = args->kind;
+  JsonObject *meta = json_object_new ();
+  json_object_set_string_member (meta, "kind", kind->kind);
+  json_object_set_string_member (meta, "device_id", result->device_id);
+  /* Every argument: the identifying fields of SPEC section 5 and the rest of
+   * the request, none of which is secret. */
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    {
+      if (kind->args[i].type == 'd')
+        json_object_set_double_member (meta, kind->args[i].name, args->num[i]);
+      else
+        json_object_set_string_member (meta, kind->args[i].name, args->str[i]);
+    }
+  if (result->slug != NULL)
+    json_object_set_string_member (meta, "slug", result->slug);
+
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  json_object_set_string_member (meta, "provisioned_at", stamp);
+  if (result->has_config)
+    json_object_set_object_member (meta, "config", config_metadata (result));
+  return meta;
+}
+
+EpKeystoreEntry *
+ep_record_entry (const EpArgs *args, const EpApiResult *result)
+{
+  g_autoptr (JsonObject) meta = ep_record_metadata (args, result);
+  EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
+  if (result->private_key != NULL)
+    {
+      ep_keystore_entry_add_file (entry, "private_key.pem", result->private_key);
+      ep_keystore_entry_add_file (entry, "certificate.pem", result->certificate);
+      ep_keystore_entry_add_file (entry, "ca_chain.pem", result->ca_chain);
+    }
+  if (result->password != NULL)
+    ep_keystore_entry_add_file (entry, "password", result->password);
+  return entry;
+}
+
+static void
+add_string (GVariantBuilder *b, JsonObject *obj, const char *member, const char *key)
+{
+  const char *value = ep_json_string (obj, member);
+  if (value != NULL && g_utf8_validate (value, -1, NULL))
+    g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
+}
+
+GVariant *
+ep_record_details (JsonObject *meta, const char *keystore_path, gboolean reprovisioned)
+{
+  static const char *const top[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
+                                     "name", "provisioned_at" };
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  for (size_t i = 0; i < G_N_ELEMENTS (top); i++)
+    add_string (&b, meta, top[i], top[i]);
+  g_variant_builder_add (&b, "{sv}", "reprovisioned", g_variant_new_boolean (reprovisioned));
+
+  const char *id = ep_json_string (meta, "device_id");
+  g_autofree char *path = g_build_filename (keystore_path, id ? id : "", NULL);
+  g_variant_builder_add (&b, "{sv}", "keystore_path", g_variant_new_string (path));
+
+  JsonNode *config_node = json_object_get_member (meta, "config");
+  if (config_node != NULL && JSON_NODE_HOLDS_OBJECT (config_node))
+    {
+      JsonObject *config = json_node_get_object (config_node);
+      add_string (&b, config, "protocol", "protocol");
+      add_string (&b, config, "mqtt_host", "mqtt_host");
+      add_string (&b, config, "channel_id", "channel_id");
+      JsonNode *port = json_object_get_member (config, "mqtt_port");
+      if (port != NULL && JSON_NODE_HOLDS_VALUE (port) &&
+          json_node_get_value_type (port) == G_TYPE_INT64)
+        g_variant_builder_add (&b, "{sv}", "mqtt_port",
+                               g_variant_new_uint32 ((guint32) json_node_get_int (port)));
+    }
+  return g_variant_builder_end (&b);
+}

@@ -1,0 +1,19 @@
+/* Input rules of SPEC section 3, checked before any HTTP request, and the
+ * plain-name rule of section 5 for ids that become keystore paths. */
+#pragma once
+
+#include "kinds.h"
+
+/* Checks one value against @rule; on failure returns FALSE with @problem
+ * saying what a valid value looks like. @str is used for string rules,
+ * @num for number rules. */
+gboolean ep_validate_value (EpRule rule, const char *str, double num, char **problem);
+
+/* Checks every argument of a call; the EP_ERROR_INVALID_ARGUMENT message
+ * names the first argument that fails. */
+gboolean ep_validate_args (const EpArgs *args, GError **error);
+
+/* TRUE when @name may be used as one keystore directory name: 1-128 bytes,
+ * no '/', not "." or "..", no control characters, valid UTF-8, and not
+ * starting with '.' (reserved for temporaries). */
+gboolean ep_is_plain_name (const char *name);
