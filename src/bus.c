@@ -1,21 +1,13 @@
 #include "bus.h"
 
+#include "caller.h"
 #include "ep-build-config.h"
 #include "errors.h"
 #include "log.h"
 #include "record.h"
+#include "sdbus-glib.h"
 
-#include <errno.h>
-#include <grp.h>
-#include <poll.h>
-#include <pwd.h>
 #include <string.h>
-#include <systemd/sd-bus.h>
-#include <systemd/sd-login.h>
-#include <time.h>
-#include <unistd.h>
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
 
 struct EpBus {
   sd_bus *bus;
@@ -26,9 +18,12 @@ struct EpBus {
   GPtrArray *strings;        /* signatures and names the vtable points to */
   sd_bus_slot *object_slot;
   guint pending;
+  gint64 last_call;          /* monotonic time of the latest call received */
   EpBusEvent on_ready;
   EpBusEvent on_lost;
+  EpBusEvent on_idle;
   gpointer user_data;
+  gboolean session;
 };
 
 /* One method call from its arrival to its answer. */
@@ -39,164 +34,14 @@ typedef struct {
   EpArgs *args;
   char *device_id;           /* device calls */
   sd_bus_slot *creds_slot;
-  uid_t uid;
-  pid_t pid;
-  char *unit;
+  EpCaller caller;
+  char *unit;                /* owned copy of caller.unit */
   void (*proceed) (void *call);
 } Call;
 
-/* ---- sd-bus on the GLib loop ----------------------------------------- */
-
-typedef struct {
-  GSource source;
-  sd_bus *bus;
-  gpointer tag;
-  EpBus *owner;
-} BusSource;
-
-static gint64
-bus_timeout_us (sd_bus *bus)
-{
-  uint64_t usec = UINT64_MAX;
-  if (sd_bus_get_timeout (bus, &usec) < 0 || usec == UINT64_MAX)
-    return -1;
-  return (gint64) MIN (usec, (uint64_t) G_MAXINT64);
-}
-
-static gboolean
-bus_source_prepare (GSource *source, gint *timeout)
-{
-  BusSource *s = (BusSource *) source;
-  int events = sd_bus_get_events (s->bus);
-  GIOCondition cond = 0;
-  if (events > 0 && (events & POLLIN))
-    cond |= G_IO_IN;
-  if (events > 0 && (events & POLLOUT))
-    cond |= G_IO_OUT;
-  g_source_modify_unix_fd (source, s->tag, cond);
-
-  /* sd-bus reports an absolute CLOCK_MONOTONIC time, as GLib's clock. */
-  gint64 when = bus_timeout_us (s->bus);
-  if (when < 0)
-    {
-      *timeout = -1;
-      return FALSE;
-    }
-  gint64 now = g_source_get_time (source);
-  if (when <= now)
-    {
-      *timeout = 0;
-      return TRUE;
-    }
-  *timeout = (gint) MIN ((when - now + 999) / 1000, G_MAXINT);
-  return FALSE;
-}
-
-static gboolean
-bus_source_check (GSource *source)
-{
-  BusSource *s = (BusSource *) source;
-  if (g_source_query_unix_fd (source, s->tag) != 0)
-    return TRUE;
-  gint64 when = bus_timeout_us (s->bus);
-  return when >= 0 && when <= g_source_get_time (source);
-}
-
-static gboolean
-bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
-{
-  BusSource *s = (BusSource *) source;
-  int r;
-  while ((r = sd_bus_process (s->bus, NULL)) > 0)
-    ;
-  if (r < 0)
-    {
-      ep_error ("bus: connection lost: %s", g_strerror (-r));
-      s->owner->on_lost (s->owner->user_data);
-      return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs bus_source_funcs = {
-  .prepare = bus_source_prepare,
-  .check = bus_source_check,
-  .dispatch = bus_source_dispatch,
-};
-
-static GSource *
-bus_source_new (EpBus *owner)
-{
-  GSource *source = g_source_new (&bus_source_funcs, sizeof (BusSource));
-  BusSource *s = (BusSource *) source;
-  s->bus = owner->bus;
-  s->owner = owner;
-  s->tag = g_source_add_unix_fd (source, sd_bus_get_fd (owner->bus), G_IO_IN);
-  g_source_set_name (source, "sd-bus");
-  return source;
-}
-
 /* ---- messages --------------------------------------------------------- */
 
-/* Appends an a{sv} GVariant; values are basic types or nested a{sv}/aa{sv}. */
-static int append_variant (sd_bus_message *m, GVariant *value);
-
-static int
-append_variant (sd_bus_message *m, GVariant *value)
-{
-  const char *type = g_variant_get_type_string (value);
-  int r = 0;
-  switch (type[0])
-    {
-    case 's':
-      return sd_bus_message_append_basic (m, 's', g_variant_get_string (value, NULL));
-    case 'b':
-      {
-        int b = g_variant_get_boolean (value);
-        return sd_bus_message_append_basic (m, 'b', &b);
-      }
-    case 'u':
-      {
-        uint32_t u = g_variant_get_uint32 (value);
-        return sd_bus_message_append_basic (m, 'u', &u);
-      }
-    case 'd':
-      {
-        double d = g_variant_get_double (value);
-        return sd_bus_message_append_basic (m, 'd', &d);
-      }
-    case 'v':
-      {
-        g_autoptr (GVariant) inner = g_variant_get_variant (value);
-        r = sd_bus_message_open_container (m, 'v', g_variant_get_type_string (inner));
-        if (r >= 0)
-          r = append_variant (m, inner);
-        return r >= 0 ? sd_bus_message_close_container (m) : r;
-      }
-    case 'a':
-    case '{':
-      {
-        char container = type[0] == 'a' ? 'a' : 'e';
-        /* For 'a' the contents are the element type; for '{' the pair. */
-        g_autofree char *contents = type[0] == 'a' ? g_strdup (type + 1)
-                                                   : g_strndup (type + 1, strlen (type) - 2);
-        r = sd_bus_message_open_container (m, container, contents);
-        GVariantIter it;
-        GVariant *child;
-        g_variant_iter_init (&it, value);
-        while (r >= 0 && (child = g_variant_iter_next_value (&it)) != NULL)
-          {
-            r = append_variant (m, child);
-            g_variant_unref (child);
-          }
-        return r >= 0 ? sd_bus_message_close_container (m) : r;
-      }
-    default:
-      return -EINVAL;
-    }
-}
-
-/* The call's arguments as a{sv}, for ProvisioningFailed. */
+/* The call's arguments as a{sv}, for ProvisioningFailed (floating). */
 static GVariant *
 request_dict (const EpArgs *args)
 {
@@ -210,19 +55,18 @@ request_dict (const EpArgs *args)
       else if (args->str[i] != NULL)
         g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_string (args->str[i]));
     }
-  return g_variant_ref_sink (g_variant_builder_end (&b));
+  return g_variant_builder_end (&b);
 }
 
+/* Emits signal @member with the tuple @args (floating references are sunk). */
 static void
-emit (EpBus *bus, const char *member, const char *types, const char *s1, const char *s2,
-      const char *s3, GVariant *dict)
+emit (EpBus *bus, const char *member, GVariant *args)
 {
+  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
   g_autoptr (sd_bus_message) m = NULL;
   int r = sd_bus_message_new_signal (bus->bus, &m, EP_BUS_PATH, EP_BUS_INTERFACE, member);
   if (r >= 0)
-    r = sd_bus_message_append (m, types, s1, s2, s3);
-  if (r >= 0)
-    r = append_variant (m, dict);
+    r = ep_sdbus_append_args (m, owned);
   if (r >= 0)
     r = sd_bus_send (bus->bus, m, NULL);
   if (r < 0)
@@ -234,21 +78,21 @@ emit (EpBus *bus, const char *member, const char *types, const char *s1, const c
 static void
 call_free (Call *call)
 {
-  call->bus->pending--;
+  EpBus *bus = call->bus;
   sd_bus_slot_unref (call->creds_slot);
   sd_bus_message_unref (call->msg);
   ep_args_free (call->args);
   g_free (call->device_id);
   g_free (call->unit);
   g_free (call);
+  if (--bus->pending == 0 && bus->on_idle)
+    bus->on_idle (bus->user_data);
 }
 
 static const char *
 caller_text (Call *call, char *buf, size_t size)
 {
-  g_snprintf (buf, size, "uid %u, pid %d, unit %s", (unsigned) call->uid, (int) call->pid,
-              call->unit ? call->unit : "-");
-  return buf;
+  return ep_caller_describe (&call->caller, buf, size);
 }
 
 static void
@@ -264,17 +108,17 @@ reply_error (Call *call, const GError *error)
               g_strerror (-r));
 }
 
+/* Answers the call with the tuple @args (floating references are sunk). */
 static void
-reply_variant (Call *call, const char *prefix_types, const char *s, GVariant *value)
+reply (Call *call, GVariant *args)
 {
-  g_autoptr (sd_bus_message) reply = NULL;
-  int r = sd_bus_message_new_method_return (call->msg, &reply);
-  if (r >= 0 && prefix_types != NULL)
-    r = sd_bus_message_append (reply, prefix_types, s);
-  if (r >= 0 && value != NULL)
-    r = append_variant (reply, value);
+  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
+  g_autoptr (sd_bus_message) m = NULL;
+  int r = sd_bus_message_new_method_return (call->msg, &m);
   if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
+    r = ep_sdbus_append_args (m, owned);
+  if (r >= 0)
+    r = sd_bus_send (NULL, m, NULL);
   if (r < 0)
     ep_debug ("bus: cannot answer %s: %s", sd_bus_message_get_member (call->msg),
               g_strerror (-r));
@@ -291,18 +135,18 @@ on_provisioned (const EpArgs *args, const char *device_id, GVariant *details,
   if (error != NULL)
     {
       reply_error (call, error);
-      g_autoptr (GVariant) request = request_dict (args);
-      emit (bus, "ProvisioningFailed", "sss", kind->kind, ep_error_dbus_name (error),
-            error->message, request);
+      emit (bus, "ProvisioningFailed",
+            g_variant_new ("(sss@a{sv})", kind->kind, ep_error_dbus_name (error),
+                           error->message, request_dict (args)));
     }
   else
     {
       char who[256];
       ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
                caller_text (call, who, sizeof who), kind->kind, device_id);
-      reply_variant (call, "s", device_id, details);
+      reply (call, g_variant_new ("(s@a{sv})", device_id, details));
       /* Also when the caller has gone: others may be waiting for it. */
-      emit (bus, "DeviceProvisioned", "ss", kind->kind, device_id, NULL, details);
+      emit (bus, "DeviceProvisioned", g_variant_new ("(ss@a{sv})", kind->kind, device_id, details));
     }
   call_free (call);
 }
@@ -333,9 +177,8 @@ proceed_get_device (void *data)
     }
   else
     {
-      g_autoptr (GVariant) details =
-          g_variant_ref_sink (ep_record_details (meta, ep_keystore_path (ks), FALSE));
-      reply_variant (call, NULL, NULL, details);
+      reply (call, g_variant_new ("(@a{sv})", ep_record_details (meta, ep_keystore_path (ks),
+                                                                 FALSE)));
     }
   call_free (call);
 }
@@ -352,8 +195,7 @@ proceed_list_devices (void *data)
     g_variant_builder_add_value (
         &b, ep_record_details (ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
                                FALSE));
-  g_autoptr (GVariant) list = g_variant_ref_sink (g_variant_builder_end (&b));
-  reply_variant (call, NULL, NULL, list);
+  reply (call, g_variant_new ("(@aa{sv})", g_variant_builder_end (&b)));
   call_free (call);
 }
 
@@ -368,16 +210,8 @@ on_forgotten (const char *device_id, const GError *error, gpointer data)
       char who[256];
       ep_info ("ForgetDevice (%s): device %s removed from the keystore",
                caller_text (call, who, sizeof who), device_id);
-      reply_variant (call, NULL, NULL, NULL);
-      g_autoptr (sd_bus_message) m = NULL;
-      int r = sd_bus_message_new_signal (call->bus->bus, &m, EP_BUS_PATH, EP_BUS_INTERFACE,
-                                         "DeviceForgotten");
-      if (r >= 0)
-        r = sd_bus_message_append (m, "s", device_id);
-      if (r >= 0)
-        r = sd_bus_send (call->bus->bus, m, NULL);
-      if (r < 0)
-        ep_warning ("bus: cannot emit DeviceForgotten: %s", g_strerror (-r));
+      reply (call, g_variant_new ("()"));
+      emit (call->bus, "DeviceForgotten", g_variant_new ("(s)", device_id));
     }
   call_free (call);
 }
@@ -391,139 +225,34 @@ proceed_forget (void *data)
     on_forgotten (call->device_id, error, call);
 }
 
-/* ---- who may call ----------------------------------------------------- */
-
-static gboolean
-in_group (gid_t want, GVariant *creds, uid_t uid)
-{
-  g_autoptr (GVariant) gids = g_variant_lookup_value (creds, "UnixGroupIDs", G_VARIANT_TYPE ("au"));
-  if (gids != NULL)
-    {
-      gsize n;
-      const guint32 *list = g_variant_get_fixed_array (gids, &n, sizeof (guint32));
-      for (gsize i = 0; i < n; i++)
-        if (list[i] == want)
-          return TRUE;
-      return FALSE;
-    }
-  /* An older bus does not report groups: ask the user database. */
-  struct passwd *pw = getpwuid (uid);
-  if (pw == NULL)
-    return FALSE;
-  int n = 64;
-  g_autofree gid_t *groups = g_new (gid_t, n);
-  if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
-    {
-      groups = g_renew (gid_t, groups, n);
-      if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
-        return FALSE;
-    }
-  for (int i = 0; i < n; i++)
-    if (groups[i] == want)
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-may_call (EpBus *bus, uid_t uid, GVariant *creds)
-{
-  /* Root, and the daemon's own user (a development session bus). */
-  if (uid == 0 || uid == geteuid ())
-    return TRUE;
-  return bus->config->access_gid_known && in_group (bus->config->access_gid, creds, uid);
-}
-
-/* The bus driver's answer to GetConnectionCredentials as a GVariant a{sv}
- * of the few members used here. */
-static GVariant *
-read_creds (sd_bus_message *reply)
-{
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  if (sd_bus_message_enter_container (reply, 'a', "{sv}") < 0)
-    return NULL;
-  while (sd_bus_message_enter_container (reply, 'e', "sv") > 0)
-    {
-      const char *key = NULL;
-      if (sd_bus_message_read_basic (reply, 's', &key) < 0)
-        return NULL;
-      uint32_t u;
-      if ((strcmp (key, "UnixUserID") == 0 || strcmp (key, "ProcessID") == 0) &&
-          sd_bus_message_read (reply, "v", "u", &u) >= 0)
-        g_variant_builder_add (&b, "{sv}", key, g_variant_new_uint32 (u));
-      else if (strcmp (key, "UnixGroupIDs") == 0 &&
-               sd_bus_message_enter_container (reply, 'v', "au") > 0)
-        {
-          const void *data = NULL;
-          size_t size = 0;
-          if (sd_bus_message_read_array (reply, 'u', &data, &size) < 0)
-            return NULL;
-          g_variant_builder_add (&b, "{sv}", key,
-                                 g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, data,
-                                                            size / sizeof (uint32_t),
-                                                            sizeof (uint32_t)));
-          sd_bus_message_exit_container (reply);
-        }
-      else if (sd_bus_message_skip (reply, "v") < 0)
-        return NULL;
-      if (sd_bus_message_exit_container (reply) < 0)
-        return NULL;
-    }
-  return g_variant_ref_sink (g_variant_builder_end (&b));
-}
-
-static int
-on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
+static void
+on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
 {
   Call *call = data;
-  g_autoptr (GVariant) creds = NULL;
-  guint32 uid = G_MAXUINT32, pid = 0;
-
-  call->creds_slot = sd_bus_slot_unref (call->creds_slot);
-  if (!sd_bus_message_is_method_error (reply, NULL))
-    creds = read_creds (reply);
-  if (creds == NULL || !g_variant_lookup (creds, "UnixUserID", "u", &uid))
+  call->unit = g_strdup (caller->unit);
+  call->caller = *caller;
+  call->caller.unit = call->unit;
+  if (error != NULL)
     {
-      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                                              "the caller's credentials could not be verified");
       reply_error (call, error);
       call_free (call);
-      return 0;
-    }
-  g_variant_lookup (creds, "ProcessID", "u", &pid);
-  call->uid = uid;
-  call->pid = (pid_t) pid;
-  if (pid > 0)
-    sd_pid_get_unit (call->pid, &call->unit);
-
-  if (!may_call (call->bus, call->uid, creds))
-    {
-      g_autoptr (GError) error = g_error_new (
-          EP_ERROR, EP_ERROR_ACCESS_DENIED,
-          "%s may be called by root and members of group %s only",
-          sd_bus_message_get_member (call->msg),
-          call->bus->config->access_group ? call->bus->config->access_group : "(none)");
-      reply_error (call, error);
-      call_free (call);
-      return 0;
+      return;
     }
   call->proceed (call);
-  return 0;
 }
 
-/* Asks the bus driver who sent @call without blocking the loop, then
- * continues with call->proceed or answers AccessDenied. */
+/* Continues with call->proceed once the caller is known to be allowed, or
+ * answers AccessDenied. */
 static int
 check_caller (Call *call)
 {
-  int r = sd_bus_call_method_async (call->bus->bus, &call->creds_slot, "org.freedesktop.DBus",
-                                    "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                    "GetConnectionCredentials", on_creds, call, "s",
-                                    sd_bus_message_get_sender (call->msg));
+  int r = ep_caller_check (call->bus->bus, call->msg, call->bus->config, on_caller_checked, call,
+                           &call->creds_slot);
   if (r < 0)
     {
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                                              "the caller's credentials could not be verified");
+                                              "the caller's credentials could not be verified: %s",
+                                              g_strerror (-r));
       reply_error (call, error);
       call_free (call);
     }
@@ -536,9 +265,10 @@ call_new (EpBus *bus, sd_bus_message *m, void (*proceed) (void *))
   Call *call = g_new0 (Call, 1);
   call->bus = bus;
   call->msg = sd_bus_message_ref (m);
-  call->uid = (uid_t) -1;
+  call->caller.uid = (uid_t) -1;
   call->proceed = proceed;
   bus->pending++;
+  bus->last_call = g_get_monotonic_time ();
   return call;
 }
 
@@ -701,6 +431,14 @@ build_vtable (EpBus *bus)
 
 /* ---- the connection --------------------------------------------------- */
 
+static void
+on_bus_error (int error, gpointer data)
+{
+  EpBus *bus = data;
+  ep_error ("bus: connection lost: %s", g_strerror (error));
+  bus->on_lost (bus->user_data);
+}
+
 static int
 on_name_reply (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
 {
@@ -714,20 +452,22 @@ on_name_reply (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
       bus->on_lost (bus->user_data);
       return 0;
     }
-  ep_info ("serving %s on the %s bus", EP_BUS_NAME, "D-Bus");
+  ep_info ("serving %s on the %s bus", EP_BUS_NAME, bus->session ? "session" : "system");
   bus->on_ready (bus->user_data);
   return 0;
 }
 
 EpBus *
 ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent on_ready,
-            EpBusEvent on_lost, gpointer user_data, GError **error)
+            EpBusEvent on_lost, EpBusEvent on_idle, gpointer user_data, GError **error)
 {
   g_autoptr (EpBus) bus = g_new0 (EpBus, 1);
   bus->svc = svc;
   bus->config = config;
   bus->on_ready = on_ready;
   bus->on_lost = on_lost;
+  bus->on_idle = on_idle;
+  bus->session = session;
   bus->user_data = user_data;
   bus->strings = g_ptr_array_new_with_free_func (g_free);
 
@@ -750,17 +490,56 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
       return NULL;
     }
   ep_service_on_active_changed (svc, G_CALLBACK (on_active_changed), bus);
-  bus->source = bus_source_new (bus);
+  bus->source = ep_sdbus_source_new (bus->bus, on_bus_error, bus);
   g_source_attach (bus->source, NULL);
   return g_steal_pointer (&bus);
 }
 
-void
-ep_bus_release_name (EpBus *bus)
+typedef struct {
+  EpBus *bus;
+  EpBusEvent on_released;
+} Release;
+
+static int
+on_name_released (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
 {
-  int r = sd_bus_release_name_async (bus->bus, NULL, EP_BUS_NAME, NULL, NULL);
+  Release *release = data;
+  release->on_released (release->bus->user_data);
+  return 0;
+}
+
+void
+ep_bus_release_name (EpBus *bus, EpBusEvent on_released)
+{
+  Release *release = NULL;
+  if (on_released != NULL)
+    {
+      release = g_new0 (Release, 1);
+      release->bus = bus;
+      release->on_released = on_released;
+    }
+  sd_bus_slot *slot = NULL;
+  int r = sd_bus_release_name_async (bus->bus, release ? &slot : NULL, EP_BUS_NAME,
+                                     release ? on_name_released : NULL, release);
   if (r < 0)
-    ep_warning ("bus: cannot release %s: %s", EP_BUS_NAME, g_strerror (-r));
+    {
+      ep_warning ("bus: cannot release %s: %s", EP_BUS_NAME, g_strerror (-r));
+      g_free (release);
+      return;
+    }
+  if (slot != NULL)
+    {
+      /* The bus owns the slot and frees @release with it. */
+      sd_bus_slot_set_destroy_callback (slot, g_free);
+      sd_bus_slot_set_floating (slot, 1);
+      sd_bus_slot_unref (slot);
+    }
+}
+
+gint64
+ep_bus_last_call (EpBus *bus)
+{
+  return bus->last_call;
 }
 
 guint

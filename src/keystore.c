@@ -360,8 +360,11 @@ ep_keystore_entry_free (EpKeystoreEntry *e)
 static JsonObject *
 read_metadata (int dirfd, const char *device_id)
 {
-  g_autofree char *path = g_strdup_printf ("%s/" METADATA_FILE, device_id);
-  auto_fd fd = openat (dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* No link is followed, neither the entry nor the file in it. */
+  auto_fd dir = openat (dirfd, device_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0)
+    return NULL;
+  auto_fd fd = openat (dir, METADATA_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return NULL;
   g_autofree char *buf = g_malloc (MAX_METADATA);

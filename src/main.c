@@ -15,10 +15,13 @@
 #include <systemd/sd-daemon.h>
 
 typedef struct {
+  const EpConfig *config;
   GMainLoop *loop;
   EpService *svc;
   EpBus *bus;
   gboolean stopping;
+  gint64 started;
+  guint idle_timer;
   int exit_status;
 } Daemon;
 
@@ -30,24 +33,39 @@ quit (Daemon *d, int status)
   g_main_loop_quit (d->loop);
 }
 
+/* Every call received has been answered, keystore writes included. */
 static void
-maybe_finish_stopping (Daemon *d)
+on_idle (gpointer data)
 {
-  if (d->stopping && ep_service_active (d->svc) == 0 && ep_bus_pending (d->bus) == 0)
+  Daemon *d = data;
+  if (d->stopping)
     quit (d, 0);
 }
 
+/* Idle exit for bus activation: once the bus confirms the name is released
+ * nothing more can arrive, so finishing what was received loses no call. */
 static void
-on_active_changed (gpointer data)
+on_released_idle (gpointer data)
 {
-  maybe_finish_stopping (data);
+  Daemon *d = data;
+  ep_info ("idle for %u s: exiting; the bus starts the service again on demand",
+           d->config->idle_timeout);
+  d->stopping = TRUE;
+  if (ep_bus_pending (d->bus) == 0)
+    quit (d, 0);
 }
 
 static gboolean
-on_check_stopped (gpointer data)
+on_idle_timer (gpointer data)
 {
-  maybe_finish_stopping (data);
-  return G_SOURCE_CONTINUE;
+  Daemon *d = data;
+  gint64 quiet_since = MAX (ep_bus_last_call (d->bus), d->started);
+  gint64 due = quiet_since + (gint64) d->config->idle_timeout * G_USEC_PER_SEC;
+  if (d->stopping || ep_bus_pending (d->bus) > 0 || g_get_monotonic_time () < due)
+    return G_SOURCE_CONTINUE;
+  d->idle_timer = 0;
+  ep_bus_release_name (d->bus, on_released_idle);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -61,20 +79,24 @@ on_stop_signal (gpointer data)
       return G_SOURCE_CONTINUE;
     }
   d->stopping = TRUE;
-  ep_info ("stopping: %u call(s) in flight will finish first", ep_service_active (d->svc));
+  ep_info ("stopping: %u call(s) in flight will finish first", ep_bus_pending (d->bus));
   sd_notify (0, "STOPPING=1");
   ep_service_stop_accepting (d->svc);
-  ep_bus_release_name (d->bus);
-  /* Calls still being checked are not "active" yet: look again shortly. */
-  g_timeout_add (50, on_check_stopped, d);
-  maybe_finish_stopping (d);
+  ep_bus_release_name (d->bus, NULL);
+  if (ep_bus_pending (d->bus) == 0)
+    quit (d, 0);
   return G_SOURCE_CONTINUE;
 }
 
 static void
 on_ready (gpointer data)
 {
+  Daemon *d = data;
   sd_notify (0, "READY=1");
+  d->started = g_get_monotonic_time ();
+  /* Checked once a second: cheaper than re-arming a timer on every call. */
+  if (d->config->idle_timeout > 0)
+    d->idle_timer = g_timeout_add_seconds (1, on_idle_timer, d);
 }
 
 static void
@@ -160,11 +182,12 @@ run (const Options *opts)
       return 1;
     }
 
-  Daemon d = { .loop = g_main_loop_new (NULL, FALSE) };
+  Daemon d = { .config = config, .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (EpHttp) http = ep_http_new (config);
   g_autoptr (EpService) svc = ep_service_new (config, keystore, http);
   d.svc = svc;
-  g_autoptr (EpBus) bus = ep_bus_new (svc, config, opts->session, on_ready, on_lost, &d, &error);
+  g_autoptr (EpBus) bus = ep_bus_new (svc, config, opts->session, on_ready, on_lost, on_idle, &d,
+                                        &error);
   if (bus == NULL)
     {
       ep_error ("%s", error->message);
@@ -172,13 +195,13 @@ run (const Options *opts)
       return 1;
     }
   d.bus = bus;
-  /* The bus forwards ActiveRequests changes; shutdown watches them too. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &d);
   g_unix_signal_add (SIGINT, on_stop_signal, &d);
   start_watchdog ();
-  (void) on_active_changed;
 
   g_main_loop_run (d.loop);
+  if (d.idle_timer != 0)
+    g_source_remove (d.idle_timer);
   g_main_loop_unref (d.loop);
   ep_info ("exiting with status %d", d.exit_status);
   return d.exit_status;

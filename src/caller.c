@@ -1,0 +1,167 @@
+#include "caller.h"
+
+#include "errors.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <systemd/sd-login.h>
+#include <unistd.h>
+
+static gboolean
+in_group (gid_t want, GVariant *creds, uid_t uid)
+{
+  g_autoptr (GVariant) gids = g_variant_lookup_value (creds, "UnixGroupIDs", G_VARIANT_TYPE ("au"));
+  if (gids != NULL)
+    {
+      gsize n;
+      const guint32 *list = g_variant_get_fixed_array (gids, &n, sizeof (guint32));
+      for (gsize i = 0; i < n; i++)
+        if (list[i] == want)
+          return TRUE;
+      return FALSE;
+    }
+  /* An older bus does not report groups: ask the user database. */
+  struct passwd *pw = getpwuid (uid);
+  if (pw == NULL)
+    return FALSE;
+  int n = 64;
+  g_autofree gid_t *groups = g_new (gid_t, n);
+  if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
+    {
+      groups = g_renew (gid_t, groups, n);
+      if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
+        return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    if (groups[i] == want)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+may_call (const EpConfig *config, uid_t uid, GVariant *creds)
+{
+  /* Root, and the daemon's own user (a development session bus). */
+  if (uid == 0 || uid == geteuid ())
+    return TRUE;
+  return config->access_gid_known && in_group (config->access_gid, creds, uid);
+}
+
+/* The bus driver's answer to GetConnectionCredentials as a GVariant a{sv}
+ * of the few members used here. */
+static GVariant *
+read_creds (sd_bus_message *reply)
+{
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (sd_bus_message_enter_container (reply, 'a', "{sv}") < 0)
+    return NULL;
+  while (sd_bus_message_enter_container (reply, 'e', "sv") > 0)
+    {
+      const char *key = NULL;
+      if (sd_bus_message_read_basic (reply, 's', &key) < 0)
+        return NULL;
+      uint32_t u;
+      if ((strcmp (key, "UnixUserID") == 0 || strcmp (key, "ProcessID") == 0) &&
+          sd_bus_message_read (reply, "v", "u", &u) >= 0)
+        g_variant_builder_add (&b, "{sv}", key, g_variant_new_uint32 (u));
+      else if (strcmp (key, "UnixGroupIDs") == 0 &&
+               sd_bus_message_enter_container (reply, 'v', "au") > 0)
+        {
+          const void *data = NULL;
+          size_t size = 0;
+          if (sd_bus_message_read_array (reply, 'u', &data, &size) < 0)
+            return NULL;
+          g_variant_builder_add (&b, "{sv}", key,
+                                 g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, data,
+                                                            size / sizeof (uint32_t),
+                                                            sizeof (uint32_t)));
+          sd_bus_message_exit_container (reply);
+        }
+      else if (sd_bus_message_skip (reply, "v") < 0)
+        return NULL;
+      if (sd_bus_message_exit_container (reply) < 0)
+        return NULL;
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+typedef struct {
+  const EpConfig *config;
+  char *member;
+  EpCallerChecked done;
+  gpointer user_data;
+} Check;
+
+static void
+check_free (gpointer data)
+{
+  Check *check = data;
+  g_free (check->member);
+  g_free (check);
+}
+
+static int
+on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
+{
+  Check *check = data;
+  g_autoptr (GVariant) creds = NULL;
+  guint32 uid = G_MAXUINT32, pid = 0;
+  EpCaller caller = { .uid = (uid_t) -1 };
+
+  if (!sd_bus_message_is_method_error (reply, NULL))
+    creds = read_creds (reply);
+  if (creds == NULL || !g_variant_lookup (creds, "UnixUserID", "u", &uid))
+    {
+      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                                              "the caller's credentials could not be verified");
+      check->done (&caller, error, check->user_data);
+      return 0;
+    }
+  g_variant_lookup (creds, "ProcessID", "u", &pid);
+  caller.uid = uid;
+  caller.pid = (pid_t) pid;
+  g_autofree char *unit = NULL;
+  if (pid > 0 && sd_pid_get_unit (caller.pid, &unit) >= 0)
+    caller.unit = unit;
+
+  g_autoptr (GError) error = NULL;
+  if (!may_call (check->config, caller.uid, creds))
+    error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                         "%s may be called by root and members of group %s only",
+                         check->member,
+                         check->config->access_group ? check->config->access_group : "(none)");
+  check->done (&caller, error, check->user_data);
+  return 0;
+}
+
+int
+ep_caller_check (sd_bus *bus, sd_bus_message *call, const EpConfig *config,
+                 EpCallerChecked done, gpointer user_data, sd_bus_slot **slot)
+{
+  Check *check = g_new0 (Check, 1);
+  check->config = config;
+  check->member = g_strdup (sd_bus_message_get_member (call));
+  check->done = done;
+  check->user_data = user_data;
+  int r = sd_bus_call_method_async (bus, slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "GetConnectionCredentials",
+                                    on_creds, check, "s", sd_bus_message_get_sender (call));
+  if (r < 0)
+    {
+      check_free (check);
+      return r;
+    }
+  /* @check lives exactly as long as the pending query. */
+  sd_bus_slot_set_destroy_callback (*slot, check_free);
+  return 0;
+}
+
+const char *
+ep_caller_describe (const EpCaller *caller, char *buf, size_t size)
+{
+  g_snprintf (buf, size, "uid %d, pid %d, unit %s", (int) caller->uid, (int) caller->pid,
+              caller->unit ? caller->unit : "-");
+  return buf;
+}

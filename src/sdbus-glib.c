@@ -1,0 +1,164 @@
+#include "sdbus-glib.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+typedef struct {
+  GSource source;
+  sd_bus *bus;
+  gpointer tag;
+  void (*on_error) (int error, gpointer user_data);
+  gpointer user_data;
+} BusSource;
+
+static gint64
+bus_timeout_us (sd_bus *bus)
+{
+  uint64_t usec = UINT64_MAX;
+  if (sd_bus_get_timeout (bus, &usec) < 0 || usec == UINT64_MAX)
+    return -1;
+  return (gint64) MIN (usec, (uint64_t) G_MAXINT64);
+}
+
+static gboolean
+bus_source_prepare (GSource *source, gint *timeout)
+{
+  BusSource *s = (BusSource *) source;
+  int events = sd_bus_get_events (s->bus);
+  GIOCondition cond = 0;
+  if (events > 0 && (events & POLLIN))
+    cond |= G_IO_IN;
+  if (events > 0 && (events & POLLOUT))
+    cond |= G_IO_OUT;
+  g_source_modify_unix_fd (source, s->tag, cond);
+
+  /* sd-bus reports an absolute CLOCK_MONOTONIC time, as GLib's clock. */
+  gint64 when = bus_timeout_us (s->bus);
+  if (when < 0)
+    {
+      *timeout = -1;
+      return FALSE;
+    }
+  gint64 now = g_source_get_time (source);
+  if (when <= now)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  *timeout = (gint) MIN ((when - now + 999) / 1000, G_MAXINT);
+  return FALSE;
+}
+
+static gboolean
+bus_source_check (GSource *source)
+{
+  BusSource *s = (BusSource *) source;
+  if (g_source_query_unix_fd (source, s->tag) != 0)
+    return TRUE;
+  gint64 when = bus_timeout_us (s->bus);
+  return when >= 0 && when <= g_source_get_time (source);
+}
+
+static gboolean
+bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  BusSource *s = (BusSource *) source;
+  int r;
+  while ((r = sd_bus_process (s->bus, NULL)) > 0)
+    ;
+  if (r < 0)
+    {
+      s->on_error (-r, s->user_data);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs bus_source_funcs = {
+  .prepare = bus_source_prepare,
+  .check = bus_source_check,
+  .dispatch = bus_source_dispatch,
+};
+
+GSource *
+ep_sdbus_source_new (sd_bus *bus, void (*on_error) (int error, gpointer user_data),
+                     gpointer user_data)
+{
+  GSource *source = g_source_new (&bus_source_funcs, sizeof (BusSource));
+  BusSource *s = (BusSource *) source;
+  s->bus = bus;
+  s->on_error = on_error;
+  s->user_data = user_data;
+  s->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), G_IO_IN);
+  g_source_set_name (source, "sd-bus");
+  return source;
+}
+
+int
+ep_sdbus_append (sd_bus_message *m, GVariant *value)
+{
+  const char *type = g_variant_get_type_string (value);
+  int r = 0;
+  switch (type[0])
+    {
+    case 's':
+      return sd_bus_message_append_basic (m, 's', g_variant_get_string (value, NULL));
+    case 'b':
+      {
+        int b = g_variant_get_boolean (value);
+        return sd_bus_message_append_basic (m, 'b', &b);
+      }
+    case 'u':
+      {
+        uint32_t u = g_variant_get_uint32 (value);
+        return sd_bus_message_append_basic (m, 'u', &u);
+      }
+    case 'd':
+      {
+        double d = g_variant_get_double (value);
+        return sd_bus_message_append_basic (m, 'd', &d);
+      }
+    case 'v':
+      {
+        g_autoptr (GVariant) inner = g_variant_get_variant (value);
+        r = sd_bus_message_open_container (m, 'v', g_variant_get_type_string (inner));
+        if (r >= 0)
+          r = ep_sdbus_append (m, inner);
+        return r >= 0 ? sd_bus_message_close_container (m) : r;
+      }
+    case 'a':
+    case '{':
+      {
+        char container = type[0] == 'a' ? 'a' : 'e';
+        /* For 'a' the contents are the element type; for '{' the pair. */
+        g_autofree char *contents = type[0] == 'a' ? g_strdup (type + 1)
+                                                   : g_strndup (type + 1, strlen (type) - 2);
+        r = sd_bus_message_open_container (m, container, contents);
+        GVariantIter it;
+        GVariant *child;
+        g_variant_iter_init (&it, value);
+        while (r >= 0 && (child = g_variant_iter_next_value (&it)) != NULL)
+          {
+            r = ep_sdbus_append (m, child);
+            g_variant_unref (child);
+          }
+        return r >= 0 ? sd_bus_message_close_container (m) : r;
+      }
+    default:
+      return -EINVAL;
+    }
+}
+
+int
+ep_sdbus_append_args (sd_bus_message *m, GVariant *args)
+{
+  int r = 0;
+  for (gsize i = 0; r >= 0 && i < g_variant_n_children (args); i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (args, i);
+      r = ep_sdbus_append (m, child);
+    }
+  return r;
+}
+
