@@ -1,0 +1,31 @@
+# Shared by scripts/demo and scripts/test: install what debian/control's
+# Build-Depends names (the one list of what the project needs), then build.
+# shellcheck shell=bash
+
+EP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+ep_install_deps () {
+  # Quick path: everything is there already.
+  if command -v dpkg-checkbuilddeps >/dev/null 2>&1 &&
+     (cd "$EP_ROOT" && dpkg-checkbuilddeps >/dev/null 2>&1); then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "Missing build dependencies; run as root to install them (apt-get build-dep ./)" >&2
+    return 1
+  fi
+  echo "== installing build dependencies from debian/control"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends dpkg-dev >/dev/null
+  (cd "$EP_ROOT" && apt-get build-dep -y -q --no-install-recommends ./ >/dev/null)
+}
+
+# ep_build DIR [meson options...]
+ep_build () {
+  local dir=$1; shift
+  if [ ! -f "$EP_ROOT/$dir/build.ninja" ]; then
+    meson setup "$EP_ROOT/$dir" "$EP_ROOT" "$@" >/dev/null
+  fi
+  ninja -C "$EP_ROOT/$dir" >/dev/null
+}

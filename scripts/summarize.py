@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Counts test results from meson's testlog.json files (TAP tests count each
+subtest) and from fuzz/run.sh's result lines, and prints 'N passed, M failed'.
+Exit status 1 when anything failed or nothing ran."""
+import json
+import re
+import sys
+
+TAP_RESULT = re.compile(r"^(not ok|ok)\b(.*)$")
+
+
+def count_meson(path):
+    """A test whose output has TAP result lines counts each of them."""
+    passed = failed = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            entry = json.loads(line)
+            result = entry.get("result")
+            tap = [TAP_RESULT.match(l) for l in (entry.get("stdout") or "").splitlines()]
+            tap = [m for m in tap if m]
+            if tap:
+                for m in tap:
+                    skipped = "# SKIP" in m.group(2).upper()
+                    if m.group(1) == "ok" and not skipped:
+                        passed += 1
+                    else:
+                        failed += 1  # a skip is not a pass
+                # A runner that died after its last ok line still failed.
+                if result not in ("OK", "EXPECTEDFAIL") and all(m.group(1) == "ok" for m in tap):
+                    failed += 1
+            elif result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            else:
+                failed += 1
+    return passed, failed
+
+
+def count_fuzz(path):
+    passed = failed = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = re.match(r"^fuzz \S+: .*?(\d+) crash", line)
+            if m:
+                if int(m.group(1)) == 0:
+                    passed += 1
+                else:
+                    failed += 1
+    return passed, failed
+
+
+def main(args):
+    passed = failed = 0
+    for arg in args:
+        kind, _, path = arg.partition(":")
+        try:
+            p, f = count_fuzz(path) if kind == "fuzz" else count_meson(path)
+        except OSError as e:
+            print(f"summarize: cannot read {path}: {e}", file=sys.stderr)
+            p, f = 0, 1
+        passed += p
+        failed += f
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
