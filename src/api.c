@@ -193,6 +193,22 @@ parse_config (JsonObject *root, const EpArgs *args, EpApiResult *r, GError **err
          take_string (config, where, "channel_id", TRUE, TRUE, &r->channel_id, error);
 }
 
+/* JSON may spell a NUL as \u0000; json-glib then cuts the string there, so a
+ * device id "a\u0000/../x" would become "a". No valid response has one. */
+static gboolean
+has_escaped_nul (const char *body, gsize len)
+{
+  for (gsize i = 0; i + 1 < len; i++)
+    {
+      if (body[i] != '\\')
+        continue;
+      if (body[i + 1] == 'u' && i + 5 < len && g_ascii_strncasecmp (body + i + 2, "0000", 4) == 0)
+        return TRUE;
+      i++;   /* skip the escaped character, so "\\u0000" is not one */
+    }
+  return FALSE;
+}
+
 EpApiResult *
 ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **error)
 {
@@ -200,6 +216,11 @@ ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **e
   if (len > EP_API_MAX_RESPONSE)
     {
       fail (error, "larger than %d bytes", EP_API_MAX_RESPONSE);
+      return NULL;
+    }
+  if (has_escaped_nul (body, len))
+    {
+      fail (error, "a string holds a NUL character");
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();

@@ -24,21 +24,26 @@ typedef struct {
 static gboolean
 parse_url (const char *value, void *dest, char **problem)
 {
+  /* Messages quote the URL without user info: it may hold a password. */
   g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
   if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
     {
-      *problem = g_strdup_printf ("'%s' is not an absolute URL", value);
+      *problem = strchr (value, '@')
+                     ? g_strdup ("is not an absolute URL such as https://api.enapter.com")
+                     : g_strdup_printf ("'%s' is not an absolute URL such as "
+                                        "https://api.enapter.com", value);
       return FALSE;
     }
+  g_autofree char *shown = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
   const char *scheme = g_uri_get_scheme (uri);
   if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
     {
-      *problem = g_strdup_printf ("'%s' must start with http:// or https://", value);
+      *problem = g_strdup_printf ("'%s' must start with http:// or https://", shown);
       return FALSE;
     }
   if (g_uri_get_userinfo (uri) || g_uri_get_query (uri) || g_uri_get_fragment (uri))
     {
-      *problem = g_strdup_printf ("'%s' must not carry user info, a query or a fragment", value);
+      *problem = g_strdup_printf ("'%s' must not carry user info, a query or a fragment", shown);
       return FALSE;
     }
   char *url = g_strdup (value);
@@ -204,7 +209,7 @@ clean_value (const char *raw)
 {
   char *value = g_strdup (raw);
   for (char *p = value; *p; p++)
-    if (*p == '#' && p > value && g_ascii_isspace (p[-1]))
+    if (*p == '#' && (p == value || g_ascii_isspace (p[-1])))
       {
         *p = '\0';
         break;
@@ -276,24 +281,27 @@ load_token (EpEndpoint *ep, const char *name, const char *section, const char *f
     return TRUE;
 
   g_autofree char *data = NULL;
+  gsize len = 0;
   g_autoptr (GError) local = NULL;
-  if (!g_file_get_contents (path, &data, NULL, &local))
+  if (!g_file_get_contents (path, &data, &len, &local))
     {
       g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] TokenFile: cannot read %s: %s", name,
                    section, path, local->message);
       return FALSE;
     }
+  /* A NUL would silently cut the token short. */
+  gboolean has_nul = memchr (data, '\0', len) != NULL;
   g_strchomp (data);
   /* An empty credential stands for "none" (the unit's fallback for a
    * missing token file): calls needing it fail with AuthenticationFailed. */
-  if (*data == '\0')
+  if (!has_nul && *data == '\0')
     return TRUE;
-  if (!token_is_valid (data))
+  if (has_nul || !token_is_valid (data))
     {
       g_set_error (error, EP_CONFIG_ERROR, 0,
                    "%s: [%s] TokenFile: %s must hold one token of 1-%d visible ASCII characters",
                    name, section, path, MAX_TOKEN_BYTES);
-      memset (data, 0, strlen (data));
+      explicit_bzero (data, len);
       return FALSE;
     }
   ep->token = g_steal_pointer (&data);
@@ -441,7 +449,7 @@ endpoint_clear (EpEndpoint *ep)
 {
   g_free (ep->url);
   if (ep->token != NULL)
-    memset (ep->token, 0, strlen (ep->token));
+    explicit_bzero (ep->token, strlen (ep->token));
   g_free (ep->token);
   g_free (ep->token_source);
   g_free (ep->ca_file);

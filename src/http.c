@@ -291,6 +291,11 @@ setup_easy (Transfer *t, gint64 remaining_us)
   curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (ep->ca_file != NULL)
     curl_easy_setopt (e, CURLOPT_CAINFO, ep->ca_file);
+  /* libcurl quietly sends a request again when a reused connection turns
+   * out to be closed, even if the server had it. Where that may not happen,
+   * a fresh connection leaves no such ambiguity. */
+  if (!t->retry_ambiguous || t->attempts > http->config->retries)
+    curl_easy_setopt (e, CURLOPT_FRESH_CONNECT, 1L);
 }
 
 static void

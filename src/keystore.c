@@ -42,7 +42,8 @@ typedef struct {
   gboolean group_set;
   gid_t gid;
   EpKeystoreEntry *entry;
-  gboolean replaced;
+  gboolean exchanged;  /* something was at the device's name, now at the temp name */
+  gboolean replaced;   /* ... and it was a credential set */
 } WriteJob;
 
 static void
@@ -182,7 +183,12 @@ swap_in (WriteJob *job, const char *tmp, GError **error)
     {
       if (renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0)
         {
-          job->replaced = TRUE;
+          /* Only a directory was a credential set; a stray file or link
+           * in its place is just removed. */
+          struct stat st;
+          job->exchanged = TRUE;
+          job->replaced = fstatat (job->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                          S_ISDIR (st.st_mode);
           return TRUE;
         }
       if (errno != ENOENT)
@@ -220,7 +226,7 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
     }
   /* The old set is now at @tmp; a failure here leaves a temporary that the
    * next start removes, never a mixed set. */
-  if (job->replaced && remove_at (job->dirfd, tmp, 0) < 0)
+  if (job->exchanged && remove_at (job->dirfd, tmp, 0) < 0)
     ep_warning ("keystore: could not remove the previous set of %s: %s", id, g_strerror (errno));
   g_task_return_boolean (task, TRUE);
 }

@@ -75,6 +75,7 @@ const EpKind ep_kinds[] = {
               { "site_timezone", 's', EP_RULE_TIMEZONE, NULL, FALSE },
               { "latitude", 'd', EP_RULE_LATITUDE, "site_location.latitude", FALSE },
               { "longitude", 'd', EP_RULE_LONGITUDE, "site_location.longitude", FALSE } },
+    .name_arg = "site_name",
     .id_field = "gateway_device_id", .has_config = TRUE,
     .retry_ambiguous = TRUE,
   },

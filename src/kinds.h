@@ -41,6 +41,7 @@ typedef struct {
   const char *endpoint;  /* path below the target's base URL */
   EpRoute route;
   EpArg args[EP_MAX_ARGS];   /* terminated by a row with name NULL */
+  const char *name_arg;  /* argument that names the device; NULL: "name" */
   const char *id_field;  /* response member holding the new device's id */
   gboolean has_slug;     /* the response carries "slug" */
   gboolean has_config;   /* the response carries "config" with credentials */

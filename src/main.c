@@ -81,8 +81,9 @@ on_stop_signal (gpointer data)
   d->stopping = TRUE;
   ep_info ("stopping: %u call(s) in flight will finish first", ep_bus_pending (d->bus));
   sd_notify (0, "STOPPING=1");
+  /* The name stays until the end, so DeviceProvisioned of the calls in
+   * flight still reaches listeners matching on it. */
   ep_service_stop_accepting (d->svc);
-  ep_bus_release_name (d->bus, NULL);
   if (ep_bus_pending (d->bus) == 0)
     quit (d, 0);
   return G_SOURCE_CONTINUE;

@@ -42,6 +42,10 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result)
     }
   if (result->slug != NULL)
     json_object_set_string_member (meta, "slug", result->slug);
+  /* Every device has a name in device.json; the gateway's is its site's. */
+  const char *name = ep_args_get (args, kind->name_arg ? kind->name_arg : "name");
+  if (name != NULL)
+    json_object_set_string_member (meta, "name", name);
 
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");

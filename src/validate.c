@@ -91,16 +91,18 @@ scan_number (const char *p)
   return p;
 }
 
-/* Dot-separated identifiers of [0-9A-Za-z-] (pre-release or build). */
+/* Dot-separated identifiers of [0-9A-Za-z-] (pre-release or build). In a
+ * pre-release, numeric identifiers have no leading zero. */
 static const char *
-scan_identifiers (const char *p)
+scan_identifiers (const char *p, gboolean prerelease)
 {
   for (;;)
     {
       const char *start = p;
+      gboolean numeric = TRUE;
       while (g_ascii_isalnum (*p) || *p == '-')
-        p++;
-      if (p == start)
+        numeric &= g_ascii_isdigit (*p++);
+      if (p == start || (prerelease && numeric && p - start > 1 && *start == '0'))
         return NULL;
       if (*p != '.')
         return p;
@@ -119,9 +121,9 @@ check_semver (const char *s, char **problem)
         p = *p == '.' ? p + 1 : NULL;
     }
   if (p && *p == '-')
-    p = scan_identifiers (p + 1);
+    p = scan_identifiers (p + 1, TRUE);
   if (p && *p == '+')
-    p = scan_identifiers (p + 1);
+    p = scan_identifiers (p + 1, FALSE);
   if (p == NULL || *p != '\0' || strlen (s) > 64)
     {
       *problem = g_strdup ("must be a semantic version such as 3.0.0 or 3.1.0-rc.1");
@@ -151,9 +153,11 @@ zoneinfo_exists (const char *zone)
 static gboolean
 check_timezone (const char *s, char **problem)
 {
-  /* Syntax first, so no caller-chosen path reaches the zoneinfo loader. */
+  /* Syntax first, so no caller-chosen path reaches the file system. IANA
+   * names start with a capital; that also keeps out tzdata's non-zones
+   * (localtime, posixrules, posix/..., right/...). */
   gsize n = strlen (s);
-  gboolean ok = n >= 1 && n <= 64 && g_ascii_isalpha (s[0]) && strstr (s, "//") == NULL &&
+  gboolean ok = n >= 1 && n <= 64 && g_ascii_isupper (s[0]) && strstr (s, "//") == NULL &&
                 s[n - 1] != '/';
   for (gsize i = 0; ok && i < n; i++)
     ok = g_ascii_isalnum (s[i]) || strchr ("/_+-", s[i]) != NULL;
