@@ -1,0 +1,238 @@
+/* Unit tests of src/record.h: device.json as SPEC section 5 describes it,
+ * written through the keystore, and the details dictionary of section 3. */
+#include "keystore-util.h"
+
+/* ---- device.json -------------------------------------------------------- */
+
+static void
+test_device_json (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  g_autoptr (GDateTime) before = g_date_time_new_now_utc ();
+  Outcome o = write_entry (ks, entry_for ("ucm", "MQTTS", MQTTS_RESPONSE));
+  g_assert_no_error (o.error);
+  g_assert_true (o.ok);
+
+  g_autofree char *path = g_build_filename (f->ks_path, DEVICE_ID, "device.json", NULL);
+  g_autofree char *text = read_text (path);
+  assert_no_secret (text);
+  g_autoptr (JsonObject) meta = read_json_file (path);
+
+  g_assert_cmpstr (json_object_get_string_member (meta, "kind"), ==, "ucm");
+  g_assert_cmpstr (json_object_get_string_member (meta, "device_id"), ==, DEVICE_ID);
+  g_assert_cmpstr (json_object_get_string_member (meta, "name"), ==, "My UCM");
+  g_assert_cmpstr (json_object_get_string_member (meta, "site_id"), ==,
+                   "sitebba0-79f2-4e9e-a6f0-69a310ab110b");
+  g_assert_cmpstr (json_object_get_string_member (meta, "hardware_id"), ==,
+                   "C8795CBA5375484E829105E959663C8B");
+  g_assert_cmpstr (json_object_get_string_member (meta, "slug"), ==, "my-ucm");
+
+  const char *stamp = json_object_get_string_member (meta, "provisioned_at");
+  g_assert_nonnull (stamp);
+  g_assert_true (g_str_has_suffix (stamp, "Z"));
+  g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z$",
+                                       stamp, 0, 0));
+  g_autoptr (GDateTime) when = g_date_time_new_from_iso8601 (stamp, NULL);
+  g_assert_nonnull (when);
+  g_assert_cmpint (g_date_time_get_utc_offset (when), ==, 0);
+  g_assert_cmpint (g_date_time_difference (when, before), >=, -G_TIME_SPAN_SECOND);
+  g_assert_cmpint (g_date_time_difference (when, before), <, 300 * G_TIME_SPAN_SECOND);
+
+  JsonObject *config = json_object_get_object_member (meta, "config");
+  g_assert_nonnull (config);
+  g_assert_cmpstr (json_object_get_string_member (config, "mqtt_host"), ==, "mqtt.enapter.com");
+  g_assert_cmpint (json_object_get_int_member (config, "mqtt_port"), ==, 8883);
+  g_assert_cmpstr (json_object_get_string_member (config, "protocol"), ==, "MQTTS");
+  g_assert_cmpstr (json_object_get_string_member (config, "time_sync_protocol"), ==, "HTTP");
+  g_assert_cmpstr (json_object_get_string_member (config, "time_sync_host"), ==, "127.0.0.1");
+  g_assert_cmpint (json_object_get_int_member (config, "time_sync_port"), ==, 80);
+  g_assert_cmpstr (json_object_get_string_member (config, "hardware_id"), ==,
+                   "C8795CBA5375484E829105E959663C8B");
+  g_assert_cmpstr (json_object_get_string_member (config, "channel_id"), ==, "ucm");
+  static const char *const never[] = { "mqtt_credentials", "private_key", "certificate",
+                                       "ca_chain", "password", "username" };
+  for (size_t i = 0; i < G_N_ELEMENTS (never); i++)
+    {
+      g_assert_false (json_object_has_member (config, never[i]));
+      g_assert_false (json_object_has_member (meta, never[i]));
+    }
+}
+
+static void
+test_device_json_kinds (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+
+  /* Lua: the identifying fields runtime_id, blueprint_id and slug. */
+  Outcome o1 = write_entry (ks, entry_for ("lua_device", NULL,
+                                           "{\"device_id\":\"lua-1\",\"slug\":\"gas-sensor-1\"}"));
+  g_assert_no_error (o1.error);
+  g_autofree char *lua_path = g_build_filename (f->ks_path, "lua-1", "device.json", NULL);
+  g_autoptr (JsonObject) lua = read_json_file (lua_path);
+  g_assert_cmpstr (json_object_get_string_member (lua, "kind"), ==, "lua_device");
+  g_assert_cmpstr (json_object_get_string_member (lua, "runtime_id"), ==,
+                   "ucmbbba0-79f2-4e9e-a6f0-69a310ab110b");
+  g_assert_cmpstr (json_object_get_string_member (lua, "blueprint_id"), ==,
+                   "bluepri1-50n3-4t9d-e6v0-69i310cb110e");
+  g_assert_cmpstr (json_object_get_string_member (lua, "slug"), ==, "gas-sensor-1");
+  g_assert_false (json_object_has_member (lua, "config"));
+  g_autofree char *lua_dir = g_build_filename (f->ks_path, "lua-1", NULL);
+  g_autofree char *lua_names = list_dir (lua_dir);
+  g_assert_cmpstr (lua_names, ==, "device.json");
+
+  /* LINK slave: master_device_id. */
+  Outcome o2 = write_entry (ks, entry_for ("link_slave", NULL, "{\"device_id\":\"slave-1\"}"));
+  g_assert_no_error (o2.error);
+  g_autofree char *slave_path = g_build_filename (f->ks_path, "slave-1", "device.json", NULL);
+  g_autoptr (JsonObject) slave = read_json_file (slave_path);
+  g_assert_cmpstr (json_object_get_string_member (slave, "master_device_id"), ==,
+                   "02618484-5c16-4159-998a-ef4acc16666c");
+  g_assert_cmpstr (json_object_get_string_member (slave, "hardware_id"), ==,
+                   "435840FFE5CD4E9DA93545DDF7E6D5FB");
+
+  /* Embedded: device_type. */
+  Outcome o3 = write_entry (ks, entry_for ("embedded", "MQTT",
+                                           "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":1883,"
+                                           "\"mqtt_credentials\":{\"protocol\":\"MQTT\","
+                                           "\"username\":\"emb\",\"password\":\"" PW_CANARY
+                                           "\"}},\"device_id\":\"emb-1\",\"slug\":\"emb\"}"));
+  g_assert_no_error (o3.error);
+  g_autofree char *emb_path = g_build_filename (f->ks_path, "emb-1", "device.json", NULL);
+  g_autofree char *emb_text = read_text (emb_path);
+  assert_no_secret (emb_text);
+  g_autoptr (JsonObject) emb = read_json_file (emb_path);
+  g_assert_cmpstr (json_object_get_string_member (emb, "device_type"), ==, "ELECTROLYSER");
+  JsonObject *emb_config = json_object_get_object_member (emb, "config");
+  g_assert_cmpstr (json_object_get_string_member (emb_config, "username"), ==, "emb");
+  g_assert_cmpstr (json_object_get_string_member (emb_config, "protocol"), ==, "MQTT");
+
+  /* Gateway: stored under gateway_device_id. */
+  Outcome o4 = write_entry (
+    ks, entry_for ("gateway", NULL,
+                   "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":8883,\"mqtt_credentials\":"
+                   "{\"protocol\":\"MQTTS\",\"private_key\":\"" PK_CANARY "\",\"certificate\":\""
+                   CERT_CANARY "\",\"ca_chain\":\"" CA_CANARY "\"}},"
+                   "\"gateway_device_id\":\"gw-1\"}"));
+  g_assert_no_error (o4.error);
+  g_autofree char *gw_dir = g_build_filename (f->ks_path, "gw-1", NULL);
+  assert_mqtts_set (gw_dir, 0700, 0600);
+  g_autofree char *gw_path = g_build_filename (gw_dir, "device.json", NULL);
+  g_autoptr (JsonObject) gw = read_json_file (gw_path);
+  g_assert_cmpstr (json_object_get_string_member (gw, "kind"), ==, "gateway");
+  g_assert_cmpstr (json_object_get_string_member (gw, "device_id"), ==, "gw-1");
+
+  g_autofree char *top = list_dir (f->ks_path);
+  g_assert_cmpstr (top, ==, "emb-1,gw-1,lua-1,slave-1");
+  assert_no_temporaries (f->ks_path);
+}
+
+/* ---- details ------------------------------------------------------------ */
+
+static void
+assert_entry_type (GVariant *dict, const char *key, const char *type)
+{
+  g_autoptr (GVariant) v = g_variant_lookup_value (dict, key, NULL);
+  if (v == NULL)
+    {
+      g_test_fail_printf ("details lack %s", key);
+      return;
+    }
+  g_assert_cmpstr (g_variant_get_type_string (v), ==, type);
+}
+
+static void
+test_details (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpArgs) args = unit_args_seed ("ucm");
+  g_autoptr (EpApiResult) r = parse (args, MQTTS_RESPONSE);
+  g_autoptr (JsonObject) meta = ep_record_metadata (args, r);
+  g_autoptr (GVariant) details = g_variant_ref_sink (ep_record_details (meta, "/ks", TRUE));
+  g_assert_true (g_variant_is_of_type (details, G_VARIANT_TYPE_VARDICT));
+
+  static const char *const strings[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
+                                         "keystore_path", "protocol", "mqtt_host",
+                                         "channel_id" };
+  for (size_t i = 0; i < G_N_ELEMENTS (strings); i++)
+    assert_entry_type (details, strings[i], "s");
+  assert_entry_type (details, "reprovisioned", "b");
+  assert_entry_type (details, "mqtt_port", "u");
+
+  const char *s = NULL;
+  guint32 port = 0;
+  gboolean re = FALSE;
+  g_assert_true (g_variant_lookup (details, "kind", "&s", &s));
+  g_assert_cmpstr (s, ==, "ucm");
+  g_assert_true (g_variant_lookup (details, "device_id", "&s", &s));
+  g_assert_cmpstr (s, ==, DEVICE_ID);
+  g_assert_true (g_variant_lookup (details, "slug", "&s", &s));
+  g_assert_cmpstr (s, ==, "my-ucm");
+  g_assert_true (g_variant_lookup (details, "site_id", "&s", &s));
+  g_assert_cmpstr (s, ==, "sitebba0-79f2-4e9e-a6f0-69a310ab110b");
+  g_assert_true (g_variant_lookup (details, "hardware_id", "&s", &s));
+  g_assert_cmpstr (s, ==, "C8795CBA5375484E829105E959663C8B");
+  g_assert_true (g_variant_lookup (details, "keystore_path", "&s", &s));
+  g_assert_cmpstr (s, ==, "/ks/" DEVICE_ID);
+  g_assert_true (g_variant_lookup (details, "protocol", "&s", &s));
+  g_assert_cmpstr (s, ==, "MQTTS");
+  g_assert_true (g_variant_lookup (details, "mqtt_host", "&s", &s));
+  g_assert_cmpstr (s, ==, "mqtt.enapter.com");
+  g_assert_true (g_variant_lookup (details, "channel_id", "&s", &s));
+  g_assert_cmpstr (s, ==, "ucm");
+  g_assert_true (g_variant_lookup (details, "mqtt_port", "u", &port));
+  g_assert_cmpuint (port, ==, 8883);
+  g_assert_true (g_variant_lookup (details, "reprovisioned", "b", &re));
+  g_assert_true (re);
+
+  g_autofree char *printed = g_variant_print (details, TRUE);
+  assert_no_secret (printed);
+  static const char *const never[] = { "private_key", "certificate", "ca_chain", "password",
+                                       "token", "mqtt_credentials" };
+  for (size_t i = 0; i < G_N_ELEMENTS (never); i++)
+    {
+      g_autoptr (GVariant) v = g_variant_lookup_value (details, never[i], NULL);
+      g_assert_null (v);
+    }
+
+  /* MQTT: the password stays out too; reprovisioned FALSE. */
+  g_autoptr (EpArgs) margs = unit_args_seed ("ucm");
+  unit_args_set (margs, "protocol", "MQTT");
+  g_autoptr (EpApiResult) mr = parse (margs, MQTT_RESPONSE);
+  g_autoptr (JsonObject) mmeta = ep_record_metadata (margs, mr);
+  g_autoptr (GVariant) mdetails = g_variant_ref_sink (ep_record_details (mmeta, "/ks", FALSE));
+  g_autofree char *mprinted = g_variant_print (mdetails, TRUE);
+  assert_no_secret (mprinted);
+  g_assert_true (g_variant_lookup (mdetails, "reprovisioned", "b", &re));
+  g_assert_false (re);
+  g_assert_true (g_variant_lookup (mdetails, "mqtt_port", "u", &port));
+  g_assert_cmpuint (port, ==, 1883);
+
+  /* A kind without config has no MQTT keys. */
+  g_autoptr (EpArgs) vargs = unit_args_seed ("vucm");
+  g_autoptr (EpApiResult) vr = parse (vargs, "{\"device_id\":\"vucm-1\"}");
+  g_autoptr (JsonObject) vmeta = ep_record_metadata (vargs, vr);
+  g_autoptr (GVariant) vdetails = g_variant_ref_sink (ep_record_details (vmeta, "/ks", FALSE));
+  assert_entry_type (vdetails, "kind", "s");
+  assert_entry_type (vdetails, "device_id", "s");
+  assert_entry_type (vdetails, "hardware_id", "s");
+  assert_entry_type (vdetails, "reprovisioned", "b");
+  assert_entry_type (vdetails, "keystore_path", "s");
+  static const char *const absent[] = { "protocol", "mqtt_host", "mqtt_port", "channel_id",
+                                        "slug" };
+  for (size_t i = 0; i < G_N_ELEMENTS (absent); i++)
+    {
+      g_autoptr (GVariant) v = g_variant_lookup_value (vdetails, absent[i], NULL);
+      g_assert_null (v);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/record/device-json", test_device_json);
+  ADD ("/record/device-json-kinds", test_device_json_kinds);
+  ADD ("/record/details", test_details);
+#undef ADD
+  return g_test_run ();
+}
