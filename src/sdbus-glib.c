@@ -8,6 +8,7 @@ typedef struct {
   GSource source;
   sd_bus *bus;
   gpointer tag;
+  GIOCondition events;       /* what the fd is polled for now */
   void (*on_error) (int error, gpointer user_data);
   gpointer user_data;
 } BusSource;
@@ -31,7 +32,12 @@ bus_source_prepare (GSource *source, gint *timeout)
     cond |= G_IO_IN;
   if (events > 0 && (events & POLLOUT))
     cond |= G_IO_OUT;
-  g_source_modify_unix_fd (source, s->tag, cond);
+  /* Only on change: every modification wakes the main context up again. */
+  if (cond != s->events)
+    {
+      g_source_modify_unix_fd (source, s->tag, cond);
+      s->events = cond;
+    }
 
   /* sd-bus reports an absolute CLOCK_MONOTONIC time, as GLib's clock. */
   gint64 when = bus_timeout_us (s->bus);
@@ -90,7 +96,8 @@ ep_sdbus_source_new (sd_bus *bus, void (*on_error) (int error, gpointer user_dat
   s->bus = bus;
   s->on_error = on_error;
   s->user_data = user_data;
-  s->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), G_IO_IN);
+  s->events = G_IO_IN;
+  s->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), s->events);
   g_source_set_name (source, "sd-bus");
   return source;
 }
