@@ -1,0 +1,39 @@
+/* What keystore.c (writing) and keystore-open.c (opening, start-up checks,
+ * the index) share. Not for other modules. */
+#pragma once
+
+#include "keystore.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#define METADATA_FILE "device.json"
+
+struct EpKeystore {
+  char *path;
+  int dirfd;
+  gboolean group_set;
+  gid_t gid;
+  GHashTable *index;   /* device_id -> JsonObject (device.json) */
+};
+
+void ep_keystore_close_fd (int *fd);
+#define auto_fd __attribute__ ((cleanup (ep_keystore_close_fd))) int
+
+static inline mode_t
+ep_keystore_dir_mode (gboolean group_set)
+{
+  return group_set ? 0750 : 0700;
+}
+
+static inline mode_t
+ep_keystore_file_mode (gboolean group_set)
+{
+  return group_set ? 0640 : 0600;
+}
+
+/* Gives @fd the keystore group (when set) and @mode. */
+int ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode);
+
+/* Removes @name below @dirfd: a file, a link (not followed) or a tree. */
+int ep_keystore_remove_at (int dirfd, const char *name, int depth);
