@@ -1,0 +1,372 @@
+/* enapter-provisionctl: D-Bus values into JSON, and JSON out for people and
+ * for machines. Everything the daemon sends passes through JSON objects, so
+ * --json and the human output show the same data. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- reading ----------------------------------------------------------- */
+
+static JsonNode *read_value (sd_bus_message *m, int *r);
+
+static JsonNode *
+read_basic (sd_bus_message *m, char type, int *r)
+{
+  union {
+    uint8_t y; int b; int16_t n; uint16_t q; int32_t i; uint32_t u;
+    int64_t x; uint64_t t; double d; const char *s;
+  } v;
+  *r = sd_bus_message_read_basic (m, type, &v);
+  if (*r < 0)
+    return NULL;
+  JsonNode *node = json_node_new (JSON_NODE_VALUE);
+  switch (type)
+    {
+    case 's': case 'o': case 'g': json_node_set_string (node, v.s); break;
+    case 'b': json_node_set_boolean (node, v.b); break;
+    case 'y': json_node_set_int (node, v.y); break;
+    case 'n': json_node_set_int (node, v.n); break;
+    case 'q': json_node_set_int (node, v.q); break;
+    case 'i': case 'h': json_node_set_int (node, v.i); break;
+    case 'u': json_node_set_int (node, v.u); break;
+    case 'x': json_node_set_int (node, v.x); break;
+    case 't': json_node_set_int (node, (gint64) MIN (v.t, (uint64_t) G_MAXINT64)); break;
+    case 'd':
+      /* JSON has no NaN or infinity. */
+      if (isfinite (v.d))
+        json_node_set_double (node, v.d);
+      else
+        json_node_init_null (node);
+      break;
+    default:
+      json_node_unref (node);
+      *r = -EBADMSG;
+      return NULL;
+    }
+  return node;
+}
+
+/* Reads a dictionary with string keys (the container is entered here). */
+static JsonObject *
+read_dict (sd_bus_message *m, const char *contents, int *r)
+{
+  /* contents is "{s?}": the entry's own signature drops the braces. */
+  g_autofree char *entry = g_strndup (contents + 1, strlen (contents) - 2);
+  *r = sd_bus_message_enter_container (m, 'a', contents);
+  if (*r < 0)
+    return NULL;
+  g_autoptr (JsonObject) object = json_object_new ();
+  while ((*r = sd_bus_message_enter_container (m, 'e', entry)) > 0)
+    {
+      const char *key = NULL;
+      *r = sd_bus_message_read_basic (m, 's', &key);
+      if (*r < 0)
+        return NULL;
+      JsonNode *value = read_value (m, r);
+      if (*r < 0)
+        return NULL;
+      if (value != NULL)
+        json_object_set_member (object, key, value);
+      *r = sd_bus_message_exit_container (m);
+      if (*r < 0)
+        return NULL;
+    }
+  if (*r < 0 || (*r = sd_bus_message_exit_container (m)) < 0)
+    return NULL;
+  return g_steal_pointer (&object);
+}
+
+/* Arrays and structures become JSON arrays. */
+static JsonArray *
+read_list (sd_bus_message *m, char type, const char *contents, int *r)
+{
+  *r = sd_bus_message_enter_container (m, type, contents);
+  if (*r < 0)
+    return NULL;
+  g_autoptr (JsonArray) array = json_array_new ();
+  while ((*r = sd_bus_message_at_end (m, FALSE)) == 0)
+    {
+      JsonNode *value = read_value (m, r);
+      if (*r < 0)
+        return NULL;
+      if (value != NULL)
+        json_array_add_element (array, value);
+    }
+  if (*r < 0 || (*r = sd_bus_message_exit_container (m)) < 0)
+    return NULL;
+  return g_steal_pointer (&array);
+}
+
+/* The next value as JSON, or NULL: an error when *r < 0, otherwise a value
+ * with no JSON form (a dictionary with non-string keys), skipped. */
+static JsonNode *
+read_value (sd_bus_message *m, int *r)
+{
+  char type;
+  const char *contents = NULL;
+  *r = sd_bus_message_peek_type (m, &type, &contents);
+  if (*r <= 0)
+    {
+      *r = *r < 0 ? *r : -EBADMSG;
+      return NULL;
+    }
+  if (type == 'v')
+    {
+      JsonNode *inner = NULL;
+      if ((*r = sd_bus_message_enter_container (m, 'v', contents)) >= 0)
+        inner = read_value (m, r);
+      if (*r >= 0)
+        *r = sd_bus_message_exit_container (m);
+      if (*r < 0)
+        g_clear_pointer (&inner, json_node_unref);
+      return inner;
+    }
+  if (type == 'a' && contents[0] == '{')
+    {
+      if (contents[1] != 's')
+        {
+          *r = sd_bus_message_skip (m, NULL);
+          return NULL;
+        }
+      JsonObject *object = read_dict (m, contents, r);
+      return object ? json_node_init_object (json_node_alloc (), object) : NULL;
+    }
+  if (type == 'a' || type == 'r')
+    {
+      g_autoptr (JsonArray) array = read_list (m, type, contents, r);
+      return array ? json_node_init_array (json_node_alloc (), array) : NULL;
+    }
+  return read_basic (m, type, r);
+}
+
+JsonObject *
+ctl_read_vardict (sd_bus_message *m, int *r)
+{
+  return read_dict (m, "{sv}", r);
+}
+
+JsonArray *
+ctl_read_vardict_array (sd_bus_message *m, int *r)
+{
+  *r = sd_bus_message_enter_container (m, 'a', "a{sv}");
+  if (*r < 0)
+    return NULL;
+  g_autoptr (JsonArray) array = json_array_new ();
+  while ((*r = sd_bus_message_at_end (m, FALSE)) == 0)
+    {
+      JsonObject *object = ctl_read_vardict (m, r);
+      if (object == NULL)
+        return NULL;
+      json_array_add_object_element (array, object);
+    }
+  if (*r < 0 || (*r = sd_bus_message_exit_container (m)) < 0)
+    return NULL;
+  return g_steal_pointer (&array);
+}
+
+/* ---- JSON for machines ------------------------------------------------- */
+
+void
+ctl_print_json (JsonNode *node)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_root (generator, node);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  puts (text);
+}
+
+void
+ctl_print_json_object (JsonObject *object)
+{
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
+  ctl_print_json (node);
+}
+
+/* ---- text for people --------------------------------------------------- */
+
+/* @s with control characters (terminal escapes among them) shown as '?'. */
+static char *
+printable (const char *s)
+{
+  g_autofree char *valid = g_utf8_make_valid (s, -1);
+  GString *out = g_string_sized_new (strlen (valid));
+  for (const char *p = valid; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (g_unichar_iscntrl (c))
+        g_string_append_c (out, '?');
+      else
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The shortest decimal text that reads back as @d. */
+static char *
+double_text (double d)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  for (int precision = 1; precision <= 17; precision++)
+    {
+      char format[8];
+      g_snprintf (format, sizeof format, "%%.%dg", precision);
+      g_ascii_formatd (buf, sizeof buf, format, d);
+      if (g_ascii_strtod (buf, NULL) == d)
+        break;
+    }
+  return g_strdup (buf);
+}
+
+char *
+ctl_value_text (JsonNode *node)
+{
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return g_strdup ("-");
+  if (JSON_NODE_HOLDS_VALUE (node))
+    switch (json_node_get_value_type (node))
+      {
+      case G_TYPE_STRING:
+        return printable (json_node_get_string (node));
+      case G_TYPE_BOOLEAN:
+        return g_strdup (json_node_get_boolean (node) ? "yes" : "no");
+      case G_TYPE_INT64:
+        return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+      case G_TYPE_DOUBLE:
+        return double_text (json_node_get_double (node));
+      default:
+        break;
+      }
+  g_autofree char *json = json_to_string (node, FALSE);
+  return printable (json);
+}
+
+/* The order of the details that matter most; the rest follow by name. */
+static const char *const field_order[] = {
+  "device_id", "kind", "name", "slug", "site_id", "hardware_id", "protocol", "mqtt_host",
+  "mqtt_port", "channel_id", "provisioned_at", "reprovisioned", "keystore_path", NULL,
+};
+
+static int
+field_rank (const char *key)
+{
+  for (int i = 0; field_order[i] != NULL; i++)
+    if (strcmp (field_order[i], key) == 0)
+      return i;
+  return G_N_ELEMENTS (field_order);
+}
+
+static gint
+compare_fields (gconstpointer a, gconstpointer b)
+{
+  int ra = field_rank (a), rb = field_rank (b);
+  return ra != rb ? ra - rb : strcmp (a, b);
+}
+
+void
+ctl_print_fields (JsonObject *object)
+{
+  GList *keys = g_list_sort (json_object_get_members (object), compare_fields);
+  gsize width = 0;
+  for (GList *k = keys; k != NULL; k = k->next)
+    width = MAX (width, strlen (k->data) + 1);
+  for (GList *k = keys; k != NULL; k = k->next)
+    {
+      g_autofree char *label = g_strconcat (k->data, ":", NULL);
+      g_autofree char *text = ctl_value_text (json_object_get_member (object, k->data));
+      printf ("%-*s %s\n", (int) width, label, text);
+    }
+  g_list_free (keys);
+}
+
+/* Terminal columns @s takes. */
+static gsize
+display_width (const char *s)
+{
+  gsize width = 0;
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      width += g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
+    }
+  return width;
+}
+
+typedef struct {
+  const char *header;
+  const char *key;
+} Column;
+
+static const Column columns[] = {
+  { "DEVICE ID", "device_id" }, { "KIND", "kind" },
+  { "NAME", "name" },           { "SLUG", "slug" },
+  { "PROVISIONED", "provisioned_at" },
+};
+#define N_COLUMNS G_N_ELEMENTS (columns)
+
+static const char *
+string_member (JsonObject *object, const char *key)
+{
+  JsonNode *node = json_object_get_member (object, key);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return "";
+  return json_node_get_string (node);
+}
+
+/* Oldest first (RFC 3339 UTC sorts as text), then by id. */
+static gint
+compare_devices (gconstpointer a, gconstpointer b)
+{
+  JsonObject *x = *(JsonObject *const *) a, *y = *(JsonObject *const *) b;
+  int c = strcmp (string_member (x, "provisioned_at"), string_member (y, "provisioned_at"));
+  return c != 0 ? c : strcmp (string_member (x, "device_id"), string_member (y, "device_id"));
+}
+
+static void
+print_row (char *const *cells, const gsize *widths)
+{
+  for (gsize c = 0; c < N_COLUMNS; c++)
+    {
+      fputs (cells[c], stdout);
+      if (c + 1 < N_COLUMNS)
+        printf ("%*s", (int) (widths[c] - display_width (cells[c]) + 2), "");
+    }
+  putchar ('\n');
+}
+
+void
+ctl_print_device_table (JsonArray *devices)
+{
+  guint n = json_array_get_length (devices);
+  if (n == 0)
+    {
+      puts ("No devices.");
+      return;
+    }
+  g_autoptr (GPtrArray) rows = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (devices, i);
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        g_ptr_array_add (rows, json_node_get_object (node));
+    }
+  g_ptr_array_sort (rows, compare_devices);
+
+  /* cells[row * N_COLUMNS + column]; row 0 holds the headers. */
+  g_autoptr (GPtrArray) cells = g_ptr_array_new_with_free_func (g_free);
+  gsize widths[N_COLUMNS] = { 0 };
+  for (guint r = 0; r <= rows->len; r++)
+    for (gsize c = 0; c < N_COLUMNS; c++)
+      {
+        char *text = r == 0 ? g_strdup (columns[c].header)
+                            : ctl_value_text (json_object_get_member (rows->pdata[r - 1],
+                                                                      columns[c].key));
+        widths[c] = MAX (widths[c], display_width (text));
+        g_ptr_array_add (cells, text);
+      }
+  for (guint r = 0; r <= rows->len; r++)
+    print_row ((char *const *) &cells->pdata[r * N_COLUMNS], widths);
+}
