@@ -9,6 +9,8 @@
 G_DEFINE_QUARK (ep-config-error-quark, ep_config_error)
 
 #define MAX_TOKEN_BYTES 4096
+#define DEFAULT_CLOUD_URL "https://api.enapter.com"
+#define DEFAULT_KEYSTORE "/var/lib/enapter-provisiond/keystore"
 
 /* A parser stores the value at @dest or returns FALSE with @problem set to
  * what is wrong with it (never echoing secrets). */
@@ -191,14 +193,14 @@ set_defaults (EpConfig *c)
 {
   c->cloud.name = "cloud";
   c->gateway.name = "gateway";
-  c->cloud.url = g_strdup ("https://api.enapter.com");
+  c->cloud.url = g_strdup (DEFAULT_CLOUD_URL);
   c->default_target = EP_TARGET_AUTO;
   c->max_concurrent = 8;
   c->max_queued = 64;
   c->timeout = 10;
   c->deadline = 20;
   c->retries = 2;
-  c->keystore_path = g_strdup ("/var/lib/enapter-provisiond/keystore");
+  c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   c->access_group = g_strdup ("enapter-provisioning");
 }
 
@@ -318,8 +320,11 @@ resolve (Parsed *p, const char *name, GError **error)
       !load_token (&c->gateway, name, "Gateway", p->gateway_token_file, error))
     return FALSE;
 
+  /* An empty value means the default. */
   if (c->cloud.url == NULL)
-    c->cloud.url = g_strdup ("https://api.enapter.com");
+    c->cloud.url = g_strdup (DEFAULT_CLOUD_URL);
+  if (c->keystore_path == NULL)
+    c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   if (c->default_target == EP_TARGET_AUTO)
     c->default_target = c->gateway.url ? EP_TARGET_GATEWAY : EP_TARGET_CLOUD;
   else if (c->default_target == EP_TARGET_GATEWAY && c->gateway.url == NULL)
