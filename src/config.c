@@ -12,19 +12,23 @@ G_DEFINE_QUARK (ep-config-error-quark, ep_config_error)
 #define DEFAULT_CLOUD_URL "https://api.enapter.com"
 #define DEFAULT_KEYSTORE "/var/lib/enapter-provisiond/keystore"
 
+typedef struct KeySpec KeySpec;
+
 /* A parser stores the value at @dest or returns FALSE with @problem set to
  * what is wrong with it (never echoing secrets). */
-typedef gboolean (*ValueParser) (const char *value, void *dest, char **problem);
+typedef gboolean (*ValueParser) (const KeySpec *spec, const char *value, void *dest,
+                                 char **problem);
 
-typedef struct {
+struct KeySpec {
   const char *group;
   const char *key;
   ValueParser parse;
   size_t offset;
-} KeySpec;
+  guint min, max;            /* whole numbers */
+};
 
 static gboolean
-parse_url (const char *value, void *dest, char **problem)
+parse_url (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   /* Messages quote the URL without user info: it may hold a password. */
   g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
@@ -56,7 +60,7 @@ parse_url (const char *value, void *dest, char **problem)
 }
 
 static gboolean
-parse_path (const char *value, void *dest, char **problem)
+parse_path (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   if (!g_path_is_absolute (value))
     {
@@ -68,7 +72,7 @@ parse_path (const char *value, void *dest, char **problem)
 }
 
 static gboolean
-parse_target (const char *value, void *dest, char **problem)
+parse_target (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   static const char *const names[] = { [EP_TARGET_CLOUD] = "cloud",
                                        [EP_TARGET_GATEWAY] = "gateway",
@@ -84,44 +88,21 @@ parse_target (const char *value, void *dest, char **problem)
 }
 
 static gboolean
-parse_uint_in (const char *value, guint *dest, guint min, guint max, char **problem)
+parse_uint (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   guint64 n;
-  if (!g_ascii_string_to_unsigned (value, 10, min, max, &n, NULL))
+  if (!g_ascii_string_to_unsigned (value, 10, spec->min, spec->max, &n, NULL))
     {
-      *problem = g_strdup_printf ("'%s' must be a whole number from %u to %u", value, min, max);
+      *problem = g_strdup_printf ("'%s' must be a whole number from %u to %u", value, spec->min,
+                                  spec->max);
       return FALSE;
     }
-  *dest = (guint) n;
+  *(guint *) dest = (guint) n;
   return TRUE;
 }
 
 static gboolean
-parse_max_concurrent (const char *value, void *dest, char **problem)
-{
-  return parse_uint_in (value, dest, 1, 1024, problem);
-}
-
-static gboolean
-parse_max_queued (const char *value, void *dest, char **problem)
-{
-  return parse_uint_in (value, dest, 0, 65536, problem);
-}
-
-static gboolean
-parse_retries (const char *value, void *dest, char **problem)
-{
-  return parse_uint_in (value, dest, 0, 20, problem);
-}
-
-static gboolean
-parse_idle_timeout (const char *value, void *dest, char **problem)
-{
-  return parse_uint_in (value, dest, 0, 86400, problem);
-}
-
-static gboolean
-parse_seconds (const char *value, void *dest, char **problem)
+parse_seconds (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   char *end = NULL;
   double s = g_ascii_strtod (value, &end);
@@ -135,7 +116,7 @@ parse_seconds (const char *value, void *dest, char **problem)
 }
 
 static gboolean
-parse_string (const char *value, void *dest, char **problem)
+parse_string (const KeySpec *spec, const char *value, void *dest, char **problem)
 {
   *(char **) dest = g_strdup (value);
   return TRUE;
@@ -149,25 +130,29 @@ typedef struct {
   char *keystore_group;
 } Parsed;
 
-#define AT(field) offsetof (Parsed, field)
+#define KEY(group_, key_, parse_, field)                                                   \
+  { .group = group_, .key = key_, .parse = parse_, .offset = offsetof (Parsed, field) }
+#define NUMBER(group_, key_, field, min_, max_)                                             \
+  { .group = group_, .key = key_, .parse = parse_uint, .offset = offsetof (Parsed, field),    \
+    .min = min_, .max = max_ }
 
 static const KeySpec keys[] = {
-  { "Cloud", "URL", parse_url, AT (config.cloud.url) },
-  { "Cloud", "TokenFile", parse_path, AT (cloud_token_file) },
-  { "Cloud", "CAFile", parse_path, AT (config.cloud.ca_file) },
-  { "Gateway", "URL", parse_url, AT (config.gateway.url) },
-  { "Gateway", "TokenFile", parse_path, AT (gateway_token_file) },
-  { "Gateway", "CAFile", parse_path, AT (config.gateway.ca_file) },
-  { "Provisioning", "DefaultTarget", parse_target, AT (config.default_target) },
-  { "Provisioning", "MaxConcurrent", parse_max_concurrent, AT (config.max_concurrent) },
-  { "Provisioning", "MaxQueued", parse_max_queued, AT (config.max_queued) },
-  { "Provisioning", "Timeout", parse_seconds, AT (config.timeout) },
-  { "Provisioning", "Deadline", parse_seconds, AT (config.deadline) },
-  { "Provisioning", "Retries", parse_retries, AT (config.retries) },
-  { "Service", "IdleTimeout", parse_idle_timeout, AT (config.idle_timeout) },
-  { "Keystore", "Path", parse_path, AT (config.keystore_path) },
-  { "Keystore", "Group", parse_string, AT (keystore_group) },
-  { "Access", "Group", parse_string, AT (config.access_group) },
+  KEY ("Cloud", "URL", parse_url, config.cloud.url),
+  KEY ("Cloud", "TokenFile", parse_path, cloud_token_file),
+  KEY ("Cloud", "CAFile", parse_path, config.cloud.ca_file),
+  KEY ("Gateway", "URL", parse_url, config.gateway.url),
+  KEY ("Gateway", "TokenFile", parse_path, gateway_token_file),
+  KEY ("Gateway", "CAFile", parse_path, config.gateway.ca_file),
+  KEY ("Provisioning", "DefaultTarget", parse_target, config.default_target),
+  NUMBER ("Provisioning", "MaxConcurrent", config.max_concurrent, 1, 1024),
+  NUMBER ("Provisioning", "MaxQueued", config.max_queued, 0, 65536),
+  KEY ("Provisioning", "Timeout", parse_seconds, config.timeout),
+  KEY ("Provisioning", "Deadline", parse_seconds, config.deadline),
+  NUMBER ("Provisioning", "Retries", config.retries, 0, 20),
+  NUMBER ("Service", "IdleTimeout", config.idle_timeout, 0, 86400),
+  KEY ("Keystore", "Path", parse_path, config.keystore_path),
+  KEY ("Keystore", "Group", parse_string, keystore_group),
+  KEY ("Access", "Group", parse_string, config.access_group),
 };
 
 static const KeySpec *
@@ -240,7 +225,7 @@ apply_key (Parsed *p, const char *name, const KeySpec *spec, const char *raw, GE
     return TRUE;
 
   g_autofree char *problem = NULL;
-  if (!spec->parse (value, dest, &problem))
+  if (!spec->parse (spec, value, dest, &problem))
     {
       g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: %s", name, spec->group,
                    spec->key, problem);

@@ -101,7 +101,7 @@ class ManPages(unittest.TestCase):
         text = page_text("provisiond.conf.5")
         with open(os.path.join(harness.SOURCE_ROOT, "src", "config.c")) as f:
             config_c = f.read()
-        keys = re.findall(r'\{ "(\w+)", "(\w+)", parse_\w+, AT', config_c)
+        keys = re.findall(r'^  (?:KEY|NUMBER) \("(\w+)", "(\w+)"', config_c, re.M)
         self.assertGreaterEqual(len(keys), 16, "the key table of src/config.c was not found")
         sections = re.split(r"(?m)^\.SH ", text)
         by_title = {s.split("\n", 1)[0]: s for s in sections}
