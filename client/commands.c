@@ -79,10 +79,10 @@ static const Kind kinds[] = {
 };
 
 /* {what people type, what the API takes} */
-static const char *const protocols[][2] = { { "mqtt", "MQTT" }, { "mqtts", "MQTTS" }, { NULL } };
+static const char *const protocols[][2] = { { "mqtt", "MQTT" }, { "mqtts", "MQTTS" }, { 0 } };
 static const char *const device_types[][2] = {
   { "electrolyser", "ELECTROLYSER" }, { "dryer", "DRYER" }, { "water-tank", "WATER_TANK" },
-  { NULL },
+  { 0 },
 };
 
 static const Kind *
@@ -233,8 +233,8 @@ run_kind (Ctl *ctl, int argc, char **argv)
 {
   const Kind *kind = kind_by_command (argv[0]);
   guint n = n_options (kind);
-  g_auto (Values) values = { { NULL }, { NULL } };
-  GOptionEntry entries[MAX_OPTIONS + 1] = { { NULL } };
+  g_auto (Values) values = { 0 };
+  GOptionEntry entries[MAX_OPTIONS + 1] = { G_OPTION_ENTRY_NULL };
   for (guint i = 0; i < n; i++)
     {
       const KindOption *option = &kind->options[i];
@@ -278,7 +278,7 @@ run_list (Ctl *ctl, int argc, char **argv)
     /* For shell completion: one device id per line. */
     { "ids", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &ids, "Print only the device ids",
       NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   if (!ctl_parse (ctl, "list", NULL, "Lists the devices in the daemon's keystore.",
                   "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED), oldest first; "
@@ -373,5 +373,5 @@ const CtlCommand ctl_device_commands[] = {
   { "show", "DEVICE_ID", "Show one device's details", run_show },
   { "forget", "DEVICE_ID", "Remove a device's credentials from the keystore", run_forget },
   { "monitor", NULL, "Print the daemon's signals as they arrive", ctl_monitor },
-  { NULL },
+  { 0 },
 };

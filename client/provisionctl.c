@@ -56,11 +56,11 @@ global_entries (Ctl *ctl, gboolean *version, GOptionEntry out[9])
     { "verbose", 0, 0, G_OPTION_ARG_NONE, &ctl->verbose,
       "Name the D-Bus error along with its message", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version, "Print the version and exit", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   memcpy (out, entries, sizeof entries);
   if (version == NULL)
-    out[6] = (GOptionEntry) { NULL };
+    out[6] = (GOptionEntry) G_OPTION_ENTRY_NULL;
 }
 
 /* Takes the string options of the parse just done; the last one wins. */

@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "errors.h"
+#include "json-check.h"
 #include "json-util.h"
 #include "validate.h"
 
@@ -66,7 +67,8 @@ fail (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
-/* Text that may be shown on the bus: valid UTF-8, no control characters. */
+/* Text that may be shown on the bus: valid UTF-8, no control characters and
+ * no noncharacters. */
 static gboolean
 is_display_text (const char *s, gsize max)
 {
@@ -74,7 +76,7 @@ is_display_text (const char *s, gsize max)
   if (n == 0 || n > max || !g_utf8_validate (s, n, NULL))
     return FALSE;
   for (const char *p = s; *p; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+    if (!ep_unichar_is_plain (g_utf8_get_char (p)))
       return FALSE;
   return TRUE;
 }
@@ -193,22 +195,6 @@ parse_config (JsonObject *root, const EpArgs *args, EpApiResult *r, GError **err
          take_string (config, where, "channel_id", TRUE, TRUE, &r->channel_id, error);
 }
 
-/* JSON may spell a NUL as \u0000; json-glib then cuts the string there, so a
- * device id "a\u0000/../x" would become "a". No valid response has one. */
-static gboolean
-has_escaped_nul (const char *body, gsize len)
-{
-  for (gsize i = 0; i + 1 < len; i++)
-    {
-      if (body[i] != '\\')
-        continue;
-      if (body[i + 1] == 'u' && i + 5 < len && g_ascii_strncasecmp (body + i + 2, "0000", 4) == 0)
-        return TRUE;
-      i++;   /* skip the escaped character, so "\\u0000" is not one */
-    }
-  return FALSE;
-}
-
 EpApiResult *
 ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **error)
 {
@@ -218,9 +204,10 @@ ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **e
       fail (error, "larger than %d bytes", EP_API_MAX_RESPONSE);
       return NULL;
     }
-  if (has_escaped_nul (body, len))
+  const char *problem = NULL;
+  if (!ep_json_check (body, len, TRUE, &problem))
     {
-      fail (error, "a string holds a NUL character");
+      fail (error, "%s", problem);
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
@@ -302,14 +289,15 @@ append_sanitised (GString *out, const char *s, gsize max)
           g_string_append (out, "…");
           return;
         }
-      g_string_append_unichar (out, g_unichar_iscntrl (c) ? ' ' : c);
+      g_string_append_unichar (out, g_unichar_iscntrl (c) ? ' '
+                                    : ep_unichar_is_plain (c) ? c : 0xFFFD);
     }
 }
 
 char *
 ep_api_error_text (const char *body, gsize len)
 {
-  if (body == NULL || len == 0 || len > EP_API_MAX_RESPONSE)
+  if (body == NULL || len == 0 || len > EP_API_MAX_RESPONSE || !ep_json_check (body, len, FALSE, NULL))
     return NULL;
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, body, (gssize) len, NULL))

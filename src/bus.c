@@ -7,6 +7,7 @@
 #include "record.h"
 #include "sdbus-glib.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct EpBus {
@@ -103,6 +104,9 @@ reply_error (Call *call, const GError *error)
   ep_info ("%s (%s): %s: %s", sd_bus_message_get_member (call->msg),
            caller_text (call, who, sizeof who), name, error->message);
   int r = sd_bus_reply_method_errorf (call->msg, name, "%s", error->message);
+  /* A message sd-bus cannot carry must not leave the caller waiting. */
+  if (r == -EINVAL)
+    r = sd_bus_reply_method_errorf (call->msg, name, "(the message could not be encoded)");
   if (r < 0)
     ep_debug ("bus: the caller of %s is gone: %s", sd_bus_message_get_member (call->msg),
               g_strerror (-r));
@@ -119,6 +123,9 @@ reply (Call *call, GVariant *args)
     r = ep_sdbus_append_args (m, owned);
   if (r >= 0)
     r = sd_bus_send (NULL, m, NULL);
+  else
+    r = sd_bus_reply_method_errorf (call->msg, SD_BUS_ERROR_FAILED,
+                                    "the reply could not be encoded: %s", g_strerror (-r));
   if (r < 0)
     ep_debug ("bus: cannot answer %s: %s", sd_bus_message_get_member (call->msg),
               g_strerror (-r));

@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <grp.h>
 #include <math.h>
 #include <stddef.h>
@@ -246,6 +249,34 @@ token_is_valid (const char *token)
   return TRUE;
 }
 
+/* Reads a regular file of at most @max bytes without blocking on a FIFO or
+ * reading a device forever. Returns NULL, or what is wrong. */
+static char *
+read_small_file (const char *path, gsize max, char **data, gsize *len)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return g_strdup (g_strerror (errno));
+  struct stat st;
+  char *problem = NULL;
+  if (fstat (fd, &st) < 0)
+    problem = g_strdup (g_strerror (errno));
+  else if (!S_ISREG (st.st_mode))
+    problem = g_strdup ("not a regular file");
+  else if ((gsize) st.st_size > max)
+    problem = g_strdup_printf ("larger than %zu bytes", max);
+  if (problem == NULL)
+    {
+      *data = g_malloc0 (max + 1);
+      ssize_t n = read (fd, *data, max);
+      if (n < 0)
+        problem = g_strdup (g_strerror (errno));
+      *len = n > 0 ? (gsize) n : 0;
+    }
+  close (fd);
+  return problem;
+}
+
 /* Reads the token from the configured file, or from the systemd credential
  * when no file is configured. Never puts the token in a message. */
 static gboolean
@@ -269,11 +300,11 @@ load_token (EpEndpoint *ep, const char *name, const char *section, const char *f
 
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
-  if (!g_file_get_contents (path, &data, &len, &local))
+  g_autofree char *problem = read_small_file (path, MAX_TOKEN_BYTES + 2, &data, &len);
+  if (problem != NULL)
     {
       g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] TokenFile: cannot read %s: %s", name,
-                   section, path, local->message);
+                   section, path, problem);
       return FALSE;
     }
   /* A NUL would silently cut the token short. */

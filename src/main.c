@@ -139,7 +139,7 @@ parse_options (int argc, char **argv, Options *opts)
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &opts->log_level,
       "error, warning, info (default) or debug", "LEVEL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->version, "Print the version and exit", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_option_context_set_summary (ctx, "Provisions devices on the Enapter platform for callers on "

@@ -8,6 +8,15 @@
 #include <unistd.h>
 #include <string.h>
 
+gboolean
+ep_unichar_is_plain (gunichar c)
+{
+  /* sd-bus refuses noncharacters in strings although they are valid UTF-8:
+   * a reply holding one could never be sent. */
+  gboolean noncharacter = (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
+  return !g_unichar_iscntrl (c) && !noncharacter;
+}
+
 static gboolean
 is_id_char (char c)
 {
@@ -44,9 +53,9 @@ check_name (const char *s, char **problem)
   for (const char *p = s; *p; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
-      if (g_unichar_iscntrl (c))
+      if (!ep_unichar_is_plain (c))
         {
-          *problem = g_strdup ("must not contain control characters");
+          *problem = g_strdup ("must not contain control characters or noncharacters");
           return FALSE;
         }
       if (!g_unichar_isspace (c))
@@ -245,7 +254,7 @@ ep_is_plain_name (const char *name)
   if (!g_utf8_validate (name, -1, NULL))
     return FALSE;
   for (const char *p = name; *p; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+    if (!ep_unichar_is_plain (g_utf8_get_char (p)))
       return FALSE;
   return TRUE;
 }

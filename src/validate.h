@@ -13,7 +13,11 @@ gboolean ep_validate_value (EpRule rule, const char *str, double num, char **pro
  * names the first argument that fails. */
 gboolean ep_validate_args (const EpArgs *args, GError **error);
 
+/* TRUE for a character fit for names and messages on the bus: not a control
+ * character and not a Unicode noncharacter. */
+gboolean ep_unichar_is_plain (gunichar c);
+
 /* TRUE when @name may be used as one keystore directory name: 1-128 bytes,
- * no '/', not "." or "..", no control characters, valid UTF-8, and not
+ * no '/', not "." or "..", only plain characters, valid UTF-8, and not
  * starting with '.' (reserved for temporaries). */
 gboolean ep_is_plain_name (const char *name);

@@ -64,12 +64,11 @@ test_error_text_sanitised (void)
   g_assert_true (g_str_has_prefix (ctl, "line1"));
   g_assert_nonnull (strstr (ctl, "line2"));
 
-  /* A lone surrogate escape decodes to bytes that are not UTF-8. */
+  /* A lone surrogate escape would decode to bytes that are not UTF-8, and
+   * json-glib leaks on some: such a body is refused before it is parsed. */
   g_autofree char *surrogate = error_text (
     "{\"errors\":[{\"message\":\"bad \\ud800 surrogate\"},{\"code\":\"x\\ud800y\"}]}");
-  g_assert_nonnull (surrogate);
-  g_assert_true (unit_is_printable_utf8 (surrogate));
-  g_assert_true (g_str_has_prefix (surrogate, "bad "));
+  g_assert_null (surrogate);
 
   /* Raw invalid bytes: refused by the JSON parser or sanitised. */
   g_autofree char *raw = error_text ("{\"errors\":[{\"message\":\"raw \xff\xfe bytes\"}]}");

@@ -452,6 +452,7 @@ test_credentials_directory (void)
 
   /* An empty credential (the unit's fallback) means no token. */
   g_autofree char *empty = write_file (dir, "cloud-token", "");
+  g_assert_nonnull (empty);
   g_autoptr (EpConfig) c4 = load_ok ("");
   g_assert_null (c4->cloud.token);
 

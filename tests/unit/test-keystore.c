@@ -175,10 +175,12 @@ test_open_fixes_mode (Fixture *f, gconstpointer data)
   make_dir (f->ks_path, 0700);
   g_assert_cmpint (g_chmod (f->ks_path, 0755), ==, 0);
   g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  g_assert_nonnull (ks);
   g_assert_cmpint (mode_of (f->ks_path) & 07777, ==, 0700);
 
   g_autofree char *nested = g_build_filename (f->tmp, "a", "b", "keystore", NULL);
   g_autoptr (EpKeystore) ks2 = open_keystore (nested, FALSE, 0);
+  g_assert_nonnull (ks2);
   g_assert_cmpint (mode_of (nested) & 07777, ==, 0700);
 }
 
@@ -218,6 +220,7 @@ test_group_modes (Fixture *f, gconstpointer data)
 
   /* Reopened without a group, the keystore closes again. */
   g_autoptr (EpKeystore) closed = open_keystore (f->ks_path, FALSE, 0);
+  g_assert_nonnull (closed);
   g_assert_cmpint (mode_of (f->ks_path) & 07777, ==, 0700);
 }
 
