@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Counts test results from meson's testlog.json files (TAP tests count each
-subtest) and from fuzz/run.sh's result lines, and prints 'N passed, M failed'.
+subtest), plain TAP logs and fuzz/run.sh's result lines, and prints
+'N passed, M failed'. Arguments: meson:FILE, tap:FILE, fuzz:FILE.
 Exit status 1 when anything failed or nothing ran."""
 import json
 import re
@@ -35,6 +36,22 @@ def count_meson(path):
     return passed, failed
 
 
+def count_tap(path):
+    """A plain TAP log: each result line counts; a bail-out is a failure."""
+    passed = failed = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = TAP_RESULT.match(line)
+            if m:
+                if m.group(1) == "ok" and "# SKIP" not in m.group(2).upper():
+                    passed += 1
+                else:
+                    failed += 1
+            elif line.startswith("Bail out!"):
+                failed += 1
+    return passed, failed
+
+
 def count_fuzz(path):
     passed = failed = 0
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -53,7 +70,8 @@ def main(args):
     for arg in args:
         kind, _, path = arg.partition(":")
         try:
-            p, f = count_fuzz(path) if kind == "fuzz" else count_meson(path)
+            counter = {"fuzz": count_fuzz, "tap": count_tap}.get(kind, count_meson)
+            p, f = counter(path)
         except OSError as e:
             print(f"summarize: cannot read {path}: {e}", file=sys.stderr)
             p, f = 0, 1
