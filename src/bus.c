@@ -20,6 +20,7 @@ struct EpBus {
   sd_bus_slot *object_slot;
   guint pending;
   gint64 last_call;          /* monotonic time of the latest call received */
+  guint active_changed_idle; /* PropertiesChanged pending */
   EpBusEvent on_ready;
   EpBusEvent on_lost;
   EpBusEvent on_idle;
@@ -353,14 +354,26 @@ get_active (sd_bus *b, const char *path, const char *iface, const char *prop,
   return sd_bus_message_append (reply, "u", (uint32_t) ep_service_active (bus->svc));
 }
 
-static void
-on_active_changed (gpointer data)
+static gboolean
+emit_active_changed (gpointer data)
 {
   EpBus *bus = data;
+  bus->active_changed_idle = 0;
   int r = sd_bus_emit_properties_changed (bus->bus, EP_BUS_PATH, EP_BUS_INTERFACE,
                                           "ActiveRequests", NULL);
   if (r < 0)
     ep_warning ("bus: cannot emit PropertiesChanged: %s", g_strerror (-r));
+  return G_SOURCE_REMOVE;
+}
+
+/* Changes within one loop iteration (a call ending as another starts) make
+ * one PropertiesChanged with the value then. */
+static void
+on_active_changed (gpointer data)
+{
+  EpBus *bus = data;
+  if (bus->active_changed_idle == 0)
+    bus->active_changed_idle = g_idle_add (emit_active_changed, bus);
 }
 
 /* ---- the vtable ------------------------------------------------------- */
@@ -562,6 +575,8 @@ ep_bus_free (EpBus *bus)
     return;
   if (bus->svc != NULL)
     ep_service_on_active_changed (bus->svc, NULL, NULL);
+  if (bus->active_changed_idle != 0)
+    g_source_remove (bus->active_changed_idle);
   if (bus->source != NULL)
     {
       g_source_destroy (bus->source);

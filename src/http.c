@@ -21,6 +21,7 @@ struct EpHttp {
   struct curl_slist *headers[2];   /* per EpTarget, built once */
   GQueue waiting;             /* Transfer waiting for a slot */
   GList *transfers;           /* every Transfer alive */
+  GPtrArray *idle_easy;       /* finished handles kept for reuse */
   guint running;              /* transfers holding a slot */
   guint connections;
   gboolean closing;
@@ -178,7 +179,10 @@ transfer_free (Transfer *t)
     }
   clear_source (&t->backoff);
   clear_source (&t->deadline_timer);
-  if (t->easy)
+  /* Keep up to MaxConcurrent handles: their buffers and state are reused. */
+  if (t->easy != NULL && http->idle_easy->len < http->config->max_concurrent && !http->closing)
+    g_ptr_array_add (http->idle_easy, t->easy);
+  else if (t->easy != NULL)
     curl_easy_cleanup (t->easy);
   http->transfers = g_list_delete_link (http->transfers, t->link);
   if (t->response != NULL)
@@ -265,10 +269,11 @@ setup_easy (Transfer *t, gint64 remaining_us)
   const EpEndpoint *ep = ep_config_endpoint (http->config, t->target);
   long attempt_ms = (long) MIN (http->config->timeout * 1000, remaining_us / 1000);
 
-  if (t->easy == NULL)
+  if (t->easy == NULL && http->idle_easy->len > 0)
+    t->easy = g_ptr_array_steal_index_fast (http->idle_easy, http->idle_easy->len - 1);
+  else if (t->easy == NULL)
     t->easy = curl_easy_init ();
-  else
-    curl_easy_reset (t->easy);
+  curl_easy_reset (t->easy);
   CURL *e = t->easy;
   curl_easy_setopt (e, CURLOPT_URL, t->url);
   curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -286,6 +291,8 @@ setup_easy (Transfer *t, gint64 remaining_us)
   curl_easy_setopt (e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt (e, CURLOPT_PRIVATE, t);
   curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Responses are small; libcurl's default 16 KiB per handle is not needed. */
+  curl_easy_setopt (e, CURLOPT_BUFFERSIZE, 4096L);
   /* Verification stays on; a gateway with its own CA names it in CAFile. */
   curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -494,6 +501,7 @@ ep_http_new (const EpConfig *config)
   http->config = config;
   http->multi = curl_multi_init ();
   g_queue_init (&http->waiting);
+  http->idle_easy = g_ptr_array_new_with_free_func ((GDestroyNotify) curl_easy_cleanup);
   http->headers[EP_TARGET_CLOUD] = build_headers (&config->cloud);
   http->headers[EP_TARGET_GATEWAY] = build_headers (&config->gateway);
   curl_multi_setopt (http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -518,10 +526,11 @@ ep_http_free (EpHttp *http)
 {
   if (http == NULL)
     return;
-  while (http->transfers != NULL)
-    transfer_free (http->transfers->data);
   /* Closing cached connections calls on_curl_socket: keep @http valid. */
   http->closing = TRUE;
+  while (http->transfers != NULL)
+    transfer_free (http->transfers->data);
+  g_ptr_array_unref (http->idle_easy);
   curl_multi_cleanup (http->multi);
   if (http->timer != NULL)
     {

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -22,6 +23,7 @@ typedef struct {
   gboolean stopping;
   gint64 started;
   guint idle_timer;
+  guint trim_timer;
   int exit_status;
 } Daemon;
 
@@ -33,13 +35,29 @@ quit (Daemon *d, int status)
   g_main_loop_quit (d->loop);
 }
 
+static gboolean
+on_trim (gpointer data)
+{
+  Daemon *d = data;
+  d->trim_timer = 0;
+  if (ep_bus_pending (d->bus) == 0)
+    malloc_trim (0);
+  return G_SOURCE_REMOVE;
+}
+
 /* Every call received has been answered, keystore writes included. */
 static void
 on_idle (gpointer data)
 {
   Daemon *d = data;
   if (d->stopping)
-    quit (d, 0);
+    {
+      quit (d, 0);
+      return;
+    }
+  /* After a burst the heap keeps its peak; give it back once quiet. */
+  if (d->trim_timer == 0)
+    d->trim_timer = g_timeout_add_seconds (1, on_trim, d);
 }
 
 /* Idle exit for bus activation: once the bus confirms the name is released
@@ -203,6 +221,8 @@ run (const Options *opts)
   g_main_loop_run (d.loop);
   if (d.idle_timer != 0)
     g_source_remove (d.idle_timer);
+  if (d.trim_timer != 0)
+    g_source_remove (d.trim_timer);
   g_main_loop_unref (d.loop);
   ep_info ("exiting with status %d", d.exit_status);
   return d.exit_status;
