@@ -504,7 +504,7 @@ def measure(b, opts):
     for half in ("half", "end"):
         res = b.client(mem_half, MAX_CONCURRENT, pool, "M4X")
         errors += res["errors"]
-        time.sleep(1.0)
+        time.sleep(2.0)  # the daemon trims its heap 1 s after going idle
         mem[f"{half}_kib"] = status_kib(pid)["RssAnon"]
     mem["calls"] = 2 * mem_half
     mem["devices"] = pool

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import socket
 import ssl
@@ -47,6 +48,9 @@ BUS_CLIENT = os.environ.get("EP_BUS_CLIENT") or os.path.join(_BUILD, "tests", "e
 STANDIN = os.environ.get("EP_STANDIN") or os.path.join(SOURCE_ROOT, "tests", "standin",
                                                         "standin.py")
 VERSION = os.environ.get("EP_VERSION") or None
+# A command the daemon runs under, e.g. valgrind (scripts/test sets it for the
+# memcheck pass over this suite).
+DAEMON_WRAPPER = shlex.split(os.environ.get("EP_DAEMON_WRAPPER", ""))
 POLICY = os.path.join(SOURCE_ROOT, "policy", "com.enapter.Provisioning1.conf")
 SHIPPED_XML = os.path.join(SOURCE_ROOT, "dbus", "com.enapter.Provisioning1.xml")
 # A self-signed certificate for 127.0.0.1 (valid 2020-2120) for HTTPS stand-ins.
@@ -583,7 +587,8 @@ class Harness:
         self.daemon_logs.append(log)
         with open(log, "wb") as err:
             self.daemon = subprocess.Popen(
-                [DAEMON, "--config", conf, f"--log-level={self.log_level}", *args],
+                [*DAEMON_WRAPPER, DAEMON, "--config", conf, f"--log-level={self.log_level}",
+                 *args],
                 stdout=err, stderr=err, preexec_fn=self.daemon_preexec,
                 env=clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.address, **(extra_env or {})))
         self.daemon_overrides = overrides
