@@ -29,33 +29,11 @@ BUS_NAME = "com.enapter.Provisioning1"
 TOKEN = "CANARY-TOKEN-bench"
 MAX_CONCURRENT = 64
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <!-- The default context of Debian's /usr/share/dbus-1/system.conf. -->
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"""
+# The private system bus is the integration harness's: the repo's policy on
+# top of the default context of Debian's system.conf.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "integration"))
+from harness import BUS_CONFIG  # noqa: E402
 
 DAEMON_CONFIG = """[Cloud]
 URL={url}
@@ -247,7 +225,8 @@ class Bench:
         with open(conf, "w") as f:
             f.write(BUS_CONFIG.format(
                 socket=os.path.join(self.tmp, "bus"),
-                policy=os.path.join(self.opts.root, "policy", "com.enapter.Provisioning1.conf")))
+                policy=os.path.join(self.opts.root, "policy", "com.enapter.Provisioning1.conf"),
+                extra=""))
         with open(os.path.join(self.tmp, "dbus-daemon.log"), "wb") as err:
             self.bus_proc = subprocess.Popen(
                 ["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address=1"],

@@ -4,6 +4,7 @@ HTTP statuses, connection problems, timeouts, responses that are not the
 documented JSON or are unsafe (ProtocolError, nothing written), keystore
 failures, and the ProvisioningFailed signal."""
 
+import email.utils
 import http.server
 import json
 import os
@@ -198,6 +199,15 @@ class Retries(ErrorChecks, HarnessTestCase):
         self.check_provisioned("ucm", args, self.H.provision("ucm", args), requests=2)
         first, second = self.H.gateway.requests()
         self.assertGreaterEqual(second["time"] - first["time"], 1.9, "Retry-After ignored")
+
+    def test_retry_after_http_date_honoured(self):
+        # An HTTP date has whole seconds: 3 s ahead is at least 2 s of wait.
+        when = email.utils.formatdate(time.time() + 3, usegmt=True)
+        self.H.gateway.faults({"path": UCM, "status": 503, "headers": {"Retry-After": when}})
+        args = default_args("ucm")
+        self.check_provisioned("ucm", args, self.H.provision("ucm", args), requests=2)
+        first, second = self.H.gateway.requests()
+        self.assertGreaterEqual(second["time"] - first["time"], 1.9, "Retry-After date ignored")
 
     def test_standalone_and_lua_not_retried_when_request_may_have_arrived(self):
         faults = ({"status": 503}, {"status": 429, "headers": {"Retry-After": "0"}},

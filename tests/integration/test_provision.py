@@ -439,7 +439,9 @@ class CloudOverHttps(HarnessTestCase):
 
     def test_untrusted_certificate(self):
         self.H.restart_daemon({"Cloud": {"CAFile": None}})   # the system store
-        self.assertError(self.H.provision("gateway", default_args("gateway")), "Unavailable")
+        msg = self.assertError(self.H.provision("gateway", default_args("gateway")),
+                               "Unavailable")
+        self.assertIn("TLS/certificate", msg, "the message does not say it is a TLS failure")
         self.assertEqual(self.H.cloud.requests(), [], "a request went over untrusted TLS")
 
 
