@@ -18,6 +18,7 @@ struct EpBus {
   sd_bus_vtable *vtable;
   GPtrArray *strings;        /* signatures and names the vtable points to */
   sd_bus_slot *object_slot;
+  EpCallers *callers;
   guint pending;
   gint64 last_call;          /* monotonic time of the latest call received */
   guint active_changed_idle; /* PropertiesChanged pending */
@@ -254,8 +255,8 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
 static int
 check_caller (Call *call)
 {
-  int r = ep_caller_check (call->bus->bus, call->msg, call->bus->config, on_caller_checked, call,
-                           &call->creds_slot);
+  int r = ep_callers_check (call->bus->callers, call->msg, on_caller_checked, call,
+                            &call->creds_slot);
   if (r < 0)
     {
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
@@ -498,6 +499,7 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
                    session ? "session" : "system", g_strerror (-r));
       return NULL;
     }
+  bus->callers = ep_callers_new (bus->bus, config);
   bus->vtable = build_vtable (bus);
   r = sd_bus_add_object_vtable (bus->bus, &bus->object_slot, EP_BUS_PATH, EP_BUS_INTERFACE,
                                 bus->vtable, bus);
@@ -583,6 +585,7 @@ ep_bus_free (EpBus *bus)
       g_source_unref (bus->source);
     }
   sd_bus_slot_unref (bus->object_slot);
+  ep_callers_free (bus->callers);
   if (bus->bus != NULL)
     {
       /* Replies and signals queued last must reach the bus before exit. */

@@ -1,6 +1,7 @@
 #include "caller.h"
 
 #include "errors.h"
+#include "log.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -87,67 +88,119 @@ read_creds (sd_bus_message *reply)
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
+/* What is known of a connection: the bus fixes a connection's credentials
+ * when it connects and never reuses a unique name, so the answer for one
+ * call holds for every later call of that connection. */
 typedef struct {
+  uid_t uid;
+  pid_t pid;
+  char *unit;
+  gboolean allowed;
+} Known;
+
+struct EpCallers {
   const EpConfig *config;
+  sd_bus *bus;
+  GHashTable *known;         /* unique name -> Known */
+  sd_bus_slot *match;        /* NameOwnerChanged: forget connections that left */
+};
+
+/* A bound for connections that leave without the signal being seen. */
+#define MAX_KNOWN 4096
+
+typedef struct {
+  EpCallers *callers;
+  char *sender;
   char *member;
   EpCallerChecked done;
   gpointer user_data;
 } Check;
 
 static void
+known_free (gpointer data)
+{
+  Known *k = data;
+  g_free (k->unit);
+  g_free (k);
+}
+
+static void
 check_free (gpointer data)
 {
   Check *check = data;
+  g_free (check->sender);
   g_free (check->member);
   g_free (check);
+}
+
+static void
+answer (EpCallers *callers, const Known *k, const char *member, EpCallerChecked done,
+        gpointer user_data)
+{
+  EpCaller caller = { .uid = k->uid, .pid = k->pid, .unit = k->unit };
+  g_autoptr (GError) error = NULL;
+  if (!k->allowed)
+    error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                         "%s may be called by root and members of group %s only", member,
+                         callers->config->access_group ? callers->config->access_group
+                                                       : "(none)");
+  done (&caller, error, user_data);
 }
 
 static int
 on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
 {
   Check *check = data;
+  EpCallers *callers = check->callers;
   g_autoptr (GVariant) creds = NULL;
   guint32 uid = G_MAXUINT32, pid = 0;
-  EpCaller caller = { .uid = (uid_t) -1 };
 
   if (!sd_bus_message_is_method_error (reply, NULL))
     creds = read_creds (reply);
   if (creds == NULL || !g_variant_lookup (creds, "UnixUserID", "u", &uid))
     {
+      EpCaller caller = { .uid = (uid_t) -1 };
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
                                               "the caller's credentials could not be verified");
       check->done (&caller, error, check->user_data);
       return 0;
     }
   g_variant_lookup (creds, "ProcessID", "u", &pid);
-  caller.uid = uid;
-  caller.pid = (pid_t) pid;
-  g_autofree char *unit = NULL;
-  if (pid > 0 && sd_pid_get_unit (caller.pid, &unit) >= 0)
-    caller.unit = unit;
-
-  g_autoptr (GError) error = NULL;
-  if (!may_call (check->config, caller.uid, creds))
-    error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                         "%s may be called by root and members of group %s only",
-                         check->member,
-                         check->config->access_group ? check->config->access_group : "(none)");
-  check->done (&caller, error, check->user_data);
+  Known *k = g_new0 (Known, 1);
+  k->uid = uid;
+  k->pid = (pid_t) pid;
+  if (pid > 0 && sd_pid_get_unit (k->pid, &k->unit) < 0)
+    k->unit = NULL;
+  k->allowed = may_call (callers->config, k->uid, creds);
+  if (g_hash_table_size (callers->known) >= MAX_KNOWN)
+    g_hash_table_remove_all (callers->known);
+  g_hash_table_replace (callers->known, g_strdup (check->sender), k);
+  answer (callers, k, check->member, check->done, check->user_data);
   return 0;
 }
 
 int
-ep_caller_check (sd_bus *bus, sd_bus_message *call, const EpConfig *config,
-                 EpCallerChecked done, gpointer user_data, sd_bus_slot **slot)
+ep_callers_check (EpCallers *callers, sd_bus_message *call, EpCallerChecked done,
+                  gpointer user_data, sd_bus_slot **slot)
 {
+  const char *sender = sd_bus_message_get_sender (call);
+  const char *member = sd_bus_message_get_member (call);
+  const Known *k = sender ? g_hash_table_lookup (callers->known, sender) : NULL;
+  *slot = NULL;
+  if (k != NULL)
+    {
+      answer (callers, k, member, done, user_data);
+      return 0;
+    }
   Check *check = g_new0 (Check, 1);
-  check->config = config;
-  check->member = g_strdup (sd_bus_message_get_member (call));
+  check->callers = callers;
+  check->sender = g_strdup (sender);
+  check->member = g_strdup (member);
   check->done = done;
   check->user_data = user_data;
-  int r = sd_bus_call_method_async (bus, slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                    "org.freedesktop.DBus", "GetConnectionCredentials",
-                                    on_creds, check, "s", sd_bus_message_get_sender (call));
+  int r = sd_bus_call_method_async (callers->bus, slot, "org.freedesktop.DBus",
+                                    "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                    "GetConnectionCredentials", on_creds, check, "s", sender);
   if (r < 0)
     {
       check_free (check);
@@ -156,6 +209,44 @@ ep_caller_check (sd_bus *bus, sd_bus_message *call, const EpConfig *config,
   /* @check lives exactly as long as the pending query. */
   sd_bus_slot_set_destroy_callback (*slot, check_free);
   return 0;
+}
+
+static int
+on_name_owner_changed (sd_bus_message *m, void *data, sd_bus_error *ret_error)
+{
+  EpCallers *callers = data;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+  if (sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) >= 0 && name[0] == ':' &&
+      new_owner[0] == '\0')
+    g_hash_table_remove (callers->known, name);
+  return 0;
+}
+
+EpCallers *
+ep_callers_new (sd_bus *bus, const EpConfig *config)
+{
+  EpCallers *callers = g_new0 (EpCallers, 1);
+  callers->bus = sd_bus_ref (bus);
+  callers->config = config;
+  callers->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, known_free);
+  int r = sd_bus_match_signal_async (bus, &callers->match, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "NameOwnerChanged", on_name_owner_changed, NULL, callers);
+  if (r < 0)
+    ep_warning ("bus: cannot watch callers leaving (%s); caching no caller",
+                g_strerror (-r));
+  return callers;
+}
+
+void
+ep_callers_free (EpCallers *callers)
+{
+  if (callers == NULL)
+    return;
+  sd_bus_slot_unref (callers->match);
+  sd_bus_unref (callers->bus);
+  g_hash_table_unref (callers->known);
+  g_free (callers);
 }
 
 const char *

@@ -18,11 +18,19 @@ typedef struct {
 typedef void (*EpCallerChecked) (const EpCaller *caller, const GError *error,
                                  gpointer user_data);
 
-/* Asks the bus driver for the sender's credentials without blocking the
- * loop, then calls @done once, unless *@slot is unreferenced first. Returns
- * a negative errno when the query cannot be sent; @done is then not called. */
-int ep_caller_check (sd_bus *bus, sd_bus_message *call, const EpConfig *config,
-                     EpCallerChecked done, gpointer user_data, sd_bus_slot **slot);
+/* The callers seen on one bus connection, remembered until they leave. */
+typedef struct EpCallers EpCallers;
+
+EpCallers *ep_callers_new (sd_bus *bus, const EpConfig *config);
+void ep_callers_free (EpCallers *callers);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpCallers, ep_callers_free)
+
+/* Calls @done once: at once for a connection already known, else after
+ * asking the bus driver for its credentials without blocking the loop
+ * (unless *@slot is unreferenced first). Returns a negative errno when the
+ * query cannot be sent; @done is then not called. */
+int ep_callers_check (EpCallers *callers, sd_bus_message *call, EpCallerChecked done,
+                      gpointer user_data, sd_bus_slot **slot);
 
 /* "uid U, pid P, unit N" for logs. */
 const char *ep_caller_describe (const EpCaller *caller, char *buf, size_t size);
