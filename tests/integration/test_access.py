@@ -2,16 +2,141 @@
 """Who may call (SPEC section 4): the repository's bus policy lets everyone
 introspect and read properties but only root (and the operators' group) call
 the methods; and the daemon checks the caller itself, so a loose bus policy
-opens nothing."""
+opens nothing.
+
+Some tests create system users and groups (groupadd/useradd; CI runs as
+root) and remove them again, also when a test fails."""
 
 import os
+import pwd
+import re
+import subprocess
 import sys
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ACCESS_DENIED, BUS_NAME, IFACE, HarnessTestCase, default_args, main
+import harness  # noqa: E402  (harness._LIVE, for the emergency clean-up)
+from harness import (ACCESS_DENIED, BUS_CLIENT, BUS_NAME, IFACE, KINDS, OBJECT_PATH,
+                     HarnessTestCase, clean_env, default_args, main, parse_result)
 
 NOBODY = 65534
+# The group the repository's bus policy lets call the methods (and the
+# harness's default [Access] Group).
+POLICY_GROUP = "enapter-provisioning"
+
+LOOSE_POLICY = f"""  <policy context="mandatory">
+    <allow send_destination="{BUS_NAME}"/>
+  </policy>"""
+
+
+def denied_log(member, uid):
+    """The daemon's info line for a call it refused from @uid."""
+    return re.compile(rf"{member} \(uid {uid}, pid [1-9]\d*, unit [^)]*\): "
+                      + re.escape(ACCESS_DENIED) + ": ")
+
+
+def group_exists(name):
+    return subprocess.run(["getent", "group", name], capture_output=True).returncode == 0
+
+
+def run_checked(argv):
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed (exit {proc.returncode}): "
+                             f"{proc.stderr.strip()}")
+
+
+class Accounts:
+    """Temporary system groups and users; each removal is registered with
+    @add_cleanup before anything else can fail. While any exist, the object
+    is also listed in harness._LIVE: the harness's SIGTERM handler (a meson
+    timeout) calls kill_all() there and then exits without running cleanups."""
+
+    def __init__(self, add_cleanup):
+        self.add_cleanup = add_cleanup
+        self.pending = []            # removal commands not run yet, oldest first
+
+    def _undo_later(self, argv):
+        if not self.pending:
+            harness._LIVE.append(self)
+        self.pending.append(argv)
+        self.add_cleanup(self._undo, argv)
+
+    def _undo(self, argv):
+        if argv in self.pending:
+            self.pending.remove(argv)
+            subprocess.run(argv, capture_output=True, timeout=60)
+        if not self.pending and self in harness._LIVE:
+            harness._LIVE.remove(self)
+
+    def kill_all(self):
+        for argv in reversed(list(self.pending)):
+            self._undo(argv)
+
+    def group(self, name):
+        """Creates group @name unless it exists; returns whether it created it."""
+        if group_exists(name):
+            return False
+        run_checked(["groupadd", "--system", name])
+        self._undo_later(["groupdel", name])
+        return True
+
+    def user(self, primary, supplementary=()):
+        """A fresh system user (no home, no login) with primary group
+        @primary; returns its passwd entry."""
+        name = "ep-it-" + uuid.uuid4().hex[:10]
+        argv = ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                "--shell", "/usr/sbin/nologin", "--no-user-group", "--gid", primary]
+        if supplementary:
+            argv += ["--groups", ",".join(supplementary)]
+        # Registered first: userdel of a user useradd did not make fails harmlessly.
+        self._undo_later(["userdel", name])
+        run_checked(argv + [name])
+        return pwd.getpwnam(name)
+
+
+def as_user(pw, init_groups=True):
+    """setpriv argv running as @pw with its groups from the group database
+    (@init_groups) or with no supplementary groups at all."""
+    return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+            "--init-groups" if init_groups else "--clear-groups"]
+
+
+class AccountsTestCase(HarnessTestCase):
+    """A harness whose bus and daemon start after the class's accounts exist:
+    dbus-daemon resolves group names when it loads the policy and the daemon
+    resolves [Access] Group when it reads its configuration."""
+
+    @classmethod
+    def make_accounts(cls, accounts):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_accounts(Accounts(cls.addClassCleanup))
+        super().setUpClass()
+
+    def provision_as(self, pw, kind, args, init_groups=True):
+        k = KINDS[kind]
+        argv = self.H._argv(k.method, k.sig, [args[a] for a in k.args], 30, False)
+        proc = subprocess.run(as_user(pw, init_groups) + [BUS_CLIENT] + argv,
+                              capture_output=True, text=True, timeout=40, env=clean_env())
+        self.H.transcript += [proc.stdout, proc.stderr]
+        return parse_result(proc.returncode, proc.stdout, proc.stderr, argv)
+
+    def introspect_as(self, pw):
+        argv = ["--address", self.H.address, "introspect", BUS_NAME, OBJECT_PATH]
+        proc = subprocess.run(as_user(pw) + [BUS_CLIENT] + argv, capture_output=True,
+                              text=True, timeout=30, env=clean_env())
+        self.assertEqual(proc.returncode, 0, f"introspection as uid {pw.pw_uid}: {proc.stderr}")
+        return proc.stdout
+
+    def assertStored(self, pw, kind, device_id):
+        """The daemon logged the stored device with the caller's uid."""
+        line = re.compile(rf"{KINDS[kind].method} \(uid {pw.pw_uid}, pid [1-9]\d*, "
+                          rf"unit [^)]*\): {kind} device {re.escape(device_id)} stored")
+        self.assertRegex(self.H.daemon_stderr(), line)
 
 
 class BusPolicy(HarnessTestCase):
@@ -34,11 +159,65 @@ class BusPolicy(HarnessTestCase):
         self.check_provisioned("ucm", args, self.H.provision("ucm", args))
 
 
+class PolicyGroupMember(AccountsTestCase):
+    """The straight case of the issue: the repository's bus policy, [Access]
+    Group = enapter-provisioning (the harness default), a real member of that
+    group and a user outside it."""
+
+    @classmethod
+    def make_accounts(cls, accounts):
+        cls.own_group = "ep-it-callers-" + uuid.uuid4().hex[:8]
+        accounts.group(cls.own_group)
+        accounts.group(POLICY_GROUP)     # left alone if it exists already
+        cls.member = accounts.user(cls.own_group, [POLICY_GROUP])
+        cls.outsider = accounts.user(cls.own_group)
+
+    def test_member_may_provision(self):
+        H = self.H
+        self.assertEqual(H.config_sections(H.daemon_overrides)["Access"]["Group"],
+                         POLICY_GROUP)
+        listener = H.listen()
+        args = default_args("ucm")
+        res = self.provision_as(self.member, "ucm", args)
+        device_id, _, _, _ = self.check_provisioned("ucm", args, res, listener)
+        self.assertStored(self.member, "ucm", device_id)
+        args = default_args("lua_device")
+        self.check_provisioned("lua_device", args,
+                               self.provision_as(self.member, "lua_device", args), listener,
+                               requests=2)
+
+    def test_member_without_supplementary_groups_is_refused(self):
+        """The same user with its supplementary groups dropped: the group
+        membership of the calling process is what opens the door."""
+        res = self.provision_as(self.member, "ucm", default_args("ucm"), init_groups=False)
+        self.assertError(res, ACCESS_DENIED)
+        self.assertNoRequests("for a caller without the group")
+
+    def test_outsider_is_refused_by_the_bus(self):
+        H = self.H
+        listener = H.listen()
+        for kind in ("ucm", "gateway"):
+            with self.subTest(kind=kind):
+                res = self.provision_as(self.outsider, kind, default_args(kind))
+                msg = self.assertError(res, ACCESS_DENIED)
+                self.assertIn("Rejected send message", msg or "",
+                              "the repository's policy should stop the call at the bus")
+        self.assertNoRequests("for a caller outside the group")
+        self.assertFalse(listener.signals("DeviceProvisioned"))
+        self.assertNotIn(f"(uid {self.outsider.pw_uid},", H.daemon_stderr(),
+                         "a call the bus refused reached the daemon")
+
+    def test_anyone_may_introspect(self):
+        for pw in (self.member, self.outsider):
+            with self.subTest(uid=pw.pw_uid):
+                xml = self.introspect_as(pw)
+                self.assertIn(f'<interface name="{IFACE}">', xml)
+                self.assertIn('name="ProvisionUcm"', xml)
+
+
 class LooseBusPolicy(HarnessTestCase):
     """A bus configuration that lets anyone send anything to the service."""
-    BUS_EXTRA = f"""  <policy context="mandatory">
-    <allow send_destination="{BUS_NAME}"/>
-  </policy>"""
+    BUS_EXTRA = LOOSE_POLICY
 
     def test_daemon_refuses_unprivileged_caller(self):
         H = self.H
@@ -50,11 +229,47 @@ class LooseBusPolicy(HarnessTestCase):
                 # dbus-daemon's own refusals read "Rejected send message ..."
                 self.assertNotIn("Rejected send message", msg or "",
                                  "the bus refused the call: the policy is not loose")
+                self.assertRegex(H.daemon_stderr(), denied_log(KINDS[kind].method, NOBODY),
+                                 "the daemon's log names the refused caller's uid")
         self.assertNoRequests("for an unprivileged caller")
         self.assertFalse(listener.signals("DeviceProvisioned"))
         # root still may
         args = default_args("ucm")
         self.check_provisioned("ucm", args, self.H.provision("ucm", args))
+
+
+class LooseBusPolicyOwnGroup(AccountsTestCase):
+    """A loose bus policy and [Access] Group set to a group of the test's own:
+    the daemon alone decides, by the caller's groups."""
+    BUS_EXTRA = LOOSE_POLICY
+    GROUP = "ep-it-callers-" + uuid.uuid4().hex[:8]
+    OTHER = "ep-it-others-" + uuid.uuid4().hex[:8]
+    CONFIG = {"Access": {"Group": GROUP}}
+
+    @classmethod
+    def make_accounts(cls, accounts):
+        accounts.group(cls.GROUP)
+        accounts.group(cls.OTHER)
+        cls.member = accounts.user(cls.OTHER, [cls.GROUP])
+        cls.outsider = accounts.user(cls.OTHER)
+
+    def test_member_may_provision(self):
+        listener = self.H.listen()
+        args = default_args("standalone")
+        res = self.provision_as(self.member, "standalone", args)
+        device_id, _, _, _ = self.check_provisioned("standalone", args, res, listener)
+        self.assertStored(self.member, "standalone", device_id)
+
+    def test_outsider_is_refused_by_the_daemon(self):
+        H = self.H
+        listener = H.listen()
+        res = self.provision_as(self.outsider, "ucm", default_args("ucm"))
+        msg = self.assertError(res, ACCESS_DENIED)
+        self.assertNotIn("Rejected send message", msg or "", "the policy is not loose")
+        self.assertIn(self.GROUP, msg or "", "the error names the group that may call")
+        self.assertRegex(H.daemon_stderr(), denied_log("ProvisionUcm", self.outsider.pw_uid))
+        self.assertNoRequests("for a caller outside the group")
+        self.assertFalse(listener.signals("DeviceProvisioned"))
 
 
 if __name__ == "__main__":
