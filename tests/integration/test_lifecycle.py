@@ -6,6 +6,7 @@ that no secret ever leaves it (SPEC sections 1, 2, 3, 5)."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -313,6 +314,58 @@ class Process(HarnessTestCase):
         for path, (_, kind, content) in tree.items():
             if path.endswith("device.json"):
                 self.assertNoSecrets(content.decode(), path)
+
+    def test_no_file_written_outside_the_keystore(self):
+        """Every file system change the daemon makes while provisioning and
+        forgetting is inside the keystore (strace on all its threads)."""
+        H = self.H
+        pid = H.daemon.pid
+        trace = os.path.join(H.tmp, "files.strace")
+        attach = [a for tid in os.listdir(f"/proc/{pid}/task") for a in ("-p", tid)]
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-qq", "-y", "-o", trace, "-e",
+             "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,"
+             "symlink,symlinkat,unlink,unlinkat,truncate,chmod,fchmodat,chown,fchownat"]
+            + attach, stderr=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(trace) and os.path.getsize(trace) >= 0, 5,
+                   what="strace to attach")
+        time.sleep(0.5)
+        ids = []
+        for kind, extra in (("ucm", {"protocol": "MQTTS"}), ("embedded", {"protocol": "MQTT"}),
+                            ("gateway", {}), ("standalone", {}), ("lua_device", {})):
+            ids.append(self.assertOk(H.provision(kind, default_args(kind, **extra)))[0])
+        res = H.call("ForgetDevice", "s", ids[-1])
+        self.assertTrue(res.ok, f"ForgetDevice failed: {res.doc}")
+        tracer.terminate()
+        tracer.wait(10)
+
+        keystore = os.path.realpath(H.keystore)
+        writes = []
+        with open(trace) as f:
+            for line in f:
+                m = re.search(r"(\w+)\((.*)\)\s+=", line)
+                if not m:
+                    continue
+                call, args = m.groups()
+                if call in ("open", "openat") and not re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC",
+                                                                args):
+                    continue
+                # each path argument, relative ones joined to their dirfd (-y)
+                dirfd = None
+                for tok in re.finditer(r'(\d+)<([^>]*)>|AT_FDCWD|"((?:[^"\\]|\\.)*)"', args):
+                    if tok.group(2) is not None:
+                        dirfd = tok.group(2)
+                    elif tok.group(0) == "AT_FDCWD":
+                        dirfd = os.getcwd()
+                    else:
+                        path = tok.group(3)
+                        full = path if path.startswith("/") else os.path.join(dirfd or "", path)
+                        writes.append((call, os.path.normpath(full)))
+        self.assertTrue(any(p.startswith(keystore + "/") for _, p in writes),
+                        "the trace saw no keystore write at all")
+        outside = [(c, p) for c, p in writes
+                   if p != keystore and not p.startswith(keystore + "/")]
+        self.assertEqual(outside, [], "the daemon wrote outside the keystore")
 
 
 class ConfigErrors(HarnessTestCase):
