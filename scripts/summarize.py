@@ -56,9 +56,10 @@ def count_fuzz(path):
     passed = failed = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = re.match(r"^fuzz \S+: .*?(\d+) crash", line)
+            m = re.match(r"^fuzz \S+: (\d+) execs in .*?(\d+) crash", line)
             if m:
-                if int(m.group(1)) == 0:
+                # A target that ran nothing has not passed.
+                if int(m.group(1)) > 0 and int(m.group(2)) == 0:
                     passed += 1
                 else:
                     failed += 1
