@@ -126,7 +126,7 @@ fi
 ninja -C "$build" $(printf 'fuzz/%s ' "${targets[@]}") >&2 || exit 1
 
 # ---- fuzz ----------------------------------------------------------------
-now() { date +%s.%N; }
+now() { date +%s; }   # whole seconds: plain shell arithmetic, no bc
 
 # Bookkeeping after a fuzzer run that failed: keeps the new inputs as
 # regressions, prints what went wrong, and extends $ignore so the next run
@@ -177,9 +177,9 @@ for target in "${targets[@]}"; do
   [ -f "$here/dict/$target.dict" ] && dict=("-dict=$here/dict/$target.dict")
   execs=0 crashes=0 run=0
   start=$(now)
-  deadline=$(echo "$start + $seconds" | bc)
+  deadline=$((start + seconds))
   while [ $crashes -lt $max_restarts ]; do
-    left=$(echo "$deadline - $(now)" | bc | cut -d. -f1)
+    left=$((deadline - $(now)))
     [ "${left:-0}" -ge 1 ] || break
     run=$((run + 1))
     log=$work/fuzz-$run.log
@@ -209,8 +209,8 @@ for target in "${targets[@]}"; do
         record_crash "$log" "$before"
       fi ;;
   esac
-  elapsed=$(echo "$(now) - $start" | bc)
-  line=$(printf 'fuzz %s: %d execs in %.0f s, %d crashes' "$target" "$execs" "$elapsed" "$crashes")
+  elapsed=$(($(now) - start))
+  line=$(printf 'fuzz %s: %d execs in %d s, %d crashes' "$target" "$execs" "$elapsed" "$crashes")
   [ ${#kept[@]} -gt 0 ] && line="$line ($still_failing of ${#kept[@]} kept inputs still fail)"
   echo "$line"
   if [ $crashes -gt 0 ] || [ $still_failing -gt 0 ]; then
