@@ -1081,6 +1081,12 @@ class TapResult(unittest.TestResult):
         sys.stdout.flush()
         if not ok:
             self.any_failed = True
+            # meson parses stdout as TAP and shows only stderr for a failed
+            # test: say what failed there too, so CI logs keep it.
+            sys.stderr.write(f"{line}\n")
+            for block in list(problems) + ([extra] if extra else []):
+                sys.stderr.write(block.rstrip()[-6000:] + "\n")
+            sys.stderr.flush()
 
     @staticmethod
     def _name(test):

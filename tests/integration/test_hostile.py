@@ -210,7 +210,13 @@ class Gen:
                                  "1.0.0-" + "a" * 70, "1." * 40 + "0"])
             if pick == 1:
                 return self.insert(self.semver(), r.choice(FANCY + CONTROLS + [" ", "/", "_"]))
-            return self.semver() + r.choice(["..", ".", "-", "+", "_x", "/"])
+            v = self.semver()
+            suffix = r.choice(["..", ".", "-", "+", "_x", "/"])
+            # A trailing '-' only breaks a bare version: after a pre-release
+            # or build part it just extends the last identifier ("x-y-z.---").
+            if suffix == "-" and ("-" in v or "+" in v):
+                suffix = "."
+            return v + suffix
         if rule == "timezone":
             pick = r.randrange(3)
             if pick == 0:
