@@ -180,6 +180,20 @@ class Retries(ErrorChecks, HarnessTestCase):
                 args = default_args(kind)
                 self.check_provisioned(kind, args, self.H.provision(kind, args), requests=3)
 
+    def test_never_reached_is_retried_for_every_kind(self):
+        """A refused connection proves the request never arrived: even the
+        kinds that are otherwise never sent twice are retried then."""
+        self.H.restart_daemon({"Gateway": {"URL": f"http://127.0.0.1:{free_port()}"}})
+        try:
+            for kind in ("standalone", "lua_device", "ucm"):
+                with self.subTest(kind=kind):
+                    msg = self.assertError(self.H.provision(kind, default_args(kind)),
+                                           "Unavailable")
+                    self.assertIn("after 3 attempts", msg,
+                                  "a request that never arrived was not retried")
+        finally:
+            self.H.restart_daemon()
+
     def test_retries_are_bounded(self):
         self.H.gateway.faults({"path": UCM, "status": 500, "count": -1})
         self.assertError(self.H.provision("ucm", default_args("ucm")), "Unavailable")
