@@ -9,6 +9,7 @@
  * once; --pool 0 gives every call a new device. --raw PATH writes each
  * latency (ns, in completion order) to PATH. */
 #define _GNU_SOURCE
+#include "bus.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -77,56 +78,36 @@ json_escape (char *out, size_t size, const char *s)
 int
 main (int argc, char **argv)
 {
-  const char *raw = NULL, *address = NULL, *site = "bench-site", *prefix = "BENCH";
-  const char *protocol = "MQTTS";
-  size_t calls = 100, inflight = 1, pool = 0;
+  const char *address = NULL;
+  LoadOptions l = { .site = "bench-site", .prefix = "BENCH", .protocol = "MQTTS",
+                    .calls = 100, .inflight = 1 };
   for (int i = 1; i + 1 < argc; i += 2)
     {
       const char *o = argv[i], *v = argv[i + 1];
       if (strcmp (o, "--address") == 0)
         address = v;
-      else if (strcmp (o, "--calls") == 0)
-        calls = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--inflight") == 0)
-        inflight = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--pool") == 0)
-        pool = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--site") == 0)
-        site = v;
-      else if (strcmp (o, "--prefix") == 0)
-        prefix = v;
-      else if (strcmp (o, "--protocol") == 0)
-        protocol = v;
-      else if (strcmp (o, "--raw") == 0)
-        raw = v;
-      else
+      else if (!load_option (&l, o, v))
         {
           fprintf (stderr, "bench-client: unknown option %s\n", o);
           return 2;
         }
     }
-  if (address == NULL || calls == 0 || inflight == 0 || (pool > 0 && pool < inflight))
+  if (address == NULL || !load_options_valid (&l))
     {
-      fprintf (stderr, "usage: bench-client --address ADDR --calls N --inflight K "
-                       "[--pool P>=K] [--site S] [--prefix HW] [--protocol MQTT|MQTTS] "
-                       "[--raw PATH]\n");
+      fprintf (stderr, "usage: bench-client --address ADDR " LOAD_OPTIONS_USAGE "\n");
       return 2;
     }
 
   sd_bus *bus = NULL;
-  int r = sd_bus_new (&bus);
-  if (r >= 0)
-    r = sd_bus_set_address (bus, address);
-  if (r >= 0)
-    r = sd_bus_set_bus_client (bus, 1);
-  if (r >= 0)
-    r = sd_bus_start (bus);
+  int r = bench_bus_open (address, &bus);
   if (r < 0)
     {
       fprintf (stderr, "bench-client: cannot connect to %s: %s\n", address, strerror (-r));
       return 1;
     }
 
+  const char *raw = l.raw, *site = l.site, *prefix = l.prefix, *protocol = l.protocol;
+  size_t calls = l.calls, inflight = l.inflight, pool = l.pool;
   Run run = { .lat = calloc (calls, sizeof (uint64_t)) };
   pool_init (&run.pool, pool, pool == 0);
   size_t issued = 0;

@@ -42,10 +42,9 @@ on_data (char *data, size_t size, size_t nmemb, void *userp)
 int
 main (int argc, char **argv)
 {
-  const char *raw = NULL, *url = NULL, *token = NULL, *site = "bench-direct";
-  const char *prefix = "DIRECT";
-  const char *protocol = "MQTTS";
-  size_t calls = 100, inflight = 1, pool = 0;
+  const char *url = NULL, *token = NULL;
+  LoadOptions l = { .site = "bench-direct", .prefix = "DIRECT", .protocol = "MQTTS",
+                    .calls = 100, .inflight = 1 };
   for (int i = 1; i + 1 < argc; i += 2)
     {
       const char *o = argv[i], *v = argv[i + 1];
@@ -53,35 +52,20 @@ main (int argc, char **argv)
         url = v;
       else if (strcmp (o, "--token") == 0)
         token = v;
-      else if (strcmp (o, "--calls") == 0)
-        calls = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--inflight") == 0)
-        inflight = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--pool") == 0)
-        pool = strtoul (v, NULL, 10);
-      else if (strcmp (o, "--site") == 0)
-        site = v;
-      else if (strcmp (o, "--prefix") == 0)
-        prefix = v;
-      else if (strcmp (o, "--protocol") == 0)
-        protocol = v;
-      else if (strcmp (o, "--raw") == 0)
-        raw = v;
-      else
+      else if (!load_option (&l, o, v))
         {
           fprintf (stderr, "bench-direct: unknown option %s\n", o);
           return 2;
         }
     }
-  if (url == NULL || token == NULL || calls == 0 || inflight == 0 ||
-      (pool > 0 && pool < inflight))
+  if (url == NULL || token == NULL || !load_options_valid (&l))
     {
-      fprintf (stderr, "usage: bench-direct --url URL --token T --calls N --inflight K "
-                       "[--pool P>=K] [--site S] [--prefix HW] [--protocol MQTT|MQTTS] "
-                       "[--raw PATH]\n");
+      fprintf (stderr, "usage: bench-direct --url URL --token T " LOAD_OPTIONS_USAGE "\n");
       return 2;
     }
 
+  const char *raw = l.raw, *site = l.site, *prefix = l.prefix, *protocol = l.protocol;
+  size_t calls = l.calls, inflight = l.inflight, pool = l.pool;
   curl_global_init (CURL_GLOBAL_DEFAULT);
   char auth[512];
   snprintf (auth, sizeof auth, "X-Enapter-Auth-Token: %s", token);

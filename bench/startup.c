@@ -6,6 +6,7 @@
  *
  *   bench-startup --address ADDR --runs N [--raw PATH] -- DAEMON ARGS... */
 #define _GNU_SOURCE
+#include "bus.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -83,13 +84,7 @@ main (int argc, char **argv)
   char **daemon_argv = argv + i + 1;
 
   sd_bus *bus = NULL;
-  int r = sd_bus_new (&bus);
-  if (r >= 0)
-    r = sd_bus_set_address (bus, address);
-  if (r >= 0)
-    r = sd_bus_set_bus_client (bus, 1);
-  if (r >= 0)
-    r = sd_bus_start (bus);
+  int r = bench_bus_open (address, &bus);
   if (r >= 0)
     r = sd_bus_match_signal (bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                              "org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, NULL);

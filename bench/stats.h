@@ -117,3 +117,42 @@ pool_empty (const IdPool *p)
 {
   return !p->fresh && p->count == 0;
 }
+
+/* The load options bench-client and bench-direct share. */
+typedef struct {
+  const char *raw, *site, *prefix, *protocol;
+  size_t calls, inflight, pool;
+} LoadOptions;
+
+#define LOAD_OPTIONS_USAGE \
+  "--calls N --inflight K [--pool P>=K] [--site S] [--prefix HW] [--protocol MQTT|MQTTS] " \
+  "[--raw PATH]"
+
+/* Takes option @o with value @v when it is a shared one: 1, else 0. */
+static inline int
+load_option (LoadOptions *l, const char *o, const char *v)
+{
+  if (strcmp (o, "--calls") == 0)
+    l->calls = strtoul (v, NULL, 10);
+  else if (strcmp (o, "--inflight") == 0)
+    l->inflight = strtoul (v, NULL, 10);
+  else if (strcmp (o, "--pool") == 0)
+    l->pool = strtoul (v, NULL, 10);
+  else if (strcmp (o, "--site") == 0)
+    l->site = v;
+  else if (strcmp (o, "--prefix") == 0)
+    l->prefix = v;
+  else if (strcmp (o, "--protocol") == 0)
+    l->protocol = v;
+  else if (strcmp (o, "--raw") == 0)
+    l->raw = v;
+  else
+    return 0;
+  return 1;
+}
+
+static inline int
+load_options_valid (const LoadOptions *l)
+{
+  return l->calls > 0 && l->inflight > 0 && (l->pool == 0 || l->pool >= l->inflight);
+}
