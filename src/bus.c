@@ -177,8 +177,8 @@ proceed_get_device (void *data)
 {
   Call *call = data;
   EpKeystore *ks = ep_service_keystore (call->bus->svc);
-  JsonObject *meta = ep_keystore_lookup (ks, call->device_id);
-  if (meta == NULL)
+  const EpDeviceInfo *info = ep_keystore_lookup (ks, call->device_id);
+  if (info == NULL)
     {
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_NOT_FOUND,
                                               "the keystore holds no device %s", call->device_id);
@@ -186,7 +186,7 @@ proceed_get_device (void *data)
     }
   else
     {
-      reply (call, g_variant_new ("(@a{sv})", ep_record_details (meta, ep_keystore_path (ks),
+      reply (call, g_variant_new ("(@a{sv})", ep_record_details (info, ep_keystore_path (ks),
                                                                  FALSE)));
     }
   call_free (call);

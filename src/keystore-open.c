@@ -143,7 +143,8 @@ scan (EpKeystore *ks, GError **error)
           json_object_unref (meta);
           continue;
         }
-      g_hash_table_replace (ks->index, g_strdup (name), meta);
+      ep_keystore_index_set (ks, name, meta);
+      json_object_unref (meta);
     }
   closedir (dir);
   return TRUE;
@@ -158,7 +159,7 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   ks->group_set = group_set;
   ks->gid = gid;
   ks->index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                     (GDestroyNotify) json_object_unref);
+                                     (GDestroyNotify) ep_device_info_free);
 
   if (g_mkdir_with_parents (path, 0700) < 0)
     {
@@ -203,20 +204,26 @@ ep_keystore_path (EpKeystore *ks)
   return ks->path;
 }
 
-JsonObject *
+void
+ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata)
+{
+  g_hash_table_replace (ks->index, g_strdup (device_id), ep_device_info_new (metadata));
+}
+
+const EpDeviceInfo *
 ep_keystore_lookup (EpKeystore *ks, const char *device_id)
 {
   return g_hash_table_lookup (ks->index, device_id);
 }
 
 static gboolean
-matches (JsonObject *meta, const char *kind, const char *const *names, const char *const *values)
+matches (const EpDeviceInfo *info, const char *kind, const char *const *names,
+         const char *const *values)
 {
-  if (g_strcmp0 (ep_json_string (meta, "kind"), kind) != 0)
+  if (g_strcmp0 (ep_device_info_get (info, "kind"), kind) != 0)
     return FALSE;
   for (size_t i = 0; names[i]; i++)
-    if (g_strcmp0 (ep_json_string (meta, names[i]),
-                   values[i]) != 0)
+    if (g_strcmp0 (ep_device_info_get (info, names[i]), values[i]) != 0)
       return FALSE;
   return TRUE;
 }

@@ -14,10 +14,14 @@ struct EpKeystore {
   int dirfd;
   gboolean group_set;
   gid_t gid;
-  GHashTable *index;   /* device_id -> JsonObject (device.json) */
+  GHashTable *index;   /* device_id -> EpDeviceInfo (of device.json) */
 };
 
 void ep_keystore_close_fd (int *fd);
+
+/* Puts what @metadata (its device.json) holds in the index, replacing the
+ * device's earlier entry. */
+void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);
 #define auto_fd __attribute__ ((cleanup (ep_keystore_close_fd))) int
 
 static inline mode_t

@@ -243,8 +243,7 @@ ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replac
   WriteJob *job = g_task_get_task_data (task);
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
-  g_hash_table_replace (ks->index, g_strdup (job->entry->device_id),
-                        json_object_ref (job->entry->metadata));
+  ep_keystore_index_set (ks, job->entry->device_id, job->entry->metadata);
   if (replaced)
     *replaced = job->replaced;
   return TRUE;

@@ -4,6 +4,8 @@
  * An in-memory index of every device.json answers look-ups without I/O. */
 #pragma once
 
+#include "device-info.h"
+
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <sys/types.h>
@@ -43,8 +45,9 @@ void ep_keystore_forget_async (EpKeystore *ks, const char *device_id,
 /* On success the index no longer holds the device. */
 gboolean ep_keystore_forget_finish (EpKeystore *ks, GAsyncResult *result, GError **error);
 
-/* The device.json of @device_id, or NULL. */
-JsonObject *ep_keystore_lookup (EpKeystore *ks, const char *device_id);
+/* What device.json of @device_id holds, or NULL; valid until the device is
+ * written or forgotten. */
+const EpDeviceInfo *ep_keystore_lookup (EpKeystore *ks, const char *device_id);
 /* The id of a device of @kind whose metadata has every @names[i] equal to
  * @values[i] (NULL-terminated), or NULL. */
 const char *ep_keystore_find (EpKeystore *ks, const char *kind, const char *const *names,

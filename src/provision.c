@@ -72,9 +72,9 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
       job_fail (job, error);
       return;
     }
-  JsonObject *meta = ep_keystore_lookup (ks, job->device_id);
+  const EpDeviceInfo *info = ep_keystore_lookup (ks, job->device_id);
   g_autoptr (GVariant) details =
-      g_variant_ref_sink (ep_record_details (meta, ep_keystore_path (ks), replaced));
+      g_variant_ref_sink (ep_record_details (info, ep_keystore_path (ks), replaced));
   job_finish (job, job->device_id, details, NULL);
 }
 
@@ -277,21 +277,21 @@ typedef struct {
 /* The in-flight identity of a stored device, as ep_args_identity() makes it
  * for a call. */
 static char *
-stored_identity (JsonObject *meta)
+stored_identity (const EpDeviceInfo *info)
 {
-  const EpKind *kind = ep_kind_by_name (ep_json_string (meta, "kind"));
+  const EpKind *kind = ep_kind_by_name (ep_device_info_get (info, "kind"));
   if (kind == NULL)
     return NULL;
   g_autoptr (EpArgs) args = ep_args_new (kind);
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    args->str[i] = g_strdup (ep_json_string (meta, kind->args[i].name));
+    args->str[i] = g_strdup (ep_device_info_get (info, kind->args[i].name));
   return ep_args_identity (args);
 }
 
 static gboolean
-device_in_flight (EpService *svc, const char *device_id, JsonObject *meta)
+device_in_flight (EpService *svc, const char *device_id, const EpDeviceInfo *info)
 {
-  g_autofree char *identity = stored_identity (meta);
+  g_autofree char *identity = stored_identity (info);
   if (identity != NULL && g_hash_table_contains (svc->in_flight, identity))
     return TRUE;
   GHashTableIter it;
@@ -320,14 +320,14 @@ gboolean
 ep_service_forget (EpService *svc, const char *device_id, EpForgetDone done, gpointer user_data,
                    GError **error)
 {
-  JsonObject *meta = ep_keystore_lookup (svc->keystore, device_id);
-  if (meta == NULL)
+  const EpDeviceInfo *info = ep_keystore_lookup (svc->keystore, device_id);
+  if (info == NULL)
     {
       g_set_error (error, EP_ERROR, EP_ERROR_NOT_FOUND, "the keystore holds no device %s",
                    device_id);
       return FALSE;
     }
-  if (device_in_flight (svc, device_id, meta))
+  if (device_in_flight (svc, device_id, info))
     {
       g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
                    "device %s is being provisioned or removed; try again when that has finished",

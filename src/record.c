@@ -72,40 +72,34 @@ ep_record_entry (const EpArgs *args, const EpApiResult *result)
 }
 
 static void
-add_string (GVariantBuilder *b, JsonObject *obj, const char *member, const char *key)
+add_string (GVariantBuilder *b, const EpDeviceInfo *info, const char *field, const char *key)
 {
-  const char *value = ep_json_string (obj, member);
+  const char *value = ep_device_info_get (info, field);
   if (value != NULL && g_utf8_validate (value, -1, NULL))
     g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
 }
 
 GVariant *
-ep_record_details (JsonObject *meta, const char *keystore_path, gboolean reprovisioned)
+ep_record_details (const EpDeviceInfo *info, const char *keystore_path, gboolean reprovisioned)
 {
   static const char *const top[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
                                      "name", "provisioned_at" };
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   for (size_t i = 0; i < G_N_ELEMENTS (top); i++)
-    add_string (&b, meta, top[i], top[i]);
+    add_string (&b, info, top[i], top[i]);
   g_variant_builder_add (&b, "{sv}", "reprovisioned", g_variant_new_boolean (reprovisioned));
 
-  const char *id = ep_json_string (meta, "device_id");
+  const char *id = ep_device_info_get (info, "device_id");
   g_autofree char *path = g_build_filename (keystore_path, id ? id : "", NULL);
   g_variant_builder_add (&b, "{sv}", "keystore_path", g_variant_new_string (path));
 
-  JsonNode *config_node = json_object_get_member (meta, "config");
-  if (config_node != NULL && JSON_NODE_HOLDS_OBJECT (config_node))
-    {
-      JsonObject *config = json_node_get_object (config_node);
-      add_string (&b, config, "protocol", "protocol");
-      add_string (&b, config, "mqtt_host", "mqtt_host");
-      add_string (&b, config, "channel_id", "channel_id");
-      JsonNode *port = json_object_get_member (config, "mqtt_port");
-      if (port != NULL && JSON_NODE_HOLDS_VALUE (port) &&
-          json_node_get_value_type (port) == G_TYPE_INT64)
-        g_variant_builder_add (&b, "{sv}", "mqtt_port",
-                               g_variant_new_uint32 ((guint32) json_node_get_int (port)));
-    }
+  add_string (&b, info, "config.protocol", "protocol");
+  add_string (&b, info, "config.mqtt_host", "mqtt_host");
+  add_string (&b, info, "config.channel_id", "channel_id");
+  const char *port = ep_device_info_get (info, "config.mqtt_port");
+  guint64 port_number;
+  if (port != NULL && g_ascii_string_to_unsigned (port, 10, 0, G_MAXUINT32, &port_number, NULL))
+    g_variant_builder_add (&b, "{sv}", "mqtt_port", g_variant_new_uint32 ((guint32) port_number));
   return g_variant_builder_end (&b);
 }

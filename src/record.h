@@ -13,7 +13,7 @@ JsonObject *ep_record_metadata (const EpArgs *args, const EpApiResult *result);
 /* The complete keystore entry: device.json plus the credential files. */
 EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result);
 
-/* The a{sv} details of SPEC section 3 from a device.json, with
+/* The a{sv} details of SPEC section 3 from what a device.json holds, with
  * keystore_path set to @keystore_path/<device_id>. Floating reference. */
-GVariant *ep_record_details (JsonObject *metadata, const char *keystore_path,
+GVariant *ep_record_details (const EpDeviceInfo *info, const char *keystore_path,
                              gboolean reprovisioned);

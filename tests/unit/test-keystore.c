@@ -61,10 +61,9 @@ test_replace (Fixture *f, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (config, "mqtt_port"), ==, 1883);
 
   /* The index follows the newest set. */
-  JsonObject *indexed = ep_keystore_lookup (ks, DEVICE_ID);
+  const EpDeviceInfo *indexed = ep_keystore_lookup (ks, DEVICE_ID);
   g_assert_nonnull (indexed);
-  JsonObject *indexed_config = json_object_get_object_member (indexed, "config");
-  g_assert_cmpstr (json_object_get_string_member (indexed_config, "protocol"), ==, "MQTT");
+  g_assert_cmpstr (ep_device_info_get (indexed, "config.protocol"), ==, "MQTT");
 
   g_autofree char *top = list_dir (f->ks_path);
   g_assert_cmpstr (top, ==, DEVICE_ID);
@@ -79,9 +78,10 @@ test_replace (Fixture *f, gconstpointer data)
 
   /* A fresh open indexes what is on disk. */
   g_autoptr (EpKeystore) again = open_keystore (f->ks_path, FALSE, 0);
-  JsonObject *reread = ep_keystore_lookup (again, DEVICE_ID);
+  const EpDeviceInfo *reread = ep_keystore_lookup (again, DEVICE_ID);
   g_assert_nonnull (reread);
-  g_assert_cmpstr (json_object_get_string_member (reread, "kind"), ==, "ucm");
+  g_assert_cmpstr (ep_device_info_get (reread, "kind"), ==, "ucm");
+  g_assert_cmpstr (ep_device_info_get (reread, "config.protocol"), ==, "MQTTS");
 }
 
 /* Two devices written at once both land complete. */
@@ -159,9 +159,9 @@ test_open_cleans_leftovers (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (dev_meta, G_FILE_TEST_IS_REGULAR));
   g_autofree char *pw = read_text (dev_pw);
   g_assert_cmpstr (pw, ==, "pw");
-  JsonObject *meta = ep_keystore_lookup (ks, "dev-1");
-  g_assert_nonnull (meta);
-  g_assert_cmpstr (json_object_get_string_member (meta, "kind"), ==, "standalone");
+  const EpDeviceInfo *info = ep_keystore_lookup (ks, "dev-1");
+  g_assert_nonnull (info);
+  g_assert_cmpstr (ep_device_info_get (info, "kind"), ==, "standalone");
   g_assert_null (ep_keystore_lookup (ks, "dev-4"));
   g_assert_null (ep_keystore_lookup (ks, ".new-0badf00d-dev-1"));
   g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
@@ -285,7 +285,7 @@ test_failed_write_keeps_old_set (Fixture *f, gconstpointer data)
   g_autofree char *dev_dir = g_build_filename (f->ks_path, DEVICE_ID, NULL);
   g_autofree char *meta_path = g_build_filename (dev_dir, "device.json", NULL);
   g_autofree char *meta_before = read_text (meta_path);
-  JsonObject *indexed_before = ep_keystore_lookup (ks, DEVICE_ID);
+  const EpDeviceInfo *indexed_before = ep_keystore_lookup (ks, DEVICE_ID);
 
   EpKeystoreEntry *bad = entry_for ("ucm", "MQTT", MQTT_RESPONSE);
   ep_keystore_entry_add_file (bad, "password", "second copy");   /* EEXIST on write */

@@ -1,5 +1,6 @@
 /* Unit tests of src/record.h: device.json as SPEC section 5 describes it,
- * written through the keystore, and the details dictionary of section 3. */
+ * written through the keystore, and the details dictionary of section 3;
+ * and of src/device-info.h, what the index keeps of device.json. */
 #include "keystore-util.h"
 
 /* ---- device.json -------------------------------------------------------- */
@@ -146,7 +147,8 @@ test_details (Fixture *f, gconstpointer data)
   g_autoptr (EpArgs) args = unit_args_seed ("ucm");
   g_autoptr (EpApiResult) r = parse (args, MQTTS_RESPONSE);
   g_autoptr (JsonObject) meta = ep_record_metadata (args, r);
-  g_autoptr (GVariant) details = g_variant_ref_sink (ep_record_details (meta, "/ks", TRUE));
+  g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
+  g_autoptr (GVariant) details = g_variant_ref_sink (ep_record_details (info, "/ks", TRUE));
   g_assert_true (g_variant_is_of_type (details, G_VARIANT_TYPE_VARDICT));
 
   static const char *const strings[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
@@ -198,7 +200,8 @@ test_details (Fixture *f, gconstpointer data)
   unit_args_set (margs, "protocol", "MQTT");
   g_autoptr (EpApiResult) mr = parse (margs, MQTT_RESPONSE);
   g_autoptr (JsonObject) mmeta = ep_record_metadata (margs, mr);
-  g_autoptr (GVariant) mdetails = g_variant_ref_sink (ep_record_details (mmeta, "/ks", FALSE));
+  g_autoptr (EpDeviceInfo) minfo = ep_device_info_new (mmeta);
+  g_autoptr (GVariant) mdetails = g_variant_ref_sink (ep_record_details (minfo, "/ks", FALSE));
   g_autofree char *mprinted = g_variant_print (mdetails, TRUE);
   assert_no_secret (mprinted);
   g_assert_true (g_variant_lookup (mdetails, "reprovisioned", "b", &re));
@@ -210,7 +213,8 @@ test_details (Fixture *f, gconstpointer data)
   g_autoptr (EpArgs) vargs = unit_args_seed ("vucm");
   g_autoptr (EpApiResult) vr = parse (vargs, "{\"device_id\":\"vucm-1\"}");
   g_autoptr (JsonObject) vmeta = ep_record_metadata (vargs, vr);
-  g_autoptr (GVariant) vdetails = g_variant_ref_sink (ep_record_details (vmeta, "/ks", FALSE));
+  g_autoptr (EpDeviceInfo) vinfo = ep_device_info_new (vmeta);
+  g_autoptr (GVariant) vdetails = g_variant_ref_sink (ep_record_details (vinfo, "/ks", FALSE));
   assert_entry_type (vdetails, "kind", "s");
   assert_entry_type (vdetails, "device_id", "s");
   assert_entry_type (vdetails, "hardware_id", "s");
@@ -225,6 +229,38 @@ test_details (Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- what the index keeps of device.json --------------------------------- */
+
+static void
+test_device_info (Fixture *f, gconstpointer data)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (
+      parser,
+      "{\"kind\":\"ucm\",\"device_id\":\"d-1\",\"name\":\"\",\"lat\":50.5,\"n\":-7,"
+      "\"ok\":true,\"list\":[\"x\"],\"nested\":{\"a\":\"b\"},\"\":\"empty name\","
+      "\"config\":{\"mqtt_port\":8883,\"mqtt_host\":\"h\",\"deep\":{\"c\":\"d\"}}}",
+      -1, NULL));
+  g_autoptr (EpDeviceInfo) info = ep_device_info_new (json_node_get_object (
+      json_parser_get_root (parser)));
+  g_assert_cmpstr (ep_device_info_get (info, "kind"), ==, "ucm");
+  g_assert_cmpstr (ep_device_info_get (info, "device_id"), ==, "d-1");
+  g_assert_cmpstr (ep_device_info_get (info, "name"), ==, "");   /* empty, not absent */
+  g_assert_cmpstr (ep_device_info_get (info, "n"), ==, "-7");
+  g_assert_cmpstr (ep_device_info_get (info, "config.mqtt_port"), ==, "8883");
+  g_assert_cmpstr (ep_device_info_get (info, "config.mqtt_host"), ==, "h");
+  /* What nothing looks up is not kept. */
+  static const char *const absent[] = { "lat", "ok", "list", "nested", "nested.a", "",
+                                        "config", "config.deep", "config.deep.c", "mqtt_port",
+                                        "missing" };
+  for (size_t i = 0; i < G_N_ELEMENTS (absent); i++)
+    g_assert_null (ep_device_info_get (info, absent[i]));
+
+  g_autoptr (JsonObject) empty = json_object_new ();
+  g_autoptr (EpDeviceInfo) none = ep_device_info_new (empty);
+  g_assert_null (ep_device_info_get (none, "kind"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -233,6 +269,7 @@ main (int argc, char **argv)
   ADD ("/record/device-json", test_device_json);
   ADD ("/record/device-json-kinds", test_device_json_kinds);
   ADD ("/record/details", test_details);
+  ADD ("/record/device-info", test_device_info);
 #undef ADD
   return g_test_run ();
 }

@@ -1,0 +1,73 @@
+#include "device-info.h"
+
+#include <string.h>
+
+/* The fields as "name\0value\0" pairs, ended by an empty name. */
+struct EpDeviceInfo {
+  char fields[1];
+};
+
+static void
+add_members (GString *out, JsonObject *obj, const char *prefix)
+{
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *node;
+  json_object_iter_init (&it, obj);
+  while (json_object_iter_next (&it, &name, &node))
+    {
+      if (name[0] == '\0')
+        continue;
+      if (prefix == NULL && strcmp (name, "config") == 0 && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          add_members (out, json_node_get_object (node), "config.");
+          continue;
+        }
+      if (!JSON_NODE_HOLDS_VALUE (node))
+        continue;
+      GType type = json_node_get_value_type (node);
+      if (type != G_TYPE_STRING && type != G_TYPE_INT64)
+        continue;
+      if (prefix != NULL)
+        g_string_append (out, prefix);
+      g_string_append_len (out, name, (gssize) strlen (name) + 1);
+      if (type == G_TYPE_STRING)
+        g_string_append (out, json_node_get_string (node));
+      else
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+      g_string_append_c (out, '\0');
+    }
+}
+
+EpDeviceInfo *
+ep_device_info_new (JsonObject *metadata)
+{
+  GString *out = g_string_sized_new (512);
+  add_members (out, metadata, NULL);
+  g_string_append_c (out, '\0');
+  /* Exactly the size needed: the index keeps these for the daemon's life. */
+  EpDeviceInfo *info = g_memdup2 (out->str, out->len);
+  g_string_free (out, TRUE);
+  return info;
+}
+
+void
+ep_device_info_free (EpDeviceInfo *info)
+{
+  g_free (info);
+}
+
+const char *
+ep_device_info_get (const EpDeviceInfo *info, const char *field)
+{
+  const char *p = info->fields;
+  while (*p != '\0')
+    {
+      const char *name = p;
+      const char *value = name + strlen (name) + 1;
+      if (strcmp (name, field) == 0)
+        return value;
+      p = value + strlen (value) + 1;
+    }
+  return NULL;
+}

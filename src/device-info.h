@@ -1,0 +1,19 @@
+/* What the keystore index keeps of a device.json: its string and integer
+ * fields, flattened into one allocation ("config.mqtt_port" for a member of
+ * "config"). A JsonObject tree costs about ten times as much and scatters
+ * over the heap, which then cannot be given back after a burst. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+typedef struct EpDeviceInfo EpDeviceInfo;
+
+/* The fields of @metadata: top-level strings and integers, and those of its
+ * "config" object. Numbers that are not integers, booleans and arrays are
+ * left out: nothing looks them up. */
+EpDeviceInfo *ep_device_info_new (JsonObject *metadata);
+void ep_device_info_free (EpDeviceInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpDeviceInfo, ep_device_info_free)
+
+/* The value of @field (integers in decimal), or NULL when absent. */
+const char *ep_device_info_get (const EpDeviceInfo *info, const char *field);
