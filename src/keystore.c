@@ -63,16 +63,22 @@ ep_keystore_remove_at (int dirfd, const char *name, int depth)
   auto_fd fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -1;
-  DIR *dir = fdopendir (dup (fd));
-  if (dir == NULL)
-    return -1;
-  struct dirent *de;
+  /* getdents64 into the stack rather than readdir: each DIR is a 32 KiB
+   * allocation, and one per write under a burst fragments the heap. */
+  char buf[2048] __attribute__ ((aligned (8)));
   int ret = 0;
-  while ((de = readdir (dir)) != NULL)
-    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0 &&
-        ep_keystore_remove_at (fd, de->d_name, depth + 1) < 0)
-      ret = -1;
-  closedir (dir);
+  ssize_t n;
+  while ((n = getdents64 (fd, buf, sizeof buf)) > 0)
+    for (ssize_t off = 0; off < n;)
+      {
+        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+        off += de->d_reclen;
+        if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0 &&
+            ep_keystore_remove_at (fd, de->d_name, depth + 1) < 0)
+          ret = -1;
+      }
+  if (n < 0)
+    ret = -1;
   if (ret == 0 && unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
     ret = -1;
   return ret;
