@@ -494,23 +494,53 @@ build_headers (const EpEndpoint *ep)
   return list;
 }
 
+static CURLM *
+multi_new (EpHttp *http)
+{
+  CURLM *multi = curl_multi_init ();
+  long max = (long) http->config->max_concurrent;
+  curl_multi_setopt (multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt (multi, CURLMOPT_SOCKETDATA, http);
+  curl_multi_setopt (multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt (multi, CURLMOPT_TIMERDATA, http);
+  curl_multi_setopt (multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
+  curl_multi_setopt (multi, CURLMOPT_MAXCONNECTS, max);
+  return multi;
+}
+
+/* Closes every cached connection (libcurl removes their sockets through
+ * on_curl_socket, which attaches nothing while closing) and the timer. */
+static void
+multi_close (EpHttp *http)
+{
+  http->closing = TRUE;
+  curl_multi_cleanup (http->multi);
+  http->multi = NULL;
+  clear_source (&http->timer);
+  http->closing = FALSE;
+}
+
 EpHttp *
 ep_http_new (const EpConfig *config)
 {
   EpHttp *http = g_new0 (EpHttp, 1);
   http->config = config;
-  http->multi = curl_multi_init ();
+  http->multi = multi_new (http);
   g_queue_init (&http->waiting);
   http->idle_easy = g_ptr_array_new_with_free_func ((GDestroyNotify) curl_easy_cleanup);
   http->headers[EP_TARGET_CLOUD] = build_headers (&config->cloud);
   http->headers[EP_TARGET_GATEWAY] = build_headers (&config->gateway);
-  curl_multi_setopt (http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-  curl_multi_setopt (http->multi, CURLMOPT_SOCKETDATA, http);
-  curl_multi_setopt (http->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  curl_multi_setopt (http->multi, CURLMOPT_TIMERDATA, http);
-  curl_multi_setopt (http->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) config->max_concurrent);
-  curl_multi_setopt (http->multi, CURLMOPT_MAXCONNECTS, (long) config->max_concurrent);
   return http;
+}
+
+void
+ep_http_release_idle (EpHttp *http)
+{
+  if (http->transfers != NULL)
+    return;
+  g_ptr_array_set_size (http->idle_easy, 0);
+  multi_close (http);
+  http->multi = multi_new (http);
 }
 
 static void
@@ -526,17 +556,12 @@ ep_http_free (EpHttp *http)
 {
   if (http == NULL)
     return;
-  /* Closing cached connections calls on_curl_socket: keep @http valid. */
+  /* Handles are not kept for reuse from here on. */
   http->closing = TRUE;
   while (http->transfers != NULL)
     transfer_free (http->transfers->data);
   g_ptr_array_unref (http->idle_easy);
-  curl_multi_cleanup (http->multi);
-  if (http->timer != NULL)
-    {
-      g_source_destroy (http->timer);
-      g_source_unref (http->timer);
-    }
+  multi_close (http);
   free_headers (http->headers[EP_TARGET_CLOUD]);
   free_headers (http->headers[EP_TARGET_GATEWAY]);
   g_free (http);

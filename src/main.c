@@ -19,11 +19,13 @@ typedef struct {
   const EpConfig *config;
   GMainLoop *loop;
   EpService *svc;
+  EpHttp *http;
   EpBus *bus;
   gboolean stopping;
   gint64 started;
   guint idle_timer;
   guint trim_timer;
+  gint64 idle_since;         /* monotonic time the last answer was sent */
   int exit_status;
 } Daemon;
 
@@ -35,13 +37,25 @@ quit (Daemon *d, int status)
   g_main_loop_quit (d->loop);
 }
 
+/* How long the daemon must be quiet before it gives back what a burst took. */
+#define TRIM_AFTER_US G_USEC_PER_SEC
+
 static gboolean
 on_trim (gpointer data)
 {
   Daemon *d = data;
   d->trim_timer = 0;
-  if (ep_bus_pending (d->bus) == 0)
-    malloc_trim (0);
+  /* Busy again: the next on_idle () arms the timer anew. */
+  if (ep_bus_pending (d->bus) > 0)
+    return G_SOURCE_REMOVE;
+  gint64 left = d->idle_since + TRIM_AFTER_US - g_get_monotonic_time ();
+  if (left > 0)
+    {
+      d->trim_timer = g_timeout_add ((guint) (left / 1000 + 1), on_trim, d);
+      return G_SOURCE_REMOVE;
+    }
+  ep_http_release_idle (d->http);
+  malloc_trim (0);
   return G_SOURCE_REMOVE;
 }
 
@@ -55,9 +69,11 @@ on_idle (gpointer data)
       quit (d, 0);
       return;
     }
-  /* After a burst the heap keeps its peak; give it back once quiet. */
+  /* After a burst the heap keeps its peak, and connections and handles
+   * wait for reuse; give them back once quiet. */
+  d->idle_since = g_get_monotonic_time ();
   if (d->trim_timer == 0)
-    d->trim_timer = g_timeout_add_seconds (1, on_trim, d);
+    d->trim_timer = g_timeout_add (TRIM_AFTER_US / 1000, on_trim, d);
 }
 
 /* Idle exit for bus activation: once the bus confirms the name is released
@@ -205,6 +221,7 @@ run (const Options *opts)
   g_autoptr (EpHttp) http = ep_http_new (config);
   g_autoptr (EpService) svc = ep_service_new (config, keystore, http);
   d.svc = svc;
+  d.http = http;
   g_autoptr (EpBus) bus = ep_bus_new (svc, config, opts->session, on_ready, on_lost, on_idle, &d,
                                         &error);
   if (bus == NULL)

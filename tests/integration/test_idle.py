@@ -2,7 +2,8 @@
 """Idle exit ([Service] IdleTimeout, seconds; 0 = never): once IdleTimeout
 seconds have passed since the last call with no call pending, the daemon
 releases its bus name, answers what it received, and exits 0. A call in
-flight keeps it running however long the call takes."""
+flight keeps it running however long the call takes. And what a quiet
+daemon gives back before that: its kept connections."""
 
 import os
 import sys
@@ -10,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import BUS_NAME, HarnessTestCase, default_args, main
+from harness import BUS_NAME, HarnessTestCase, default_args, main, wait_until
 
 IDLE_LINE = "idle for 1 s: exiting"
 UCM = "/v3/provisioning/ucm"
@@ -108,6 +109,40 @@ class IdleExit(HarnessTestCase):
                 self.assertIsNone(H.daemon.poll(), "the daemon exited:\n" + H.stderr_tail())
                 self.assertTrue(self.name_owned())
                 self.assertNotIn("exiting", H.daemon_stderr())
+
+
+class QuietRelease(HarnessTestCase):
+    """A second after the last answer the daemon closes the connections it
+    kept for reuse; calls back to back still share one."""
+    # With Retries=0 every request takes a fresh connection (no resend may
+    # happen), so reuse needs retries allowed.
+    CONFIG = {"Provisioning": {"Retries": 1}}
+
+    def sockets(self):
+        """The daemon's open sockets (its bus connection among them)."""
+        fd_dir = f"/proc/{self.H.daemon.pid}/fd"
+        links = []
+        for fd in os.listdir(fd_dir):
+            try:
+                links.append(os.readlink(os.path.join(fd_dir, fd)))
+            except FileNotFoundError:
+                pass        # closed while listed
+        return sum(link.startswith("socket:") for link in links)
+
+    def test_connections_closed_when_quiet(self):
+        H = self.H
+        H.reset_standins()
+        before = self.sockets()
+        for _ in range(2):
+            self.assertOk(H.provision("ucm", default_args("ucm")))
+        self.assertEqual(H.gateway.stats()["provisioning_connections"], 1,
+                         "calls back to back did not share a connection")
+        self.assertEqual(self.sockets(), before + 1, "the kept connection is not open")
+        wait_until(lambda: self.sockets() == before, timeout=10,
+                   what="the daemon to close its idle connection")
+        self.assertOk(H.provision("ucm", default_args("ucm")))
+        self.assertEqual(H.gateway.stats()["provisioning_connections"], 2,
+                         "the call after a quiet spell did not open a new connection")
 
 
 if __name__ == "__main__":
