@@ -61,19 +61,81 @@ request_dict (const EpArgs *args)
   return g_variant_builder_end (&b);
 }
 
+/* Appends what a message carries from @data. Replies and signals of every
+ * call go through here; the ones sent for each provisioning are written
+ * straight from plain data, without building a GVariant first. */
+typedef int (*Append) (sd_bus_message *m, gconstpointer data);
+
+/* @data: the tuple GVariant. */
+static int
+append_tuple (sd_bus_message *m, gconstpointer data)
+{
+  return ep_sdbus_append_args (m, (GVariant *) data);
+}
+
+/* @data: EpDetails, as a{sv}. */
+static int
+append_details (sd_bus_message *m, gconstpointer data)
+{
+  const EpDetails *d = data;
+  int r = sd_bus_message_open_container (m, 'a', "{sv}");
+  for (guint i = 0; r >= 0 && i < d->n; i++)
+    {
+      const EpDetail *e = &d->items[i];
+      if (e->type == 's')
+        r = sd_bus_message_append (m, "{sv}", e->key, "s", e->string);
+      else if (e->type == 'b')
+        r = sd_bus_message_append (m, "{sv}", e->key, "b", (int) e->number);
+      else
+        r = sd_bus_message_append (m, "{sv}", e->key, "u", e->number);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
+typedef struct {
+  const char *kind;
+  const char *device_id;
+  const EpDetails *details;
+} Provisioned;
+
+/* The reply to Provision*: (s device_id, a{sv} details). */
+static int
+append_provisioned_reply (sd_bus_message *m, gconstpointer data)
+{
+  const Provisioned *p = data;
+  int r = sd_bus_message_append (m, "s", p->device_id);
+  return r < 0 ? r : append_details (m, p->details);
+}
+
+/* DeviceProvisioned: (s kind, s device_id, a{sv} details). */
+static int
+append_provisioned_signal (sd_bus_message *m, gconstpointer data)
+{
+  const Provisioned *p = data;
+  int r = sd_bus_message_append (m, "ss", p->kind, p->device_id);
+  return r < 0 ? r : append_details (m, p->details);
+}
+
+/* Emits signal @member carrying what @append makes of @data. */
+static void
+emit_with (EpBus *bus, const char *member, Append append, gconstpointer data)
+{
+  g_autoptr (sd_bus_message) m = NULL;
+  int r = sd_bus_message_new_signal (bus->bus, &m, EP_BUS_PATH, EP_BUS_INTERFACE, member);
+  if (r >= 0)
+    r = append (m, data);
+  if (r >= 0)
+    r = sd_bus_send (bus->bus, m, NULL);
+  if (r < 0)
+    ep_warning ("bus: cannot emit %s: %s", member, g_strerror (-r));
+}
+
 /* Emits signal @member with the tuple @args (floating references are sunk). */
 static void
 emit (EpBus *bus, const char *member, GVariant *args)
 {
   g_autoptr (GVariant) owned = g_variant_ref_sink (args);
-  g_autoptr (sd_bus_message) m = NULL;
-  int r = sd_bus_message_new_signal (bus->bus, &m, EP_BUS_PATH, EP_BUS_INTERFACE, member);
-  if (r >= 0)
-    r = ep_sdbus_append_args (m, owned);
-  if (r >= 0)
-    r = sd_bus_send (bus->bus, m, NULL);
-  if (r < 0)
-    ep_warning ("bus: cannot emit %s: %s", member, g_strerror (-r));
+  emit_with (bus, member, append_tuple, owned);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -114,15 +176,14 @@ reply_error (Call *call, const GError *error)
               g_strerror (-r));
 }
 
-/* Answers the call with the tuple @args (floating references are sunk). */
+/* Answers the call with what @append makes of @data. */
 static void
-reply (Call *call, GVariant *args)
+reply_with (Call *call, Append append, gconstpointer data)
 {
-  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
   g_autoptr (sd_bus_message) m = NULL;
   int r = sd_bus_message_new_method_return (call->msg, &m);
   if (r >= 0)
-    r = ep_sdbus_append_args (m, owned);
+    r = append (m, data);
   if (r >= 0)
     r = sd_bus_send (NULL, m, NULL);
   else
@@ -133,8 +194,16 @@ reply (Call *call, GVariant *args)
               g_strerror (-r));
 }
 
+/* Answers the call with the tuple @args (floating references are sunk). */
 static void
-on_provisioned (const EpArgs *args, const char *device_id, GVariant *details,
+reply (Call *call, GVariant *args)
+{
+  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
+  reply_with (call, append_tuple, owned);
+}
+
+static void
+on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *details,
                 const GError *error, gpointer data)
 {
   Call *call = data;
@@ -153,9 +222,10 @@ on_provisioned (const EpArgs *args, const char *device_id, GVariant *details,
       char who[256];
       ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
                caller_text (call, who, sizeof who), kind->kind, device_id);
-      reply (call, g_variant_new ("(s@a{sv})", device_id, details));
+      Provisioned p = { .kind = kind->kind, .device_id = device_id, .details = details };
+      reply_with (call, append_provisioned_reply, &p);
       /* Also when the caller has gone: others may be waiting for it. */
-      emit (bus, "DeviceProvisioned", g_variant_new ("(ss@a{sv})", kind->kind, device_id, details));
+      emit_with (bus, "DeviceProvisioned", append_provisioned_signal, &p);
     }
   call_free (call);
 }
@@ -186,25 +256,35 @@ proceed_get_device (void *data)
     }
   else
     {
-      reply (call, g_variant_new ("(@a{sv})", ep_record_details (info, ep_keystore_path (ks),
-                                                                 FALSE)));
+      g_auto (EpDetails) details = { 0 };
+      ep_record_details (&details, info, ep_keystore_path (ks), FALSE);
+      reply_with (call, append_details, &details);
     }
   call_free (call);
+}
+
+/* @data: EpKeystore; every device's details, sorted by id, as aa{sv}. */
+static int
+append_device_list (sd_bus_message *m, gconstpointer data)
+{
+  EpKeystore *ks = (EpKeystore *) data;
+  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
+  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < ids->len; i++)
+    {
+      g_auto (EpDetails) details = { 0 };
+      ep_record_details (&details, ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
+                         FALSE);
+      r = append_details (m, &details);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
 }
 
 static void
 proceed_list_devices (void *data)
 {
   Call *call = data;
-  EpKeystore *ks = ep_service_keystore (call->bus->svc);
-  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < ids->len; i++)
-    g_variant_builder_add_value (
-        &b, ep_record_details (ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
-                               FALSE));
-  reply (call, g_variant_new ("(@aa{sv})", g_variant_builder_end (&b)));
+  reply_with (call, append_device_list, ep_service_keystore (call->bus->svc));
   call_free (call);
 }
 

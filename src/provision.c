@@ -41,7 +41,7 @@ notify_active (EpService *svc)
 }
 
 static void
-job_finish (Job *job, const char *device_id, GVariant *details, const GError *error)
+job_finish (Job *job, const char *device_id, const EpDetails *details, const GError *error)
 {
   EpService *svc = job->svc;
   g_hash_table_remove (svc->in_flight, job->identity);
@@ -72,10 +72,10 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
       job_fail (job, error);
       return;
     }
-  const EpDeviceInfo *info = ep_keystore_lookup (ks, job->device_id);
-  g_autoptr (GVariant) details =
-      g_variant_ref_sink (ep_record_details (info, ep_keystore_path (ks), replaced));
-  job_finish (job, job->device_id, details, NULL);
+  g_auto (EpDetails) details = { 0 };
+  ep_record_details (&details, ep_keystore_lookup (ks, job->device_id), ep_keystore_path (ks),
+                     replaced);
+  job_finish (job, job->device_id, &details, NULL);
 }
 
 /* The D-Bus error for an HTTP status other than 2xx (SPEC section 3). */

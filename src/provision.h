@@ -6,14 +6,16 @@
 #include "http.h"
 #include "keystore.h"
 #include "kinds.h"
+#include "record.h"
 
 typedef struct EpService EpService;
 
 /* Called exactly once per accepted call. On success @error is NULL and
- * @details (a{sv}) describes the device; on failure @device_id and @details
- * are NULL. */
-typedef void (*EpProvisionDone) (const EpArgs *args, const char *device_id, GVariant *details,
-                                 const GError *error, gpointer user_data);
+ * @details describes the device; on failure @device_id and @details are
+ * NULL. */
+typedef void (*EpProvisionDone) (const EpArgs *args, const char *device_id,
+                                 const EpDetails *details, const GError *error,
+                                 gpointer user_data);
 
 EpService *ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http);
 void ep_service_free (EpService *svc);

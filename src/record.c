@@ -2,6 +2,8 @@
 
 #include "json-util.h"
 
+#include <string.h>
+
 static JsonObject *
 config_metadata (const EpApiResult *r)
 {
@@ -72,34 +74,59 @@ ep_record_entry (const EpArgs *args, const EpApiResult *result)
 }
 
 static void
-add_string (GVariantBuilder *b, const EpDeviceInfo *info, const char *field, const char *key)
+add (EpDetails *d, const char *key, char type, const char *string, guint32 number)
+{
+  g_assert (d->n < G_N_ELEMENTS (d->items));
+  d->items[d->n++] = (EpDetail) { .key = key, .type = type, .string = string, .number = number };
+}
+
+/* Strings go on D-Bus, which takes UTF-8 only; a hand-edited device.json
+ * may hold anything. */
+static void
+add_string (EpDetails *d, const EpDeviceInfo *info, const char *field, const char *key)
 {
   const char *value = ep_device_info_get (info, field);
   if (value != NULL && g_utf8_validate (value, -1, NULL))
-    g_variant_builder_add (b, "{sv}", key, g_variant_new_string (value));
+    add (d, key, 's', value, 0);
 }
 
-GVariant *
-ep_record_details (const EpDeviceInfo *info, const char *keystore_path, gboolean reprovisioned)
+void
+ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
+                   gboolean reprovisioned)
 {
   static const char *const top[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
                                      "name", "provisioned_at" };
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  d->n = 0;
   for (size_t i = 0; i < G_N_ELEMENTS (top); i++)
-    add_string (&b, info, top[i], top[i]);
-  g_variant_builder_add (&b, "{sv}", "reprovisioned", g_variant_new_boolean (reprovisioned));
+    add_string (d, info, top[i], top[i]);
+  add (d, "reprovisioned", 'b', NULL, reprovisioned ? 1 : 0);
 
   const char *id = ep_device_info_get (info, "device_id");
-  g_autofree char *path = g_build_filename (keystore_path, id ? id : "", NULL);
-  g_variant_builder_add (&b, "{sv}", "keystore_path", g_variant_new_string (path));
+  d->keystore_path = g_build_filename (keystore_path, id ? id : "", NULL);
+  if (g_utf8_validate (d->keystore_path, -1, NULL))
+    add (d, "keystore_path", 's', d->keystore_path, 0);
 
-  add_string (&b, info, "config.protocol", "protocol");
-  add_string (&b, info, "config.mqtt_host", "mqtt_host");
-  add_string (&b, info, "config.channel_id", "channel_id");
+  add_string (d, info, "config.protocol", "protocol");
+  add_string (d, info, "config.mqtt_host", "mqtt_host");
+  add_string (d, info, "config.channel_id", "channel_id");
   const char *port = ep_device_info_get (info, "config.mqtt_port");
   guint64 port_number;
-  if (port != NULL && g_ascii_string_to_unsigned (port, 10, 0, G_MAXUINT32, &port_number, NULL))
-    g_variant_builder_add (&b, "{sv}", "mqtt_port", g_variant_new_uint32 ((guint32) port_number));
-  return g_variant_builder_end (&b);
+  if (port != NULL && g_ascii_string_to_unsigned (port, 10, 0, 65535, &port_number, NULL))
+    add (d, "mqtt_port", 'u', NULL, (guint32) port_number);
+}
+
+void
+ep_details_clear (EpDetails *d)
+{
+  g_clear_pointer (&d->keystore_path, g_free);
+  d->n = 0;
+}
+
+const EpDetail *
+ep_details_lookup (const EpDetails *d, const char *key)
+{
+  for (guint i = 0; i < d->n; i++)
+    if (strcmp (d->items[i].key, key) == 0)
+      return &d->items[i];
+  return NULL;
 }

@@ -13,7 +13,28 @@ JsonObject *ep_record_metadata (const EpArgs *args, const EpApiResult *result);
 /* The complete keystore entry: device.json plus the credential files. */
 EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result);
 
-/* The a{sv} details of SPEC section 3 from what a device.json holds, with
- * keystore_path set to @keystore_path/<device_id>. Floating reference. */
-GVariant *ep_record_details (const EpDeviceInfo *info, const char *keystore_path,
-                             gboolean reprovisioned);
+/* One entry of the details a{sv}. */
+typedef struct {
+  const char *key;
+  char type;                 /* 's', 'u' or 'b' */
+  const char *string;        /* 's' */
+  guint32 number;            /* 'u'; 'b' as 0 or 1 */
+} EpDetail;
+
+/* The details of SPEC section 3, as plain data so the bus writes them
+ * straight into a message. The strings point into the EpDeviceInfo they
+ * were made from: use them before the index changes. */
+typedef struct {
+  EpDetail items[16];
+  guint n;
+  char *keystore_path;       /* owned */
+} EpDetails;
+
+/* The details from what a device.json holds, with keystore_path set to
+ * @keystore_path/<device_id>. Clear them with ep_details_clear(). */
+void ep_record_details (EpDetails *details, const EpDeviceInfo *info, const char *keystore_path,
+                        gboolean reprovisioned);
+void ep_details_clear (EpDetails *details);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (EpDetails, ep_details_clear)
+/* The entry for @key, or NULL. */
+const EpDetail *ep_details_lookup (const EpDetails *details, const char *key);

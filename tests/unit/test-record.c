@@ -129,16 +129,44 @@ test_device_json_kinds (Fixture *f, gconstpointer data)
 
 /* ---- details ------------------------------------------------------------ */
 
-static void
-assert_entry_type (GVariant *dict, const char *key, const char *type)
+static const EpDetail *
+entry (const EpDetails *d, const char *key, char type)
 {
-  g_autoptr (GVariant) v = g_variant_lookup_value (dict, key, NULL);
-  if (v == NULL)
+  const EpDetail *e = ep_details_lookup (d, key);
+  if (e == NULL)
     {
       g_test_fail_printf ("details lack %s", key);
-      return;
+      return NULL;
     }
-  g_assert_cmpstr (g_variant_get_type_string (v), ==, type);
+  g_assert_cmpint (e->type, ==, type);
+  return e;
+}
+
+static void
+assert_string (const EpDetails *d, const char *key, const char *want)
+{
+  const EpDetail *e = entry (d, key, 's');
+  g_assert_cmpstr (e ? e->string : NULL, ==, want);
+}
+
+static void
+assert_number (const EpDetails *d, const char *key, char type, guint32 want)
+{
+  const EpDetail *e = entry (d, key, type);
+  g_assert_cmpuint (e ? e->number : G_MAXUINT32, ==, want);
+}
+
+/* Every entry as "key=value" lines: what would go on the bus. */
+static char *
+print_details (const EpDetails *d)
+{
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; i < d->n; i++)
+    if (d->items[i].type == 's')
+      g_string_append_printf (out, "%s=%s\n", d->items[i].key, d->items[i].string);
+    else
+      g_string_append_printf (out, "%s=%u\n", d->items[i].key, d->items[i].number);
+  return g_string_free (out, FALSE);
 }
 
 static void
@@ -148,52 +176,31 @@ test_details (Fixture *f, gconstpointer data)
   g_autoptr (EpApiResult) r = parse (args, MQTTS_RESPONSE);
   g_autoptr (JsonObject) meta = ep_record_metadata (args, r);
   g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
-  g_autoptr (GVariant) details = g_variant_ref_sink (ep_record_details (info, "/ks", TRUE));
-  g_assert_true (g_variant_is_of_type (details, G_VARIANT_TYPE_VARDICT));
+  g_auto (EpDetails) details = { 0 };
+  ep_record_details (&details, info, "/ks", TRUE);
 
-  static const char *const strings[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
-                                         "keystore_path", "protocol", "mqtt_host",
-                                         "channel_id" };
-  for (size_t i = 0; i < G_N_ELEMENTS (strings); i++)
-    assert_entry_type (details, strings[i], "s");
-  assert_entry_type (details, "reprovisioned", "b");
-  assert_entry_type (details, "mqtt_port", "u");
+  assert_string (&details, "kind", "ucm");
+  assert_string (&details, "device_id", DEVICE_ID);
+  assert_string (&details, "slug", "my-ucm");
+  assert_string (&details, "site_id", "sitebba0-79f2-4e9e-a6f0-69a310ab110b");
+  assert_string (&details, "hardware_id", "C8795CBA5375484E829105E959663C8B");
+  assert_string (&details, "keystore_path", "/ks/" DEVICE_ID);
+  assert_string (&details, "protocol", "MQTTS");
+  assert_string (&details, "mqtt_host", "mqtt.enapter.com");
+  assert_string (&details, "channel_id", "ucm");
+  assert_number (&details, "mqtt_port", 'u', 8883);
+  assert_number (&details, "reprovisioned", 'b', 1);
+  /* The name given and the time stamp are there as well. */
+  entry (&details, "name", 's');
+  entry (&details, "provisioned_at", 's');
+  g_assert_cmpuint (details.n, ==, 13);
 
-  const char *s = NULL;
-  guint32 port = 0;
-  gboolean re = FALSE;
-  g_assert_true (g_variant_lookup (details, "kind", "&s", &s));
-  g_assert_cmpstr (s, ==, "ucm");
-  g_assert_true (g_variant_lookup (details, "device_id", "&s", &s));
-  g_assert_cmpstr (s, ==, DEVICE_ID);
-  g_assert_true (g_variant_lookup (details, "slug", "&s", &s));
-  g_assert_cmpstr (s, ==, "my-ucm");
-  g_assert_true (g_variant_lookup (details, "site_id", "&s", &s));
-  g_assert_cmpstr (s, ==, "sitebba0-79f2-4e9e-a6f0-69a310ab110b");
-  g_assert_true (g_variant_lookup (details, "hardware_id", "&s", &s));
-  g_assert_cmpstr (s, ==, "C8795CBA5375484E829105E959663C8B");
-  g_assert_true (g_variant_lookup (details, "keystore_path", "&s", &s));
-  g_assert_cmpstr (s, ==, "/ks/" DEVICE_ID);
-  g_assert_true (g_variant_lookup (details, "protocol", "&s", &s));
-  g_assert_cmpstr (s, ==, "MQTTS");
-  g_assert_true (g_variant_lookup (details, "mqtt_host", "&s", &s));
-  g_assert_cmpstr (s, ==, "mqtt.enapter.com");
-  g_assert_true (g_variant_lookup (details, "channel_id", "&s", &s));
-  g_assert_cmpstr (s, ==, "ucm");
-  g_assert_true (g_variant_lookup (details, "mqtt_port", "u", &port));
-  g_assert_cmpuint (port, ==, 8883);
-  g_assert_true (g_variant_lookup (details, "reprovisioned", "b", &re));
-  g_assert_true (re);
-
-  g_autofree char *printed = g_variant_print (details, TRUE);
+  g_autofree char *printed = print_details (&details);
   assert_no_secret (printed);
   static const char *const never[] = { "private_key", "certificate", "ca_chain", "password",
                                        "token", "mqtt_credentials" };
   for (size_t i = 0; i < G_N_ELEMENTS (never); i++)
-    {
-      g_autoptr (GVariant) v = g_variant_lookup_value (details, never[i], NULL);
-      g_assert_null (v);
-    }
+    g_assert_null (ep_details_lookup (&details, never[i]));
 
   /* MQTT: the password stays out too; reprovisioned FALSE. */
   g_autoptr (EpArgs) margs = unit_args_seed ("ucm");
@@ -201,32 +208,44 @@ test_details (Fixture *f, gconstpointer data)
   g_autoptr (EpApiResult) mr = parse (margs, MQTT_RESPONSE);
   g_autoptr (JsonObject) mmeta = ep_record_metadata (margs, mr);
   g_autoptr (EpDeviceInfo) minfo = ep_device_info_new (mmeta);
-  g_autoptr (GVariant) mdetails = g_variant_ref_sink (ep_record_details (minfo, "/ks", FALSE));
-  g_autofree char *mprinted = g_variant_print (mdetails, TRUE);
+  g_auto (EpDetails) mdetails = { 0 };
+  ep_record_details (&mdetails, minfo, "/ks", FALSE);
+  g_autofree char *mprinted = print_details (&mdetails);
   assert_no_secret (mprinted);
-  g_assert_true (g_variant_lookup (mdetails, "reprovisioned", "b", &re));
-  g_assert_false (re);
-  g_assert_true (g_variant_lookup (mdetails, "mqtt_port", "u", &port));
-  g_assert_cmpuint (port, ==, 1883);
+  assert_number (&mdetails, "reprovisioned", 'b', 0);
+  assert_number (&mdetails, "mqtt_port", 'u', 1883);
 
   /* A kind without config has no MQTT keys. */
   g_autoptr (EpArgs) vargs = unit_args_seed ("vucm");
   g_autoptr (EpApiResult) vr = parse (vargs, "{\"device_id\":\"vucm-1\"}");
   g_autoptr (JsonObject) vmeta = ep_record_metadata (vargs, vr);
   g_autoptr (EpDeviceInfo) vinfo = ep_device_info_new (vmeta);
-  g_autoptr (GVariant) vdetails = g_variant_ref_sink (ep_record_details (vinfo, "/ks", FALSE));
-  assert_entry_type (vdetails, "kind", "s");
-  assert_entry_type (vdetails, "device_id", "s");
-  assert_entry_type (vdetails, "hardware_id", "s");
-  assert_entry_type (vdetails, "reprovisioned", "b");
-  assert_entry_type (vdetails, "keystore_path", "s");
+  g_auto (EpDetails) vdetails = { 0 };
+  ep_record_details (&vdetails, vinfo, "/ks", FALSE);
+  assert_string (&vdetails, "kind", "vucm");
+  assert_string (&vdetails, "device_id", "vucm-1");
+  entry (&vdetails, "hardware_id", 's');
+  assert_number (&vdetails, "reprovisioned", 'b', 0);
+  assert_string (&vdetails, "keystore_path", "/ks/vucm-1");
   static const char *const absent[] = { "protocol", "mqtt_host", "mqtt_port", "channel_id",
                                         "slug" };
   for (size_t i = 0; i < G_N_ELEMENTS (absent); i++)
-    {
-      g_autoptr (GVariant) v = g_variant_lookup_value (vdetails, absent[i], NULL);
-      g_assert_null (v);
-    }
+    g_assert_null (ep_details_lookup (&vdetails, absent[i]));
+
+  /* Strings D-Bus cannot carry (a hand-edited device.json) are left out. */
+  g_autoptr (JsonObject) odd = json_object_new ();
+  json_object_set_string_member (odd, "kind", "ucm");
+  json_object_set_string_member (odd, "device_id", "odd-1");
+  json_object_set_string_member (odd, "name", "\xff\xfe");
+  g_autoptr (JsonObject) odd_config = json_object_new ();
+  json_object_set_string_member (odd_config, "mqtt_port", "70000");
+  json_object_set_object_member (odd, "config", json_object_ref (odd_config));
+  g_autoptr (EpDeviceInfo) oinfo = ep_device_info_new (odd);
+  g_auto (EpDetails) odetails = { 0 };
+  ep_record_details (&odetails, oinfo, "/ks", FALSE);
+  assert_string (&odetails, "kind", "ucm");
+  g_assert_null (ep_details_lookup (&odetails, "name"));
+  g_assert_null (ep_details_lookup (&odetails, "mqtt_port"));   /* no such port */
 }
 
 /* ---- what the index keeps of device.json --------------------------------- */
