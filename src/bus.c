@@ -79,15 +79,26 @@ append_details (sd_bus_message *m, gconstpointer data)
 {
   const EpDetails *d = data;
   int r = sd_bus_message_open_container (m, 'a', "{sv}");
+  /* Container by container: sd_bus_message_append () would parse "{sv}"
+   * and the variant's signature again for every entry. */
   for (guint i = 0; r >= 0 && i < d->n; i++)
     {
       const EpDetail *e = &d->items[i];
-      if (e->type == 's')
-        r = sd_bus_message_append (m, "{sv}", e->key, "s", e->string);
-      else if (e->type == 'b')
-        r = sd_bus_message_append (m, "{sv}", e->key, "b", (int) e->number);
-      else
-        r = sd_bus_message_append (m, "{sv}", e->key, "u", e->number);
+      const char type[] = { e->type, '\0' };
+      int b = e->number != 0;
+      r = sd_bus_message_open_container (m, 'e', "sv");
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, 's', e->key);
+      if (r >= 0)
+        r = sd_bus_message_open_container (m, 'v', type);
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, e->type, e->type == 's' ? (const void *) e->string
+                                                     : e->type == 'b' ? (const void *) &b
+                                                                      : (const void *) &e->number);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
     }
   return r < 0 ? r : sd_bus_message_close_container (m);
 }
