@@ -22,8 +22,10 @@ struct EpHttp {
   GQueue waiting;             /* Transfer waiting for a slot */
   GList *transfers;           /* every Transfer alive */
   GPtrArray *idle_easy;       /* finished handles kept for reuse */
+  GList *watches;             /* every SocketWatch alive */
   guint running;              /* transfers holding a slot */
   guint connections;
+  gboolean used;              /* a request was made since the last release */
   gboolean closing;
 };
 
@@ -50,6 +52,7 @@ typedef struct {
 
 typedef struct {
   EpHttp *http;
+  GList *link;                /* in http->watches */
   curl_socket_t fd;
   GSource *source;
 } SocketWatch;
@@ -87,6 +90,14 @@ watch_clear_source (SocketWatch *watch)
   g_clear_pointer (&watch->source, g_source_unref);
 }
 
+static void
+watch_free (SocketWatch *watch)
+{
+  watch_clear_source (watch);
+  watch->http->watches = g_list_delete_link (watch->http->watches, watch->link);
+  g_free (watch);
+}
+
 static int
 on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
@@ -96,10 +107,7 @@ on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
   if (what == CURL_POLL_REMOVE)
     {
       if (watch != NULL)
-        {
-          watch_clear_source (watch);
-          g_free (watch);
-        }
+        watch_free (watch);
       return 0;
     }
   if (watch == NULL)
@@ -107,6 +115,8 @@ on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
       watch = g_new0 (SocketWatch, 1);
       watch->http = http;
       watch->fd = fd;
+      http->watches = g_list_prepend (http->watches, watch);
+      watch->link = http->watches;
       curl_multi_assign (http->multi, fd, watch);
     }
   watch_clear_source (watch);
@@ -317,6 +327,7 @@ start_attempt (Transfer *t)
       return;
     }
   t->attempts++;
+  http->used = TRUE;
   t->too_large = FALSE;
   t->errbuf[0] = '\0';
   g_byte_array_set_size (t->response, 0);
@@ -508,14 +519,18 @@ multi_new (EpHttp *http)
   return multi;
 }
 
-/* Closes every cached connection (libcurl removes their sockets through
- * on_curl_socket, which attaches nothing while closing) and the timer. */
+/* Closes every cached connection and the timer. libcurl (7.88) tells
+ * on_curl_socket to remove a socket when its transfer leaves the multi, not
+ * when it closes a cached connection here; a watch it never removed would
+ * poll a closed fd for ever, so whatever is left goes too. */
 static void
 multi_close (EpHttp *http)
 {
   http->closing = TRUE;
   curl_multi_cleanup (http->multi);
   http->multi = NULL;
+  while (http->watches != NULL)
+    watch_free (http->watches->data);
   clear_source (&http->timer);
   http->closing = FALSE;
 }
@@ -536,8 +551,10 @@ ep_http_new (const EpConfig *config)
 void
 ep_http_release_idle (EpHttp *http)
 {
-  if (http->transfers != NULL)
+  /* Nothing to give back after calls that made no request (GetDevice). */
+  if (http->transfers != NULL || !http->used)
     return;
+  http->used = FALSE;
   g_ptr_array_set_size (http->idle_easy, 0);
   multi_close (http);
   http->multi = multi_new (http);

@@ -44,9 +44,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpHttp, ep_http_free)
 gboolean ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callback,
                        gpointer user_data, GError **error);
 
-/* After a burst, when nothing is in flight: closes the connections and
- * frees the handles kept for reuse, so a quiet daemon holds what it held at
- * start. The next request opens a new connection. */
+/* When nothing is in flight and a request was made since the last time:
+ * closes the connections and frees the handles kept for reuse. The next
+ * request opens a new connection. */
 void ep_http_release_idle (EpHttp *http);
 
 /* Connections opened so far (for the benchmark and tests of reuse). */
