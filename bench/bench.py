@@ -28,6 +28,7 @@ from report import report
 BUS_NAME = "com.enapter.Provisioning1"
 TOKEN = "CANARY-TOKEN-bench"
 MAX_CONCURRENT = 64
+KEEP_CONNECTIONS = 10     # the daemon's default
 
 # The private system bus is the integration harness's: the repo's policy on
 # top of the default context of Debian's system.conf.
@@ -49,6 +50,7 @@ MaxQueued=64
 Timeout=10
 Deadline=20
 Retries={retries}
+KeepConnections={keep_connections}
 
 [Keystore]
 Path={keystore}
@@ -290,7 +292,8 @@ class Bench:
     def daemon_config(self, keystore):
         return DAEMON_CONFIG.format(url=self.standin_url, token_file=self.token_file,
                                     max_concurrent=MAX_CONCURRENT, keystore=keystore,
-                                    retries=self.opts.retries)
+                                    retries=self.opts.retries,
+                                    keep_connections=KEEP_CONNECTIONS)
 
     def stop_daemon(self, proc):
         rc = stop(proc)
@@ -483,7 +486,9 @@ def measure(b, opts):
     for half in ("half", "end"):
         res = b.client(mem_half, MAX_CONCURRENT, pool, "M4X")
         errors += res["errors"]
-        time.sleep(2.0)  # the daemon trims its heap 1 s after going idle
+        # Quiet for KeepConnections, the daemon closes its connections and
+        # trims its heap: measure after that.
+        time.sleep(KEEP_CONNECTIONS + 1.0)
         mem[f"{half}_kib"] = status_kib(pid)["RssAnon"]
     mem["calls"] = 2 * mem_half
     mem["devices"] = pool

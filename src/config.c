@@ -152,6 +152,7 @@ static const KeySpec keys[] = {
   KEY ("Provisioning", "Timeout", parse_seconds, config.timeout),
   KEY ("Provisioning", "Deadline", parse_seconds, config.deadline),
   NUMBER ("Provisioning", "Retries", config.retries, 0, 20),
+  KEY ("Provisioning", "KeepConnections", parse_seconds, config.keep_connections),
   NUMBER ("Service", "IdleTimeout", config.idle_timeout, 0, 86400),
   KEY ("Keystore", "Path", parse_path, config.keystore_path),
   KEY ("Keystore", "Group", parse_string, keystore_group),
@@ -187,6 +188,7 @@ set_defaults (EpConfig *c)
   c->max_queued = 64;
   c->timeout = 10;
   c->deadline = 20;
+  c->keep_connections = 10;
   c->retries = 2;
   c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   c->access_group = g_strdup ("enapter-provisioning");

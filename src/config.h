@@ -33,6 +33,7 @@ typedef struct {
   double timeout;            /* seconds per HTTP attempt */
   double deadline;           /* seconds per call, retries included */
   guint retries;
+  double keep_connections;   /* seconds connections stay open after the last call */
   guint idle_timeout;        /* seconds without calls before exit; 0 never */
   char *keystore_path;
   gboolean keystore_group_set;

@@ -37,9 +37,17 @@ quit (Daemon *d, int status)
   g_main_loop_quit (d->loop);
 }
 
-/* How long the daemon must be quiet before it gives back what a burst took. */
-#define TRIM_AFTER_US G_USEC_PER_SEC
+/* Arms the trim for @us microseconds from now. */
+static gboolean on_trim (gpointer data);
 
+static void
+trim_after (Daemon *d, gint64 us)
+{
+  d->trim_timer = g_timeout_add ((guint) ((us + 999) / 1000), on_trim, d);
+}
+
+/* Once quiet for [Provisioning] KeepConnections, the daemon gives back what
+ * a burst took: the connections kept for reuse and free heap. */
 static gboolean
 on_trim (gpointer data)
 {
@@ -48,10 +56,11 @@ on_trim (gpointer data)
   /* Busy again: the next on_idle () arms the timer anew. */
   if (ep_bus_pending (d->bus) > 0)
     return G_SOURCE_REMOVE;
-  gint64 left = d->idle_since + TRIM_AFTER_US - g_get_monotonic_time ();
+  gint64 keep = (gint64) (d->config->keep_connections * G_USEC_PER_SEC);
+  gint64 left = d->idle_since + keep - g_get_monotonic_time ();
   if (left > 0)
     {
-      d->trim_timer = g_timeout_add ((guint) (left / 1000 + 1), on_trim, d);
+      trim_after (d, left);
       return G_SOURCE_REMOVE;
     }
   ep_http_release_idle (d->http);
@@ -73,7 +82,7 @@ on_idle (gpointer data)
    * wait for reuse; give them back once quiet. */
   d->idle_since = g_get_monotonic_time ();
   if (d->trim_timer == 0)
-    d->trim_timer = g_timeout_add (TRIM_AFTER_US / 1000, on_trim, d);
+    trim_after (d, (gint64) (d->config->keep_connections * G_USEC_PER_SEC));
 }
 
 /* Idle exit for bus activation: once the bus confirms the name is released

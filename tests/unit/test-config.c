@@ -91,6 +91,7 @@ assert_defaults (const EpConfig *c)
   g_assert_cmpuint (c->max_concurrent, ==, 8);
   g_assert_cmpfloat (c->timeout, ==, 10);
   g_assert_cmpfloat (c->deadline, ==, 20);
+  g_assert_cmpfloat (c->keep_connections, ==, 10);
   g_assert_cmpuint (c->retries, ==, 2);
   g_assert_cmpstr (c->keystore_path, ==, "/var/lib/enapter-provisiond/keystore");
   g_assert_false (c->keystore_group_set);
@@ -214,6 +215,7 @@ test_bad_values (void)
                                    "0.001" } },
     { "Provisioning", "Deadline", { "0", "-5", "x", "nan", "-inf", "20 s", "3601" } },
     { "Provisioning", "Retries", { "-1", "21", "x", "1.5", "two" } },
+    { "Provisioning", "KeepConnections", { "0", "-1", "x", "nan", "3601", "10s" } },
     { "Service", "IdleTimeout", { "-1", "x", "86401", "1.5" } },
     { "Keystore", "Path", { "relative/keystore", "keystore", "./ks" } },
     { "Keystore", "Group", { "no-such-group-ep-test" } },
@@ -269,7 +271,7 @@ test_good_values (void)
     "[Cloud]\nURL=https://api.example.com/\nCAFile=/etc/ssl/ca.pem\n"
     "[Gateway]\nURL=http://127.0.0.1:8080/api//\nCAFile=/etc/gw-ca.pem\n"
     "[Provisioning]\nDefaultTarget=cloud\nMaxConcurrent=1024\nMaxQueued=0\n"
-    "Timeout=0.5\nDeadline=3600\nRetries=20\n"
+    "Timeout=0.5\nDeadline=3600\nRetries=20\nKeepConnections=3600\n"
     "[Service]\nIdleTimeout=0\n"
     "[Keystore]\nPath=/tmp/ks\nGroup=root\n"
     "[Access]\nGroup=\n");
@@ -283,6 +285,7 @@ test_good_values (void)
   g_assert_cmpfloat (c->timeout, ==, 0.5);
   g_assert_cmpfloat (c->deadline, ==, 3600);
   g_assert_cmpuint (c->retries, ==, 20);
+  g_assert_cmpfloat (c->keep_connections, ==, 3600);
   g_assert_cmpuint (c->idle_timeout, ==, 0);
   g_assert_cmpstr (c->keystore_path, ==, "/tmp/ks");
   g_assert_true (c->keystore_group_set);
@@ -290,11 +293,12 @@ test_good_values (void)
   g_assert_null (c->access_group);
 
   g_autoptr (EpConfig) low = load_ok ("[Provisioning]\nMaxConcurrent=1\nRetries=0\n"
-                                      "Timeout=0.01\nDeadline=1.25\n");
+                                      "Timeout=0.01\nDeadline=1.25\nKeepConnections=0.01\n");
   g_assert_cmpuint (low->max_concurrent, ==, 1);
   g_assert_cmpuint (low->retries, ==, 0);
   g_assert_cmpfloat (low->timeout, ==, 0.01);
   g_assert_cmpfloat (low->deadline, ==, 1.25);
+  g_assert_cmpfloat (low->keep_connections, ==, 0.01);
 }
 
 static void
