@@ -73,12 +73,7 @@ static gboolean
 is_display_text (const char *s, gsize max)
 {
   gsize n = strlen (s);
-  if (n == 0 || n > max || !g_utf8_validate (s, n, NULL))
-    return FALSE;
-  for (const char *p = s; *p; p = g_utf8_next_char (p))
-    if (!ep_unichar_is_plain (g_utf8_get_char (p)))
-      return FALSE;
-  return TRUE;
+  return n > 0 && n <= max && ep_is_plain_text (s);
 }
 
 static JsonNode *

@@ -2,10 +2,8 @@
 
 #include <string.h>
 
-/* The fields as "name\0value\0" pairs, ended by an empty name. */
-struct EpDeviceInfo {
-  char fields[1];
-};
+/* An EpDeviceInfo is the fields as "name\0value\0" pairs, ended by an empty
+ * name: a char buffer, never a struct. */
 
 static void
 add_members (GString *out, JsonObject *obj, const char *prefix)
@@ -16,7 +14,8 @@ add_members (GString *out, JsonObject *obj, const char *prefix)
   json_object_iter_init (&it, obj);
   while (json_object_iter_next (&it, &name, &node))
     {
-      if (name[0] == '\0')
+      /* "" would end the list; a dotted name could pass for a config one. */
+      if (name[0] == '\0' || strchr (name, '.') != NULL)
         continue;
       if (prefix == NULL && strcmp (name, "config") == 0 && JSON_NODE_HOLDS_OBJECT (node))
         {
@@ -46,9 +45,9 @@ ep_device_info_new (JsonObject *metadata)
   add_members (out, metadata, NULL);
   g_string_append_c (out, '\0');
   /* Exactly the size needed: the index keeps these for the daemon's life. */
-  EpDeviceInfo *info = g_memdup2 (out->str, out->len);
+  char *info = g_memdup2 (out->str, out->len);
   g_string_free (out, TRUE);
-  return info;
+  return (EpDeviceInfo *) info;
 }
 
 void
@@ -60,7 +59,7 @@ ep_device_info_free (EpDeviceInfo *info)
 const char *
 ep_device_info_get (const EpDeviceInfo *info, const char *field)
 {
-  const char *p = info->fields;
+  const char *p = (const char *) info;
   while (*p != '\0')
     {
       const char *name = p;

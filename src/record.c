@@ -1,6 +1,7 @@
 #include "record.h"
 
 #include "json-util.h"
+#include "validate.h"
 
 #include <string.h>
 
@@ -80,13 +81,13 @@ add (EpDetails *d, const char *key, char type, const char *string, guint32 numbe
   d->items[d->n++] = (EpDetail) { .key = key, .type = type, .string = string, .number = number };
 }
 
-/* Strings go on D-Bus, which takes UTF-8 only; a hand-edited device.json
- * may hold anything. */
+/* Strings go on D-Bus, which refuses invalid UTF-8 and noncharacters; a
+ * hand-edited device.json may hold anything. */
 static void
 add_string (EpDetails *d, const EpDeviceInfo *info, const char *field, const char *key)
 {
   const char *value = ep_device_info_get (info, field);
-  if (value != NULL && g_utf8_validate (value, -1, NULL))
+  if (value != NULL && ep_is_plain_text (value))
     add (d, key, 's', value, 0);
 }
 
@@ -103,7 +104,7 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
 
   const char *id = ep_device_info_get (info, "device_id");
   d->keystore_path = g_build_filename (keystore_path, id ? id : "", NULL);
-  if (g_utf8_validate (d->keystore_path, -1, NULL))
+  if (ep_is_plain_text (d->keystore_path))
     add (d, "keystore_path", 's', d->keystore_path, 0);
 
   add_string (d, info, "config.protocol", "protocol");

@@ -251,9 +251,15 @@ ep_is_plain_name (const char *name)
   gsize n = strlen (name);
   if (n < 1 || n > 128 || name[0] == '.' || strchr (name, '/') != NULL)
     return FALSE;
-  if (!g_utf8_validate (name, -1, NULL))
+  return ep_is_plain_text (name);
+}
+
+gboolean
+ep_is_plain_text (const char *s)
+{
+  if (!g_utf8_validate (s, -1, NULL))
     return FALSE;
-  for (const char *p = name; *p; p = g_utf8_next_char (p))
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
     if (!ep_unichar_is_plain (g_utf8_get_char (p)))
       return FALSE;
   return TRUE;

@@ -17,6 +17,9 @@ gboolean ep_validate_args (const EpArgs *args, GError **error);
  * character and not a Unicode noncharacter. */
 gboolean ep_unichar_is_plain (gunichar c);
 
+/* TRUE when @s (possibly empty) is valid UTF-8 of plain characters only. */
+gboolean ep_is_plain_text (const char *s);
+
 /* TRUE when @name may be used as one keystore directory name: 1-128 bytes,
  * no '/', not "." or "..", only plain characters, valid UTF-8, and not
  * starting with '.' (reserved for temporaries). */

@@ -8,8 +8,9 @@ issue "Keystore that never loses or mixes credentials"):
   replaces them without writing, changing or deleting anything outside;
 - a name that is not plain makes the daemon touch nothing on disk (traced);
 - at start: leftover '.new-*' and '.old-*' entries (also a '.'-symlink to an
-  outside directory) are removed without following them, complete entries
-  are not touched; a keystore directory with mode 0755 is reported and set
+  outside directory, nested and crowded ones) are removed without following
+  them, complete entries are not touched;
+- a hand-edited device.json with text D-Bus cannot carry is still served; a keystore directory with mode 0755 is reported and set
   to 0700; device directories with wrong modes and a keystore owned by
   another user are reported and fixed, or refused.
 """
@@ -273,6 +274,12 @@ class StartUp(KeystoreChecks, HarnessTestCase):
         os.makedirs(nested)
         with open(os.path.join(nested, "f"), "w") as f:
             f.write("x")
+        # More names than one getdents64 call returns.
+        many = os.path.join(ks, ".old-feedface-many")
+        os.mkdir(many, 0o700)
+        for i in range(300):
+            with open(os.path.join(many, f"{i:04d}-" + "x" * 60), "w") as f:
+                f.write("x")
         os.symlink(out, os.path.join(ks, ".new-cafef00d-link"))
         with open(os.path.join(ks, ".stray-file"), "w") as f:
             f.write("x")
@@ -284,6 +291,32 @@ class StartUp(KeystoreChecks, HarnessTestCase):
         for dev in (dev1, dev2):
             res = self.H.call("GetDevice", "s", dev)
             self.assertTrue(res.ok, f"GetDevice {dev}: {res.doc}")
+
+    def test_hand_edited_device_json_is_served(self):
+        """Text D-Bus cannot carry (a noncharacter) is left out of the
+        details rather than making GetDevice and ListDevices fail; a dotted
+        top-level key does not pass for a config one."""
+        _, dev = self.provision_ucm("MQTTS")
+        self.H.stop_daemon()
+        path = os.path.join(self.H.keystore, dev, "device.json")
+        with open(path) as f:
+            meta = json.load(f)
+        meta["name"] = "odd \uffff name"
+        meta["config.protocol"] = "FAKE"
+        meta["config"]["mqtt_port"] = 70000
+        with open(path, "w") as f:
+            json.dump(meta, f)
+        self.H.start_daemon()
+        res = self.H.call("GetDevice", "s", dev)
+        self.assertTrue(res.ok, f"GetDevice: {res.doc}")
+        details = res.reply[0]
+        self.assertNotIn("name", details, "a noncharacter went on the bus")
+        self.assertNotIn("mqtt_port", details, "a port above 65535 was shown")
+        self.assertEqual(details["protocol"], "MQTTS")
+        self.assertEqual(details["device_id"], dev)
+        listed = self.H.call("ListDevices", "")
+        self.assertTrue(listed.ok, f"ListDevices: {listed.doc}")
+        self.assertIn(dev, [d["device_id"] for d in listed.reply[0]])
 
     def test_keystore_mode_0755_reported_and_fixed(self):
         self.H.stop_daemon()

@@ -232,20 +232,45 @@ test_details (Fixture *f, gconstpointer data)
   for (size_t i = 0; i < G_N_ELEMENTS (absent); i++)
     g_assert_null (ep_details_lookup (&vdetails, absent[i]));
 
-  /* Strings D-Bus cannot carry (a hand-edited device.json) are left out. */
-  g_autoptr (JsonObject) odd = json_object_new ();
-  json_object_set_string_member (odd, "kind", "ucm");
-  json_object_set_string_member (odd, "device_id", "odd-1");
-  json_object_set_string_member (odd, "name", "\xff\xfe");
-  g_autoptr (JsonObject) odd_config = json_object_new ();
-  json_object_set_string_member (odd_config, "mqtt_port", "70000");
-  json_object_set_object_member (odd, "config", json_object_ref (odd_config));
-  g_autoptr (EpDeviceInfo) oinfo = ep_device_info_new (odd);
-  g_auto (EpDetails) odetails = { 0 };
-  ep_record_details (&odetails, oinfo, "/ks", FALSE);
-  assert_string (&odetails, "kind", "ucm");
-  g_assert_null (ep_details_lookup (&odetails, "name"));
-  g_assert_null (ep_details_lookup (&odetails, "mqtt_port"));   /* no such port */
+  /* Strings D-Bus cannot carry (a hand-edited device.json) are left out:
+   * invalid UTF-8, noncharacters, which sd-bus refuses. */
+  static const char *const unsendable[] = { "\xff\xfe", "odd \xef\xbf\xbf", "\xef\xb7\x90" };
+  for (size_t i = 0; i < G_N_ELEMENTS (unsendable); i++)
+    {
+      g_autoptr (JsonObject) odd = json_object_new ();
+      json_object_set_string_member (odd, "kind", "ucm");
+      json_object_set_string_member (odd, "device_id", "odd-1");
+      json_object_set_string_member (odd, "name", unsendable[i]);
+      g_autoptr (EpDeviceInfo) oinfo = ep_device_info_new (odd);
+      g_auto (EpDetails) odetails = { 0 };
+      ep_record_details (&odetails, oinfo, "/ks", FALSE);
+      assert_string (&odetails, "kind", "ucm");
+      g_assert_null (ep_details_lookup (&odetails, "name"));
+    }
+
+  /* The port: 1-65535 as an integer (or its decimal text), else left out. */
+  static const struct {
+    const char *json;
+    guint32 port;   /* 0: absent */
+  } ports[] = {
+    { "8883", 8883 }, { "\"1883\"", 1883 }, { "70000", 0 }, { "-1", 0 }, { "\"x\"", 0 },
+    { "1.5", 0 },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (ports); i++)
+    {
+      g_autofree char *text =
+          g_strdup_printf ("{\"device_id\":\"p-1\",\"config\":{\"mqtt_port\":%s}}", ports[i].json);
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+      g_autoptr (EpDeviceInfo) pinfo =
+          ep_device_info_new (json_node_get_object (json_parser_get_root (parser)));
+      g_auto (EpDetails) pdetails = { 0 };
+      ep_record_details (&pdetails, pinfo, "/ks", FALSE);
+      if (ports[i].port == 0)
+        g_assert_null (ep_details_lookup (&pdetails, "mqtt_port"));
+      else
+        assert_number (&pdetails, "mqtt_port", 'u', ports[i].port);
+    }
 }
 
 /* ---- what the index keeps of device.json --------------------------------- */
@@ -258,6 +283,7 @@ test_device_info (Fixture *f, gconstpointer data)
       parser,
       "{\"kind\":\"ucm\",\"device_id\":\"d-1\",\"name\":\"\",\"lat\":50.5,\"n\":-7,"
       "\"ok\":true,\"list\":[\"x\"],\"nested\":{\"a\":\"b\"},\"\":\"empty name\","
+      "\"config.mqtt_host\":\"dotted\",\"a.b\":\"c\","
       "\"config\":{\"mqtt_port\":8883,\"mqtt_host\":\"h\",\"deep\":{\"c\":\"d\"}}}",
       -1, NULL));
   g_autoptr (EpDeviceInfo) info = ep_device_info_new (json_node_get_object (
@@ -269,7 +295,7 @@ test_device_info (Fixture *f, gconstpointer data)
   g_assert_cmpstr (ep_device_info_get (info, "config.mqtt_port"), ==, "8883");
   g_assert_cmpstr (ep_device_info_get (info, "config.mqtt_host"), ==, "h");
   /* What nothing looks up is not kept. */
-  static const char *const absent[] = { "lat", "ok", "list", "nested", "nested.a", "",
+  static const char *const absent[] = { "lat", "ok", "list", "nested", "nested.a", "", "a.b",
                                         "config", "config.deep", "config.deep.c", "mqtt_port",
                                         "missing" };
   for (size_t i = 0; i < G_N_ELEMENTS (absent); i++)
