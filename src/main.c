@@ -37,13 +37,19 @@ quit (Daemon *d, int status)
   g_main_loop_quit (d->loop);
 }
 
-/* Arms the trim for @us microseconds from now. */
 static gboolean on_trim (gpointer data);
 
+/* Arms the trim for @us microseconds from now. */
 static void
 trim_after (Daemon *d, gint64 us)
 {
   d->trim_timer = g_timeout_add ((guint) ((us + 999) / 1000), on_trim, d);
+}
+
+static gint64
+keep_connections_us (const Daemon *d)
+{
+  return (gint64) (d->config->keep_connections * G_USEC_PER_SEC);
 }
 
 /* Once quiet for [Provisioning] KeepConnections, the daemon gives back what
@@ -56,8 +62,7 @@ on_trim (gpointer data)
   /* Busy again: the next on_idle () arms the timer anew. */
   if (ep_bus_pending (d->bus) > 0)
     return G_SOURCE_REMOVE;
-  gint64 keep = (gint64) (d->config->keep_connections * G_USEC_PER_SEC);
-  gint64 left = d->idle_since + keep - g_get_monotonic_time ();
+  gint64 left = d->idle_since + keep_connections_us (d) - g_get_monotonic_time ();
   if (left > 0)
     {
       trim_after (d, left);
@@ -82,7 +87,7 @@ on_idle (gpointer data)
    * wait for reuse; give them back once quiet. */
   d->idle_since = g_get_monotonic_time ();
   if (d->trim_timer == 0)
-    trim_after (d, (gint64) (d->config->keep_connections * G_USEC_PER_SEC));
+    trim_after (d, keep_connections_us (d));
 }
 
 /* Idle exit for bus activation: once the bus confirms the name is released
