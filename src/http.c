@@ -4,6 +4,7 @@
 #include "ep-build-config.h"
 #include "errors.h"
 #include "log.h"
+#include "wipe-buffer.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
@@ -39,7 +40,7 @@ typedef struct {
   gboolean retry_ambiguous;
   gint64 deadline;
   guint attempts;
-  GByteArray *response;
+  EpWipeBuffer response;      /* may hold credentials */
   gboolean too_large;
   gboolean in_multi;
   gboolean queued;
@@ -195,8 +196,7 @@ transfer_free (Transfer *t)
   else if (t->easy != NULL)
     curl_easy_cleanup (t->easy);
   http->transfers = g_list_delete_link (http->transfers, t->link);
-  if (t->response != NULL)
-    g_byte_array_unref (t->response);
+  ep_wipe_buffer_clear (&t->response);
   g_free (t->url);
   g_free (t->body);
   g_free (t);
@@ -219,14 +219,16 @@ finish (Transfer *t, EpHttpOutcome outcome, long status, const char *error)
 {
   EpHttp *http = t->http;
   /* The body outlives the transfer until the callback has run. */
-  g_autoptr (GByteArray) body = g_steal_pointer (&t->response);
-  /* NUL-terminate without counting it, so the body is a C string too. */
-  g_byte_array_append (body, (const guint8 *) "", 1);
+  EpWipeBuffer body = t->response;
+  t->response = (EpWipeBuffer) { 0 };
+  /* NUL-terminated without counting it, so the body is a C string too. */
+  ep_wipe_buffer_reserve (&body, 0);
+  body.data[body.len] = '\0';
   EpHttpResult result = {
     .outcome = outcome,
     .status = status,
-    .body = (const char *) body->data,
-    .body_len = body->len - 1,
+    .body = body.data,
+    .body_len = body.len,
     .error = error,
     .attempts = t->attempts,
   };
@@ -235,6 +237,7 @@ finish (Transfer *t, EpHttpOutcome outcome, long status, const char *error)
   transfer_free (t);
   pump_queue (http);
   callback (&result, user_data);
+  ep_wipe_buffer_clear (&body);
 }
 
 static gboolean
@@ -263,12 +266,12 @@ on_body (char *data, size_t size, size_t nmemb, void *userp)
   Transfer *t = userp;
   size_t n = size * nmemb;
   /* Abort rather than buffer a response larger than any valid one. */
-  if (t->response->len + n > EP_API_MAX_RESPONSE)
+  if (t->response.len + n > EP_API_MAX_RESPONSE)
     {
       t->too_large = TRUE;
       return 0;
     }
-  g_byte_array_append (t->response, (const guint8 *) data, (guint) n);
+  ep_wipe_buffer_append (&t->response, data, n);
   return n;
 }
 
@@ -330,7 +333,7 @@ start_attempt (Transfer *t)
   http->used = TRUE;
   t->too_large = FALSE;
   t->errbuf[0] = '\0';
-  g_byte_array_set_size (t->response, 0);
+  ep_wipe_buffer_empty (&t->response);
   setup_easy (t, remaining);
   curl_multi_add_handle (http->multi, t->easy);
   t->in_multi = TRUE;
@@ -470,7 +473,6 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
   t->body = g_strdup (request->body);
   t->retry_ambiguous = request->retry_ambiguous;
   t->deadline = request->deadline;
-  t->response = g_byte_array_new ();
   t->callback = callback;
   t->user_data = user_data;
   http->transfers = g_list_prepend (http->transfers, t);
