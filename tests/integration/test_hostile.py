@@ -28,7 +28,8 @@ CALLS = 1000
 WARMUP = 50
 WORKERS = 8
 RSS_SLACK_KIB = 512
-SETTLE_S = 2.0          # the daemon trims its heap 1 s after going idle
+KEEP_S = 1              # [Provisioning] KeepConnections: the heap is trimmed
+SETTLE_S = KEEP_S + 1.0 # once the daemon has been quiet that long
 ZONEINFO = os.environ.get("TZDIR") or "/usr/share/zoneinfo"
 
 # Which input rule of SPEC section 3 each argument falls under.
@@ -270,6 +271,8 @@ def show(value):
 
 
 class BadCallers(HarnessTestCase):
+    # A short quiet time, so the footprint is read after the heap trim.
+    CONFIG = {"Provisioning": {"KeepConnections": KEEP_S}}
 
     def fire(self, gen, count):
         """@count hostile calls over all kinds, WORKERS at a time; returns the
