@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ KEEP_CONNECTIONS = 10     # the daemon's default
 # top of the default context of Debian's system.conf.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests", "integration"))
-from harness import BUS_CONFIG  # noqa: E402
+from harness import BUS_CONFIG, clean_env, stop_process, wait_until  # noqa: E402
 
 DAEMON_CONFIG = """[Cloud]
 URL={url}
@@ -66,39 +65,6 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def log(msg):
     print(f"# {msg}", file=sys.stderr, flush=True)
 
-
-def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
-                                "notify_socket", "credentials_directory", "journal_stream",
-                                "dbus_session_bus_address", "dbus_system_bus_address")}
-    env.update(extra)
-    return env
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def stop(proc, timeout=20):
-    """SIGTERM, wait, SIGKILL as a last resort; returns the exit status."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 # ------------------------------------------------------------------ /proc
 
@@ -190,7 +156,7 @@ class Bench:
 
     def close(self):
         for proc in reversed(self.procs):
-            stop(proc, 10)
+            stop_process(proc, timeout=10)
         if self.opts.keep:
             log(f"kept {self.tmp}")
         else:
@@ -257,7 +223,7 @@ class Bench:
                     return int(f.read().strip() or 0)
             except FileNotFoundError:
                 return 0
-        url = f"http://127.0.0.1:{wait_until(port, 15, 'the stand-in port')}"
+        url = f"http://127.0.0.1:{wait_until(port, 15, what='the stand-in port')}"
         return proc, url
 
     def standin_control(self, name, post=False):
@@ -286,7 +252,7 @@ class Bench:
                  "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixProcessID",
                  "s", BUS_NAME], capture_output=True, text=True, env=clean_env())
             return out.returncode == 0 and out.stdout.split() == ["u", str(proc.pid)]
-        wait_until(owned, 20, f"the daemon to own {BUS_NAME}")
+        wait_until(owned, 20, what=f"the daemon to own {BUS_NAME}")
         return proc, conf
 
     def daemon_config(self, keystore):
@@ -296,7 +262,7 @@ class Bench:
                                     keep_connections=KEEP_CONNECTIONS)
 
     def stop_daemon(self, proc):
-        rc = stop(proc)
+        rc = stop_process(proc, timeout=20)
         self.procs.remove(proc)
         if rc != 0:
             raise RuntimeError(f"the daemon exited with {rc} on SIGTERM")
@@ -385,7 +351,7 @@ def measure(b, opts):
         py_proc, py_url = b.start_standin(python=True)
         n = 500 if q else 2000
         py = b.direct(py_url, n, MAX_CONCURRENT, pool, "PYCHK")
-        stop(py_proc)
+        stop_process(py_proc)
         b.procs.remove(py_proc)
         fast = b.direct(url, n, MAX_CONCURRENT, pool, "FASTCHK")
         R["standin_check"] = {"calls": n, "python_per_s": py["per_s"],
@@ -523,7 +489,7 @@ def measure(b, opts):
     time.sleep(0.5)
     R["rss_anon_after_start_filled_kib"] = status_kib(daemon.pid)["RssAnon"]
     b.stop_daemon(daemon)
-    stop(standin_proc)
+    stop_process(standin_proc)
     R["loadavg_end"] = os.getloadavg()[0]
     return R
 

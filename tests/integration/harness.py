@@ -192,7 +192,7 @@ def clean_env(**extra):
     """The environment for child processes: no proxies, no systemd hooks."""
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
-                                "notify_socket", "credentials_directory",
+                                "notify_socket", "credentials_directory", "journal_stream",
                                 "dbus_session_bus_address", "dbus_system_bus_address")}
     env.update(extra)
     return env

@@ -220,37 +220,15 @@ check "the unit's ExecStart= is the installed daemon" unit_execstart_ok
 
 BUS_SOCKET=$T/system_bus_socket
 BUS_ADDRESS=unix:path=$BUS_SOCKET
-# The default context of Debian's /usr/share/dbus-1/system.conf, then the
-# installed policies: ours grants what the daemon and the callers need.
-cat >"$T/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>$BUS_ADDRESS</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-</busconfig>
-EOF
+# The integration harness's bus (the default context of Debian's
+# system.conf), loading the INSTALLED policy instead of the repo's.
+PYTHONDONTWRITEBYTECODE=1 python3 - "$BUS_SOCKET" "/usr/share/dbus-1/system.d/$BUS_NAME.conf" \
+  "$HERE/../integration" >"$T/bus.conf" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+from harness import BUS_CONFIG
+print(BUS_CONFIG.format(socket=sys.argv[1], policy=sys.argv[2], extra=""), end="")
+PY
 
 dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile >"$T/bus.log" 2>&1 &
 pids+=($!)
