@@ -25,8 +25,6 @@ struct EpHttp {
   GPtrArray *idle_easy;       /* finished handles kept for reuse */
   GList *watches;             /* every SocketWatch alive */
   guint running;              /* transfers holding a slot */
-  guint connections;
-  gboolean used;              /* a request was made since the last release */
   gboolean closing;
 };
 
@@ -330,7 +328,6 @@ start_attempt (Transfer *t)
       return;
     }
   t->attempts++;
-  http->used = TRUE;
   t->too_large = FALSE;
   t->errbuf[0] = '\0';
   ep_wipe_buffer_empty (&t->response);
@@ -399,12 +396,10 @@ static void
 transfer_done (Transfer *t, CURLcode rc)
 {
   EpHttp *http = t->http;
-  long status = 0, connects = 0;
+  long status = 0;
   curl_off_t retry_after = 0;
   curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo (t->easy, CURLINFO_RETRY_AFTER, &retry_after);
-  curl_easy_getinfo (t->easy, CURLINFO_NUM_CONNECTS, &connects);
-  http->connections += (guint) connects;
   curl_multi_remove_handle (http->multi, t->easy);
   t->in_multi = FALSE;
   http->running--;
@@ -553,10 +548,10 @@ ep_http_new (const EpConfig *config)
 void
 ep_http_release_idle (EpHttp *http)
 {
-  /* Nothing to give back after calls that made no request (GetDevice). */
-  if (http->transfers != NULL || !http->used)
+  /* Every attempt leaves its handle in the pool: none there, no request
+   * was made since the last time (a GetDevice, say), nothing to give back. */
+  if (http->transfers != NULL || http->idle_easy->len == 0)
     return;
-  http->used = FALSE;
   g_ptr_array_set_size (http->idle_easy, 0);
   multi_close (http);
   http->multi = multi_new (http);
@@ -584,10 +579,4 @@ ep_http_free (EpHttp *http)
   free_headers (http->headers[EP_TARGET_CLOUD]);
   free_headers (http->headers[EP_TARGET_GATEWAY]);
   g_free (http);
-}
-
-guint
-ep_http_connections (EpHttp *http)
-{
-  return http->connections;
 }

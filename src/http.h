@@ -48,6 +48,3 @@ gboolean ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallbac
  * closes the connections and frees the handles kept for reuse. The next
  * request opens a new connection. */
 void ep_http_release_idle (EpHttp *http);
-
-/* Connections opened so far (for the benchmark and tests of reuse). */
-guint ep_http_connections (EpHttp *http);
