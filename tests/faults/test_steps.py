@@ -298,14 +298,28 @@ class Runner:
                           f"the run diverged from the recording\n" + self.tail(events)]
         return e, []
 
+    def others(self, dev):
+        """The complete entries of the keystore other than @dev."""
+        return sorted(n for n in os.listdir(self.ks) if not n.startswith(".") and n != dev)
+
+    def others_changed(self, dev, before):
+        now = self.others(dev)
+        return [f"other keystore entries changed: {before} -> {now}"] if now != before else []
+
+    def start_run(self, sc, step, fault):
+        """Sets up the scenario's device and traces the daemon with @fault
+        injected at @step; returns (args, device id, old set, the other
+        entries, the tracer)."""
+        args, dev, old = self.setup_device(sc)
+        log = os.path.join(self.H.tmp, f"run-{self.runs}.strace")
+        self.runs += 1
+        tracer = self.trace(self.H.daemon.pid, log,
+                            inject=f"{step.name}:{fault}:when={step.ordinal}")
+        return args, dev, old, self.others(dev), tracer
+
     def run_kill(self, sc, step):
         H = self.H
-        args, dev, old = self.setup_device(sc)
-        top = sorted(n for n in os.listdir(self.ks) if not n.startswith(".") and n != dev)
-        log = os.path.join(H.tmp, f"run-{self.runs}.strace")
-        self.runs += 1
-        tracer = self.trace(H.daemon.pid, log,
-                            inject=f"{step.name}:signal=KILL:when={step.ordinal}")
+        args, dev, old, top, tracer = self.start_run(sc, step, "signal=KILL")
         res = self.act(sc, args, dev)
         problems = []
         try:
@@ -328,9 +342,7 @@ class Runner:
         if st not in sc.kill_states:
             problems.append(f"after SIGKILL the device is {st}, expected one of "
                             f"{sorted(sc.kill_states)}" + (f": {p}" if p else ""))
-        now = sorted(n for n in os.listdir(self.ks) if not n.startswith(".") and n != dev)
-        if now != top:
-            problems.append(f"other keystore entries changed: {top} -> {now}")
+        problems += self.others_changed(dev, top)
         if st != "broken":
             problems += self.restart_clean(dev, old, st)
             problems += self.next_call_works(sc, args, dev, st, [])
@@ -338,12 +350,7 @@ class Runner:
 
     def run_error(self, sc, step, errno):
         H = self.H
-        args, dev, old = self.setup_device(sc)
-        top = sorted(n for n in os.listdir(self.ks) if not n.startswith(".") and n != dev)
-        log = os.path.join(H.tmp, f"run-{self.runs}.strace")
-        self.runs += 1
-        tracer = self.trace(H.daemon.pid, log,
-                            inject=f"{step.name}:error={errno}:when={step.ordinal}")
+        args, dev, old, top, tracer = self.start_run(sc, step, f"error={errno}")
         try:
             res = self.act(sc, args, dev)
         finally:
@@ -363,9 +370,7 @@ class Runner:
                                f"\n{H.stderr_tail()}"]
         st, p = self.state(dev, old)
         temps = temporaries(self.ks)
-        now = sorted(n for n in os.listdir(self.ks) if not n.startswith(".") and n != dev)
-        if now != top:
-            problems.append(f"other keystore entries changed: {top} -> {now}")
+        problems += self.others_changed(dev, top)
         if res.ok:
             if sc.reprovisioned is not None and \
                     res.reply[1].get("reprovisioned") is not sc.reprovisioned:
