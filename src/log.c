@@ -1,11 +1,18 @@
 #include "log.h"
 
+#include "redact.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A log line longer than this is cut: no caller can make the daemon write
+ * megabytes to the journal. */
+#define MAX_LINE 4096
+
 static EpLogLevel max_level = EP_LOG_INFO;
 static int use_prefix = -1;
+static GPtrArray *secrets;   /* char *, wiped when forgotten */
 
 gboolean
 ep_log_parse_level (const char *name, EpLogLevel *out)
@@ -36,6 +43,53 @@ ep_log_enabled (EpLogLevel level)
 }
 
 void
+ep_log_add_secret (const char *secret)
+{
+  if (secret == NULL || *secret == '\0')
+    return;
+  if (secrets == NULL)
+    secrets = g_ptr_array_new_with_free_func ((GDestroyNotify) ep_secret_free);
+  g_ptr_array_add (secrets, g_strdup (secret));
+}
+
+void
+ep_log_forget_secrets (void)
+{
+  g_clear_pointer (&secrets, g_ptr_array_unref);
+}
+
+char *
+ep_log_escape (const char *s, gsize max)
+{
+  GString *out = g_string_sized_new (MIN (strlen (s), max) + 8);
+  const char *p = s;
+  while (*p)
+    {
+      if ((gsize) (p - s) >= max)
+        {
+          g_string_append (out, "…");
+          break;
+        }
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guchar) *p++);
+          continue;
+        }
+      if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else if (g_unichar_iscntrl (c) || c == 0x2028 || c == 0x2029)
+        g_string_append_printf (out, "\\u{%04x}", c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+void
 ep_log (EpLogLevel level, const char *fmt, ...)
 {
   if (!ep_log_enabled (level))
@@ -51,8 +105,15 @@ ep_log (EpLogLevel level, const char *fmt, ...)
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
 
+  if (secrets != NULL)
+    {
+      char *redacted = ep_redact (msg, (const char *const *) secrets->pdata, secrets->len);
+      ep_secret_free (g_steal_pointer (&msg));
+      msg = redacted;
+    }
+  g_autofree char *line = ep_log_escape (msg, MAX_LINE);
   if (use_prefix)
-    fprintf (stderr, "<%d>%s\n", (int) level, msg);
+    fprintf (stderr, "<%d>%s\n", (int) level, line);
   else
-    fprintf (stderr, "enapter-provisiond: %s\n", msg);
+    fprintf (stderr, "enapter-provisiond: %s\n", line);
 }

@@ -218,6 +218,9 @@ run (const Options *opts)
       ep_error ("%s", error->message);
       return 1;
     }
+  /* Whatever reaches a log line, the tokens never do. */
+  ep_log_add_secret (config->cloud.token);
+  ep_log_add_secret (config->gateway.token);
   if (config->access_group != NULL && !config->access_gid_known)
     ep_warning ("%s: [Access] Group: no group named '%s'; only root may call", path,
                 config->access_group);
@@ -290,6 +293,7 @@ main (int argc, char **argv)
     }
   curl_global_init (CURL_GLOBAL_DEFAULT);
   int status = run (&opts);
+  ep_log_forget_secrets ();
   curl_global_cleanup ();
   g_free (opts.config_path);
   g_free (opts.log_level);
