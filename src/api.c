@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "json-check.h"
 #include "json-util.h"
+#include "redact.h"
 #include "validate.h"
 
 #include <json-glib/json-glib.h>
@@ -238,14 +239,6 @@ ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **e
   return g_steal_pointer (&r);
 }
 
-static void
-free_secret (char *s)
-{
-  if (s != NULL)
-    explicit_bzero (s, strlen (s));
-  g_free (s);
-}
-
 void
 ep_api_result_free (EpApiResult *r)
 {
@@ -256,8 +249,8 @@ ep_api_result_free (EpApiResult *r)
   g_free (r->mqtt_host);
   g_free (r->protocol);
   g_free (r->username);
-  free_secret (r->password);
-  free_secret (r->private_key);
+  ep_secret_free (r->password);
+  ep_secret_free (r->private_key);
   g_free (r->certificate);
   g_free (r->ca_chain);
   g_free (r->time_sync_protocol);
@@ -265,6 +258,23 @@ ep_api_result_free (EpApiResult *r)
   g_free (r->hardware_id);
   g_free (r->channel_id);
   g_free (r);
+}
+
+const char *
+ep_api_result_holding (const EpApiResult *r, const char *const *secrets, guint n_secrets)
+{
+  const struct { const char *name; const char *value; } fields[] = {
+    { "device_id", r->device_id }, { "slug", r->slug }, { "mqtt_host", r->mqtt_host },
+    { "protocol", r->protocol }, { "username", r->username }, { "password", r->password },
+    { "private_key", r->private_key }, { "certificate", r->certificate },
+    { "ca_chain", r->ca_chain }, { "time_sync_protocol", r->time_sync_protocol },
+    { "time_sync_host", r->time_sync_host }, { "hardware_id", r->hardware_id },
+    { "channel_id", r->channel_id },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (ep_redact_needed (fields[i].value, secrets, n_secrets))
+      return fields[i].name;
+  return NULL;
 }
 
 /* ---- error bodies ----------------------------------------------------- */

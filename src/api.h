@@ -37,6 +37,12 @@ char *ep_api_build_body (const EpArgs *args);
 EpApiResult *ep_api_parse_result (const EpArgs *args, const char *body, gsize len,
                                   GError **error);
 void ep_api_result_free (EpApiResult *result);
+
+/* The name of a member of @result that holds one of the @n_secrets @secrets
+ * (the API tokens: an API that echoes one must not get it stored, shown or
+ * handed to a consumer), or NULL. */
+const char *ep_api_result_holding (const EpApiResult *result, const char *const *secrets,
+                                   guint n_secrets);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpApiResult, ep_api_result_free)
 
 /* The API's own error text from an error body ({"errors":[{code, message,

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "record.h"
 #include "sdbus-glib.h"
+#include "validate.h"
 
 #include <errno.h>
 #include <string.h>
@@ -176,8 +177,8 @@ reply_error (Call *call, const GError *error)
 {
   char who[256];
   const char *name = ep_error_dbus_name (error);
-  ep_info ("%s (%s): %s: %s", sd_bus_message_get_member (call->msg),
-           caller_text (call, who, sizeof who), name, error->message);
+  ep_warning ("%s (%s): %s: %s", sd_bus_message_get_member (call->msg),
+              caller_text (call, who, sizeof who), name, error->message);
   int r = sd_bus_reply_method_errorf (call->msg, name, "%s", error->message);
   /* A message sd-bus cannot carry must not leave the caller waiting. */
   if (r == -EINVAL)
@@ -332,6 +333,10 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
   call->unit = g_strdup (caller->unit);
   call->caller = *caller;
   call->caller.unit = call->unit;
+  g_autoptr (GError) stopping = NULL;
+  if (error == NULL && ep_service_stopping (call->bus->svc))
+    error = stopping = g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE,
+                                    "the service is shutting down; try again when it is back");
   if (error != NULL)
     {
       reply_error (call, error);
@@ -408,6 +413,19 @@ method_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error,
   int r = sd_bus_message_read_basic (m, 's', &id);
   if (r < 0)
     return r;
+  /* Refused before anything is copied or logged in full: a caller's
+   * megabytes stay in the message sd-bus frees on return. */
+  if (!ep_is_plain_name (id))
+    {
+      g_autofree char *shown = ep_log_escape (id, EP_MAX_ECHO);
+      ep_warning ("%s (sender %s): %s: device_id '%s' is not a device id",
+                  sd_bus_message_get_member (m), sd_bus_message_get_sender (m),
+                  EP_DBUS_ERROR_PREFIX "InvalidArgument", shown);
+      return sd_bus_error_setf (ret_error, EP_DBUS_ERROR_PREFIX "InvalidArgument",
+                                "device_id '%s' is not a device id: it must be 1-128 bytes "
+                                "of printable text without '/' and not start with '.'",
+                                shown);
+    }
   Call *call = call_new (userdata, m, proceed);
   call->device_id = g_strdup (id);
   return check_caller (call);

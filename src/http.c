@@ -14,6 +14,10 @@
 #define BACKOFF_MAX_US (8 * G_TIME_SPAN_SECOND)
 /* An attempt with less time than this left is not worth starting. */
 #define MIN_ATTEMPT_US (100 * G_TIME_SPAN_MILLISECOND)
+/* Retry-After is clamped to this before any arithmetic: a server's number
+ * must not overflow a wait into a short one. Longer is never within a
+ * Deadline anyway. */
+#define MAX_RETRY_AFTER_S (24 * 60 * 60)
 
 struct EpHttp {
   const EpConfig *config;
@@ -38,6 +42,8 @@ typedef struct {
   gboolean retry_ambiguous;
   gint64 deadline;
   guint attempts;
+  guint retry_after_s;     /* the last answer's Retry-After, clamped */
+  gboolean wait_too_long;  /* ... and it left no room for another attempt */
   EpWipeBuffer response;      /* may hold credentials */
   gboolean too_large;
   gboolean in_multi;
@@ -229,6 +235,7 @@ finish (Transfer *t, EpHttpOutcome outcome, long status, const char *error)
     .body_len = body.len,
     .error = error,
     .attempts = t->attempts,
+    .retry_after_s = t->wait_too_long ? t->retry_after_s : 0,
   };
   EpHttpCallback callback = t->callback;
   gpointer user_data = t->user_data;
@@ -383,7 +390,10 @@ schedule_retry (Transfer *t, gint64 retry_after_us)
   backoff = backoff / 2 + g_random_int_range (0, (gint32) (backoff / 2) + 1);
   backoff = MAX (backoff, retry_after_us);
   if (g_get_monotonic_time () + backoff + MIN_ATTEMPT_US > t->deadline)
-    return FALSE;
+    {
+      t->wait_too_long = backoff == retry_after_us;
+      return FALSE;
+    }
   ep_debug ("http: attempt %u to %s failed, retrying in %" G_GINT64_FORMAT " ms", t->attempts,
             t->url, backoff / 1000);
   t->backoff = g_timeout_source_new ((guint) (backoff / 1000));
@@ -407,8 +417,9 @@ transfer_done (Transfer *t, CURLcode rc)
   if (rc == CURLE_OK)
     {
       gboolean transient = status >= 500 || status == 429;
+      t->retry_after_s = (guint) CLAMP (retry_after, 0, MAX_RETRY_AFTER_S);
       if (transient && t->retry_ambiguous &&
-          schedule_retry (t, (gint64) retry_after * G_TIME_SPAN_SECOND))
+          schedule_retry (t, (gint64) t->retry_after_s * G_TIME_SPAN_SECOND))
         pump_queue (http);
       else
         finish (t, EP_HTTP_RESPONSE, status, NULL);

@@ -20,6 +20,9 @@ typedef struct {
   gsize body_len;
   const char *error;   /* EP_HTTP_FAILED: what went wrong, for people */
   guint attempts;
+  /* EP_HTTP_RESPONSE: the server's Retry-After in seconds when waiting that
+   * long would pass the deadline (why the call ends here), or 0 */
+  guint retry_after_s;
 } EpHttpResult;
 
 typedef void (*EpHttpCallback) (const EpHttpResult *result, gpointer user_data);

@@ -5,6 +5,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "record.h"
+#include "redact.h"
 #include "validate.h"
 
 #include <string.h>
@@ -103,14 +104,99 @@ status_error (long status)
     }
 }
 
+/* The configured API tokens, for keeping them out of what the API says. */
+static guint
+tokens (const EpConfig *config, const char *out[2])
+{
+  out[0] = config->cloud.token;
+  out[1] = config->gateway.token;
+  return 2;
+}
+
+/* @text from the API with every token replaced by EP_REDACTED. */
+static char *
+redact_tokens (EpService *svc, const char *text)
+{
+  const char *secrets[2];
+  guint n = tokens (svc->config, secrets);
+  return ep_redact (text, secrets, n);
+}
+
 static GError *
 response_error (Job *job, const EpHttpResult *res)
 {
   const EpEndpoint *ep = ep_config_endpoint (job->svc->config, job->target);
-  g_autofree char *api_text = ep_api_error_text (res->body, res->body_len);
-  return g_error_new (EP_ERROR, status_error (res->status), "the %s API at %s answered HTTP %ld%s%s",
-                      ep->name, ep->url, res->status, api_text ? ": " : "",
-                      api_text ? api_text : "");
+  g_autofree char *raw = ep_api_error_text (res->body, res->body_len);
+  g_autofree char *api_text = raw ? redact_tokens (job->svc, raw) : NULL;
+  /* A wait the deadline had no room for is why the call ends here. */
+  g_autofree char *wait = res->retry_after_s > 0
+                              ? g_strdup_printf (" and asked to retry after %u s, more than the "
+                                                 "call's time left", res->retry_after_s)
+                              : NULL;
+  return g_error_new (EP_ERROR, status_error (res->status),
+                      "the %s API at %s answered HTTP %ld%s%s%s", ep->name, ep->url, res->status,
+                      wait ? wait : "", api_text ? ": " : "", api_text ? api_text : "");
+}
+
+/* The target a stored device was provisioned through; entries written
+ * before device.json recorded it were DefaultTarget's. */
+static const char *
+stored_target (EpService *svc, const EpDeviceInfo *info)
+{
+  const char *target = ep_device_info_get (info, "target");
+  return target ? target : ep_config_endpoint (svc->config, svc->config->default_target)->name;
+}
+
+/* A response may only name a device this call can be about: not one the
+ * keystore holds under another kind, target or hardware id, and not one
+ * another call is storing or removing right now. */
+static gboolean
+check_response_device (Job *job, const EpApiResult *result, GError **error)
+{
+  EpService *svc = job->svc;
+  const char *id = result->device_id;
+  const char *secrets[2];
+  guint n = tokens (svc->config, secrets);
+  const char *field = ep_api_result_holding (result, secrets, n);
+  if (field != NULL)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
+                   "the API answered with its own token in %s; nothing was stored", field);
+      return FALSE;
+    }
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, svc->in_flight);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (value != job && g_strcmp0 (((Job *) value)->device_id, id) == 0)
+      {
+        g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
+                     "the API answered with device %s, which another call in flight is "
+                     "storing; nothing was changed", id);
+        return FALSE;
+      }
+  if (g_hash_table_contains (svc->forgetting, id))
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+                   "device %s is being removed; try again when that has finished", id);
+      return FALSE;
+    }
+  const EpDeviceInfo *held = ep_keystore_lookup (svc->keystore, id);
+  if (held == NULL)
+    return TRUE;
+  const char *kind = ep_device_info_get (held, "kind");
+  const char *target = stored_target (svc, held);
+  const char *hardware_id = ep_device_info_get (held, "hardware_id");
+  const char *asked_target = ep_config_endpoint (svc->config, job->target)->name;
+  if (g_strcmp0 (kind, job->args->kind->kind) == 0 && g_strcmp0 (target, asked_target) == 0 &&
+      g_strcmp0 (hardware_id, ep_args_get (job->args, "hardware_id")) == 0)
+    return TRUE;
+  g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
+               "the API answered with device %s, which the keystore holds as another device "
+               "(%s through the %s API%s%s), not the %s this call is about; nothing was changed",
+               id, kind ? kind : "?", target, hardware_id ? ", hardware id " : "",
+               hardware_id ? hardware_id : "", job->args->kind->kind);
+  return FALSE;
 }
 
 static void
@@ -123,9 +209,12 @@ on_response (const EpHttpResult *res, gpointer data)
   switch (res->outcome)
     {
     case EP_HTTP_FAILED:
-      job_fail (job, g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE, "%s (after %u attempt%s)",
-                                  res->error, res->attempts, res->attempts == 1 ? "" : "s"));
-      return;
+      {
+        g_autofree char *text = redact_tokens (svc, res->error);
+        job_fail (job, g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE, "%s (after %u attempt%s)",
+                                    text, res->attempts, res->attempts == 1 ? "" : "s"));
+        return;
+      }
     case EP_HTTP_TOO_LARGE:
       job_fail (job, g_error_new (EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
                                   "the API answered with more than %d bytes",
@@ -141,13 +230,15 @@ on_response (const EpHttpResult *res, gpointer data)
     }
   g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, res->body, res->body_len,
                                                         &error);
-  if (result == NULL)
+  if (result == NULL || !check_response_device (job, result, &error))
     {
       job_fail (job, error);
       return;
     }
   job->device_id = g_strdup (result->device_id);
-  ep_keystore_write_async (svc->keystore, ep_record_entry (job->args, result), on_stored, job);
+  const char *target = ep_config_endpoint (svc->config, job->target)->name;
+  ep_keystore_write_async (svc->keystore, ep_record_entry (job->args, result, target), on_stored,
+                           job);
 }
 
 /* Which target serves @kind, or NotSupported. */
@@ -210,12 +301,6 @@ ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
   const EpKind *kind = args->kind;
   EpTarget target;
 
-  if (svc->stopped)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_UNAVAILABLE,
-                   "the service is shutting down; try again when it is back");
-      return FALSE;
-    }
   if (!ep_validate_args (args, error) || !route (svc, kind, &target, error) ||
       !check_once_only (svc, args, error))
     return FALSE;
@@ -385,6 +470,12 @@ void
 ep_service_stop_accepting (EpService *svc)
 {
   svc->stopped = TRUE;
+}
+
+gboolean
+ep_service_stopping (EpService *svc)
+{
+  return svc->stopped;
 }
 
 EpKeystore *

@@ -42,7 +42,9 @@ guint ep_service_active (EpService *svc);
 /* @callback runs whenever ep_service_active() changes. */
 void ep_service_on_active_changed (EpService *svc, GCallback callback, gpointer user_data);
 
-/* Refuses new calls from now on; calls in flight go on. */
+/* From now on every new call is refused with Unavailable (the bus asks
+ * ep_service_stopping () before it proceeds with one); calls in flight go on. */
 void ep_service_stop_accepting (EpService *svc);
+gboolean ep_service_stopping (EpService *svc);
 
 EpKeystore *ep_service_keystore (EpService *svc);

@@ -28,12 +28,15 @@ config_metadata (const EpApiResult *r)
 }
 
 JsonObject *
-ep_record_metadata (const EpArgs *args, const EpApiResult *result)
+ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *target)
 {
   const EpKind *kind = args->kind;
   JsonObject *meta = json_object_new ();
   json_object_set_string_member (meta, "kind", kind->kind);
   json_object_set_string_member (meta, "device_id", result->device_id);
+  /* Which API holds the device: a later answer naming it through the
+   * other one is not about this device. */
+  json_object_set_string_member (meta, "target", target);
   /* Every argument: the identifying fields of SPEC section 5 and the rest of
    * the request, none of which is secret. */
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
@@ -59,9 +62,9 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result)
 }
 
 EpKeystoreEntry *
-ep_record_entry (const EpArgs *args, const EpApiResult *result)
+ep_record_entry (const EpArgs *args, const EpApiResult *result, const char *target)
 {
-  g_autoptr (JsonObject) meta = ep_record_metadata (args, result);
+  g_autoptr (JsonObject) meta = ep_record_metadata (args, result, target);
   EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
   if (result->private_key != NULL)
     {

@@ -7,11 +7,14 @@
 #include "api.h"
 #include "keystore.h"
 
-/* device.json for a device provisioned now by @args with @result. */
-JsonObject *ep_record_metadata (const EpArgs *args, const EpApiResult *result);
+/* device.json for a device provisioned now by @args with @result through
+ * @target ("cloud" or "gateway"). */
+JsonObject *ep_record_metadata (const EpArgs *args, const EpApiResult *result,
+                                const char *target);
 
 /* The complete keystore entry: device.json plus the credential files. */
-EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result);
+EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result,
+                                  const char *target);
 
 /* One entry of the details a{sv}. */
 typedef struct {

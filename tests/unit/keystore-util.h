@@ -169,7 +169,7 @@ entry_for (const char *kind, const char *protocol, const char *body)
   if (protocol != NULL)
     unit_args_set (args, "protocol", protocol);
   g_autoptr (EpApiResult) r = parse (args, body);
-  return ep_record_entry (args, r);
+  return ep_record_entry (args, r, "cloud");
 }
 
 static inline mode_t

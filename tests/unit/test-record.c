@@ -174,7 +174,7 @@ test_details (Fixture *f, gconstpointer data)
 {
   g_autoptr (EpArgs) args = unit_args_seed ("ucm");
   g_autoptr (EpApiResult) r = parse (args, MQTTS_RESPONSE);
-  g_autoptr (JsonObject) meta = ep_record_metadata (args, r);
+  g_autoptr (JsonObject) meta = ep_record_metadata (args, r, "gateway");
   g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
   g_auto (EpDetails) details = { 0 };
   ep_record_details (&details, info, "/ks", TRUE);
@@ -206,7 +206,7 @@ test_details (Fixture *f, gconstpointer data)
   g_autoptr (EpArgs) margs = unit_args_seed ("ucm");
   unit_args_set (margs, "protocol", "MQTT");
   g_autoptr (EpApiResult) mr = parse (margs, MQTT_RESPONSE);
-  g_autoptr (JsonObject) mmeta = ep_record_metadata (margs, mr);
+  g_autoptr (JsonObject) mmeta = ep_record_metadata (margs, mr, "gateway");
   g_autoptr (EpDeviceInfo) minfo = ep_device_info_new (mmeta);
   g_auto (EpDetails) mdetails = { 0 };
   ep_record_details (&mdetails, minfo, "/ks", FALSE);
@@ -218,7 +218,7 @@ test_details (Fixture *f, gconstpointer data)
   /* A kind without config has no MQTT keys. */
   g_autoptr (EpArgs) vargs = unit_args_seed ("vucm");
   g_autoptr (EpApiResult) vr = parse (vargs, "{\"device_id\":\"vucm-1\"}");
-  g_autoptr (JsonObject) vmeta = ep_record_metadata (vargs, vr);
+  g_autoptr (JsonObject) vmeta = ep_record_metadata (vargs, vr, "gateway");
   g_autoptr (EpDeviceInfo) vinfo = ep_device_info_new (vmeta);
   g_auto (EpDetails) vdetails = { 0 };
   ep_record_details (&vdetails, vinfo, "/ks", FALSE);
