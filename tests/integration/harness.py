@@ -312,8 +312,9 @@ class Listener:
     """ep-bus-client listen in the background: the service's signals. With
     @typed, variant values come as {"signature": value}."""
 
-    def __init__(self, address, transcript, typed=False):
-        argv = [BUS_CLIENT, "--address", address] + (["--typed"] if typed else []) + ["listen"]
+    def __init__(self, address, transcript, typed=False, prefix=()):
+        argv = [*prefix, BUS_CLIENT, "--address", address] + (["--typed"] if typed else [])
+        argv.append("listen")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=clean_env())
         self.received = []
@@ -697,8 +698,9 @@ class Harness:
             raise AssertionError(f"introspection failed (exit {rc}): {err}")
         return out
 
-    def listen(self, typed=False):
-        listener = Listener(self.address, self.transcript, typed)
+    def listen(self, typed=False, prefix=()):
+        """A signal listener; @prefix runs it as another user (setpriv ...)."""
+        listener = Listener(self.address, self.transcript, typed, prefix)
         self.children.append(listener)
         return listener
 
