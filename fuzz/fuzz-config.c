@@ -308,8 +308,10 @@ check_config (const EpConfig *c, const char *cloud_file, const char *gateway_fil
   FUZZ_CHECK ("range", c->idle_timeout <= 86400, "IdleTimeout %u", c->idle_timeout);
   FUZZ_CHECK ("range", isfinite (c->timeout) && c->timeout >= 0.01 && c->timeout <= 3600,
               "Timeout %g", c->timeout);
-  FUZZ_CHECK ("range", isfinite (c->deadline) && c->deadline >= 0.01 && c->deadline <= 3600,
+  FUZZ_CHECK ("range", isfinite (c->deadline) && c->deadline >= 0.01 && c->deadline < 25,
               "Deadline %g", c->deadline);
+  FUZZ_CHECK ("range", c->timeout <= c->deadline, "Timeout %g over Deadline %g", c->timeout,
+              c->deadline);
   FUZZ_CHECK ("keystore-path", c->keystore_path && g_path_is_absolute (c->keystore_path),
               "keystore path '%s'", c->keystore_path ? c->keystore_path : "(null)");
 }

@@ -1,9 +1,6 @@
 #include "config.h"
+#include "config-files.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <grp.h>
 #include <math.h>
 #include <stddef.h>
@@ -14,6 +11,11 @@ G_DEFINE_QUARK (ep-config-error-quark, ep_config_error)
 #define MAX_TOKEN_BYTES 4096
 #define DEFAULT_CLOUD_URL "https://api.enapter.com"
 #define DEFAULT_KEYSTORE "/var/lib/enapter-provisiond/keystore"
+#define DEFAULT_ACCESS_GROUP "enapter-provisioning"
+#define MAX_GROUP_NAME 256
+/* libdbus, GDBus and sd-bus clients give up on a method call after 25 s by
+ * default; a call must be answered before that. */
+#define CLIENT_TIMEOUT 25
 
 typedef struct KeySpec KeySpec;
 
@@ -119,8 +121,32 @@ parse_seconds (const KeySpec *spec, const char *value, void *dest, char **proble
 }
 
 static gboolean
-parse_string (const KeySpec *spec, const char *value, void *dest, char **problem)
+group_char_ok (const char *name, size_t i, size_t len)
 {
+  char c = name[i];
+  return g_ascii_isalnum (c) || c == '_' || c == '.' || c == '@' || (c == '-' && i > 0) ||
+         (c == '$' && i == len - 1);
+}
+
+/* Checked before the name reaches NSS, which aborts on a huge one. */
+static gboolean
+parse_group (const KeySpec *spec, const char *value, void *dest, char **problem)
+{
+  size_t len = strlen (value);
+  if (len > MAX_GROUP_NAME)
+    {
+      *problem = g_strdup_printf ("the value is %zu bytes long, but a group name has at most %d; "
+                                  "give an existing group's name", len, MAX_GROUP_NAME);
+      return FALSE;
+    }
+  for (size_t i = 0; i < len; i++)
+    if (!group_char_ok (value, i, len))
+      {
+        g_autofree char *shown = g_strescape (value, NULL);
+        *problem = g_strdup_printf ("'%s' is not a group name: letters, digits, '.', '_', '@' "
+                                    "and '-' (not first), and a final '$' are allowed", shown);
+        return FALSE;
+      }
   *(char **) dest = g_strdup (value);
   return TRUE;
 }
@@ -155,8 +181,8 @@ static const KeySpec keys[] = {
   KEY ("Provisioning", "KeepConnections", parse_seconds, config.keep_connections),
   NUMBER ("Service", "IdleTimeout", config.idle_timeout, 0, 86400),
   KEY ("Keystore", "Path", parse_path, config.keystore_path),
-  KEY ("Keystore", "Group", parse_string, keystore_group),
-  KEY ("Access", "Group", parse_string, config.access_group),
+  KEY ("Keystore", "Group", parse_group, keystore_group),
+  KEY ("Access", "Group", parse_group, config.access_group),
 };
 
 static const KeySpec *
@@ -191,7 +217,7 @@ set_defaults (EpConfig *c)
   c->keep_connections = 10;
   c->retries = 2;
   c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
-  c->access_group = g_strdup ("enapter-provisioning");
+  c->access_group = g_strdup (DEFAULT_ACCESS_GROUP);
 }
 
 /* The SPEC's sample file documents keys with trailing "# ..." remarks, which
@@ -214,7 +240,7 @@ clean_value (const char *raw)
 static gboolean
 is_string_key (const KeySpec *spec)
 {
-  return spec->parse == parse_url || spec->parse == parse_path || spec->parse == parse_string;
+  return spec->parse == parse_url || spec->parse == parse_path || spec->parse == parse_group;
 }
 
 static gboolean
@@ -251,34 +277,6 @@ token_is_valid (const char *token)
   return TRUE;
 }
 
-/* Reads a regular file of at most @max bytes without blocking on a FIFO or
- * reading a device forever. Returns NULL, or what is wrong. */
-static char *
-read_small_file (const char *path, gsize max, char **data, gsize *len)
-{
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0)
-    return g_strdup (g_strerror (errno));
-  struct stat st;
-  char *problem = NULL;
-  if (fstat (fd, &st) < 0)
-    problem = g_strdup (g_strerror (errno));
-  else if (!S_ISREG (st.st_mode))
-    problem = g_strdup ("not a regular file");
-  else if ((gsize) st.st_size > max)
-    problem = g_strdup_printf ("larger than %zu bytes", max);
-  if (problem == NULL)
-    {
-      *data = g_malloc0 (max + 1);
-      ssize_t n = read (fd, *data, max);
-      if (n < 0)
-        problem = g_strdup (g_strerror (errno));
-      *len = n > 0 ? (gsize) n : 0;
-    }
-  close (fd);
-  return problem;
-}
-
 /* Reads the token from the configured file, or from the systemd credential
  * when no file is configured. Never puts the token in a message. */
 static gboolean
@@ -302,11 +300,14 @@ load_token (EpEndpoint *ep, const char *name, const char *section, const char *f
 
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autofree char *problem = read_small_file (path, MAX_TOKEN_BYTES + 2, &data, &len);
+  g_autofree char *problem =
+    ep_config_read_file (path, MAX_TOKEN_BYTES + 2, EP_FILE_PRIVATE, &data, &len);
   if (problem != NULL)
     {
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] TokenFile: cannot read %s: %s", name,
-                   section, path, problem);
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [%s] TokenFile: %s %s; a token file must be a regular file of at most "
+                   "%d bytes that only its owner, root or the daemon's user, may read "
+                   "(chmod 0600)", name, section, path, problem, MAX_TOKEN_BYTES);
       return FALSE;
     }
   /* A NUL would silently cut the token short. */
@@ -326,6 +327,83 @@ load_token (EpEndpoint *ep, const char *name, const char *section, const char *f
     }
   ep->token = g_steal_pointer (&data);
   ep->token_source = g_steal_pointer (&path);
+  return TRUE;
+}
+
+/* A call must be answered before its caller gives up on it: past that the
+ * work goes on unseen and the caller's retry meets Busy. */
+static gboolean
+check_durations (const EpConfig *c, const char *name, GError **error)
+{
+  if (c->deadline >= CLIENT_TIMEOUT)
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [Provisioning] Deadline: %g s is too long: D-Bus clients (libdbus, "
+                   "GDBus, sd-bus) give up on a call after %d s by default while the daemon "
+                   "would go on with it; set it under %d", name, c->deadline, CLIENT_TIMEOUT,
+                   CLIENT_TIMEOUT);
+      return FALSE;
+    }
+  if (c->timeout > c->deadline)
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [Provisioning] Timeout: %g s is longer than [Provisioning] Deadline "
+                   "(%g s), which bounds every attempt; lower Timeout or raise Deadline (under "
+                   "%d)", name, c->timeout, c->deadline, CLIENT_TIMEOUT);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A CAFile libcurl cannot load fails every call: refuse it at start. */
+static gboolean
+check_ca_file (const EpEndpoint *ep, const char *name, const char *section, GError **error)
+{
+  if (ep->ca_file == NULL)
+    return TRUE;
+  g_autofree char *problem = ep_config_check_ca_file (ep->ca_file);
+  if (problem == NULL)
+    return TRUE;
+  g_set_error (error, EP_CONFIG_ERROR, 0,
+               "%s: [%s] CAFile: %s %s; give a PEM bundle (at most %d bytes) of the CA "
+               "certificates to trust, or leave CAFile unset for the system's CA store",
+               name, section, ep->ca_file, problem, EP_MAX_CA_FILE_BYTES);
+  return FALSE;
+}
+
+static gboolean
+resolve_groups (Parsed *p, const char *name, GError **error)
+{
+  EpConfig *c = &p->config;
+  if (p->keystore_group != NULL)
+    {
+      struct group *gr = getgrnam (p->keystore_group);
+      if (gr == NULL)
+        {
+          g_set_error (error, EP_CONFIG_ERROR, 0,
+                       "%s: [Keystore] Group: no group named '%s'; create it or name an "
+                       "existing group", name, p->keystore_group);
+          return FALSE;
+        }
+      c->keystore_group_set = TRUE;
+      c->keystore_gid = gr->gr_gid;
+    }
+  if (c->access_group == NULL)
+    return TRUE;
+  struct group *gr = getgrnam (c->access_group);
+  c->access_gid_known = gr != NULL;
+  c->access_gid = gr ? gr->gr_gid : 0;
+  /* The default group comes with the package (sysusers.d); where it is
+   * missing, as on a development machine, access narrows to root and the
+   * daemon warns. A group named on purpose must exist. */
+  if (gr == NULL && strcmp (c->access_group, DEFAULT_ACCESS_GROUP) != 0)
+    {
+      g_set_error (error, EP_CONFIG_ERROR, 0,
+                   "%s: [Access] Group: no group named '%s'; create it, name an existing "
+                   "group, or leave the value empty to let only root call", name,
+                   c->access_group);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -353,26 +431,9 @@ resolve (Parsed *p, const char *name, GError **error)
       return FALSE;
     }
 
-  if (p->keystore_group != NULL)
-    {
-      struct group *gr = getgrnam (p->keystore_group);
-      if (gr == NULL)
-        {
-          g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [Keystore] Group: no group named '%s'",
-                       name, p->keystore_group);
-          return FALSE;
-        }
-      c->keystore_group_set = TRUE;
-      c->keystore_gid = gr->gr_gid;
-    }
-  if (c->access_group != NULL)
-    {
-      /* A missing access group only narrows access to root: warn, not fail. */
-      struct group *gr = getgrnam (c->access_group);
-      c->access_gid_known = gr != NULL;
-      c->access_gid = gr ? gr->gr_gid : 0;
-    }
-  return TRUE;
+  return check_durations (c, name, error) && check_ca_file (&c->cloud, name, "Cloud", error) &&
+         check_ca_file (&c->gateway, name, "Gateway", error) &&
+         resolve_groups (p, name, error);
 }
 
 static void

@@ -221,9 +221,10 @@ run (const Options *opts)
   /* Whatever reaches a log line, the tokens never do. */
   ep_log_add_secret (config->cloud.token);
   ep_log_add_secret (config->gateway.token);
+  /* Only the default group may be missing (config.c refuses any other). */
   if (config->access_group != NULL && !config->access_gid_known)
-    ep_warning ("%s: [Access] Group: no group named '%s'; only root may call", path,
-                config->access_group);
+    ep_warning ("%s: [Access] Group: no group named '%s' (the package creates it); only root "
+                "may call until it exists and the daemon restarts", path, config->access_group);
 
   g_autoptr (EpKeystore) keystore = ep_keystore_open (config->keystore_path,
                                                       config->keystore_group_set,

@@ -234,7 +234,9 @@ class Process(HarnessTestCase):
         creds = os.path.join(H.tmp, "credentials")
         os.makedirs(creds, exist_ok=True)
         for name, token in (("cloud-token", H.cloud_token), ("gateway-token", H.gateway_token)):
-            with open(os.path.join(creds, name), "w") as f:
+            # As systemd hands credentials over: mode 0400 (others may not read a token).
+            fd = os.open(os.path.join(creds, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
+            with os.fdopen(fd, "w") as f:
                 f.write(token + "\n")
         H.restart_daemon({"Cloud": {"TokenFile": None}, "Gateway": {"TokenFile": None}},
                          extra_env={"CREDENTIALS_DIRECTORY": creds})

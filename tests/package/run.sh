@@ -278,7 +278,9 @@ STANDIN_URL=http://127.0.0.1:$(cat "$T/standin.port")
 
 # The daemon's configuration: the installed example with every key
 # uncommented (so each shown default must be valid), pointed at the stand-in.
-install -m 0640 -g "$DAEMON_USER" /dev/null "$T/cloud-token"
+# The daemon refuses a token file others may read: the daemon's user owns
+# it, mode 0600.
+install -m 0600 -o "$DAEMON_USER" -g "$DAEMON_USER" /dev/null "$T/cloud-token"
 printf '%s\n' "$TOKEN" >"$T/cloud-token"
 awk -v url="$STANDIN_URL" -v token="$T/cloud-token" '
   /^\[/ { section = $0 }

@@ -4,6 +4,8 @@
 #include "unit-util.h"
 
 #include <glib/gstdio.h>
+#include <grp.h>
+#include <unistd.h>
 
 #define CONF_NAME "/etc/enapter/test-provisiond.conf"
 #define TOKEN_CANARY "TOKEN-CANARY-0b7d42"
@@ -34,14 +36,33 @@ rm_tree (const char *dir)
   g_rmdir (dir);
 }
 
+/* Writes a file of mode @mode. */
 static char *
-write_file (const char *dir, const char *name, const char *contents)
+write_file_mode (const char *dir, const char *name, const char *contents, int mode)
 {
   char *path = g_build_filename (dir, name, NULL);
   g_autoptr (GError) error = NULL;
-  g_file_set_contents (path, contents, -1, &error);
+  g_file_set_contents_full (path, contents, -1,
+                            G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                            mode, &error);
   g_assert_no_error (error);
+  /* The umask must not make a case stricter than asked. */
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
   return path;
+}
+
+/* Token files are private (0600), as the daemon requires. */
+static char *
+write_file (const char *dir, const char *name, const char *contents)
+{
+  return write_file_mode (dir, name, contents, 0600);
+}
+
+/* A PEM certificate in the source tree. */
+static const char *
+ca_file (void)
+{
+  return g_test_get_filename (G_TEST_DIST, "..", "integration", "tls", "standin-cert.pem", NULL);
 }
 
 static EpConfig *
@@ -189,7 +210,7 @@ test_remarks_after_values (void)
 typedef struct {
   const char *section;
   const char *key;
-  const char *values[10];
+  const char *values[12];
 } BadValues;
 
 static void
@@ -213,12 +234,14 @@ test_bad_values (void)
     { "Provisioning", "MaxQueued", { "-1", "abc", "65537", "2.5" } },
     { "Provisioning", "Timeout", { "0", "-1", "abc", "nan", "inf", "10s", "3601", "1e9",
                                    "0.001" } },
-    { "Provisioning", "Deadline", { "0", "-5", "x", "nan", "-inf", "20 s", "3601" } },
+    { "Provisioning", "Deadline", { "0", "-5", "x", "nan", "-inf", "20 s", "3601", "25",
+                                    "45", "3600" } },
     { "Provisioning", "Retries", { "-1", "21", "x", "1.5", "two" } },
     { "Provisioning", "KeepConnections", { "0", "-1", "x", "nan", "3601", "10s" } },
     { "Service", "IdleTimeout", { "-1", "x", "86401", "1.5" } },
     { "Keystore", "Path", { "relative/keystore", "keystore", "./ks" } },
-    { "Keystore", "Group", { "no-such-group-ep-test" } },
+    { "Keystore", "Group", { "no-such-group-ep-test", "a:b", "-x", "two words", "a/b" } },
+    { "Access", "Group", { "no-such-group-ep-test", "a:b", "-x", "two words", "a$b" } },
   };
   guint checked = 0;
   for (size_t i = 0; i < G_N_ELEMENTS (table); i++)
@@ -267,23 +290,25 @@ static void
 test_good_values (void)
 {
   g_unsetenv ("CREDENTIALS_DIRECTORY");
-  g_autoptr (EpConfig) c = load_ok (
-    "[Cloud]\nURL=https://api.example.com/\nCAFile=/etc/ssl/ca.pem\n"
-    "[Gateway]\nURL=http://127.0.0.1:8080/api//\nCAFile=/etc/gw-ca.pem\n"
+  /* Deadline's upper bound is under 25 s: see test_durations. */
+  g_autofree char *text = g_strdup_printf (
+    "[Cloud]\nURL=https://api.example.com/\nCAFile=%s\n"
+    "[Gateway]\nURL=http://127.0.0.1:8080/api//\nCAFile=%s\n"
     "[Provisioning]\nDefaultTarget=cloud\nMaxConcurrent=1024\nMaxQueued=0\n"
-    "Timeout=0.5\nDeadline=3600\nRetries=20\nKeepConnections=3600\n"
+    "Timeout=0.5\nDeadline=24.9\nRetries=20\nKeepConnections=3600\n"
     "[Service]\nIdleTimeout=0\n"
     "[Keystore]\nPath=/tmp/ks\nGroup=root\n"
-    "[Access]\nGroup=\n");
+    "[Access]\nGroup=\n", ca_file (), ca_file ());
+  g_autoptr (EpConfig) c = load_ok (text);
   g_assert_cmpstr (c->cloud.url, ==, "https://api.example.com");
-  g_assert_cmpstr (c->cloud.ca_file, ==, "/etc/ssl/ca.pem");
+  g_assert_cmpstr (c->cloud.ca_file, ==, ca_file ());
   g_assert_cmpstr (c->gateway.url, ==, "http://127.0.0.1:8080/api");
-  g_assert_cmpstr (c->gateway.ca_file, ==, "/etc/gw-ca.pem");
+  g_assert_cmpstr (c->gateway.ca_file, ==, ca_file ());
   g_assert_cmpint (c->default_target, ==, EP_TARGET_CLOUD);
   g_assert_cmpuint (c->max_concurrent, ==, 1024);
   g_assert_cmpuint (c->max_queued, ==, 0);
   g_assert_cmpfloat (c->timeout, ==, 0.5);
-  g_assert_cmpfloat (c->deadline, ==, 3600);
+  g_assert_cmpfloat (c->deadline, ==, 24.9);
   g_assert_cmpuint (c->retries, ==, 20);
   g_assert_cmpfloat (c->keep_connections, ==, 3600);
   g_assert_cmpuint (c->idle_timeout, ==, 0);
@@ -523,6 +548,211 @@ test_load_file (void)
   rm_tree (dir);
 }
 
+/* ---- start-up refusals of what cannot work ------------------------------ */
+
+static void
+test_durations (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  /* Just under D-Bus clients' 25 s, and an attempt as long as the call. */
+  g_autoptr (EpConfig) edge = load_ok ("[Provisioning]\nTimeout=24.9\nDeadline=24.9\n");
+  g_assert_cmpfloat (edge->deadline, ==, 24.9);
+  g_assert_cmpfloat (edge->timeout, ==, 24.9);
+
+  static const char *const long_deadlines[] = { "25", "45", "3600" };
+  for (size_t i = 0; i < G_N_ELEMENTS (long_deadlines); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("[Provisioning]\nTimeout=5\nDeadline=%s\n",
+                                               long_deadlines[i]);
+      g_autofree char *msg = load_fails (text, CONF_NAME, "[Provisioning] Deadline",
+                                         long_deadlines[i], "25 s", "D-Bus", "under 25", NULL);
+      g_assert_nonnull (msg);
+    }
+
+  /* Timeout longer than Deadline: given, or against the default of 20. */
+  g_autofree char *both = load_fails ("[Provisioning]\nTimeout=5\nDeadline=4\n", CONF_NAME,
+                                      "[Provisioning] Timeout", "[Provisioning] Deadline",
+                                      "lower Timeout", NULL);
+  g_assert_nonnull (both);
+  g_autofree char *vs_default = load_fails ("[Provisioning]\nTimeout=21\n", CONF_NAME,
+                                            "[Provisioning] Timeout", "21", "20", NULL);
+  g_assert_nonnull (vs_default);
+}
+
+static void
+test_group_names (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  static const char *const sections[] = { "Keystore", "Access" };
+  g_autofree char *huge = unit_repeat ('g', 4 * 1024 * 1024);
+  g_autofree char *over = unit_repeat ('g', 257);
+  for (size_t i = 0; i < G_N_ELEMENTS (sections); i++)
+    {
+      g_autofree char *where = g_strdup_printf ("[%s] Group", sections[i]);
+      const char *names[] = { huge, over };
+      for (size_t n = 0; n < G_N_ELEMENTS (names); n++)
+        {
+          /* Refused for its length, before NSS sees it, without quoting it. */
+          g_autofree char *text = g_strdup_printf ("[%s]\nGroup=%s\n", sections[i], names[n]);
+          g_autofree char *msg = load_fails (text, CONF_NAME, where, "at most 256", NULL);
+          g_assert_cmpuint (strlen (msg), <, 1000);
+        }
+      /* 256 bytes is a name NSS may look up: refused as a missing group. */
+      g_autofree char *at_bound = unit_repeat ('g', 256);
+      g_autofree char *text = g_strdup_printf ("[%s]\nGroup=%s\n", sections[i], at_bound);
+      g_autofree char *msg = load_fails (text, CONF_NAME, where, "no group named", NULL);
+      g_assert_nonnull (msg);
+    }
+
+  g_autoptr (EpConfig) root = load_ok ("[Keystore]\nGroup=root\n[Access]\nGroup=root\n");
+  g_assert_true (root->access_gid_known);
+  g_assert_cmpuint (root->access_gid, ==, 0);
+  g_assert_cmpuint (root->keystore_gid, ==, 0);
+}
+
+/* The package makes the default [Access] Group; where it is missing, the
+ * default (unset or written out) only narrows access to root. */
+static void
+test_default_access_group (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  gboolean exists = getgrnam ("enapter-provisioning") != NULL;
+  static const char *const texts[] = { "", "[Access]\nGroup=enapter-provisioning\n" };
+  for (size_t i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (EpConfig) c = load_ok (texts[i]);
+      g_assert_cmpstr (c->access_group, ==, "enapter-provisioning");
+      g_assert_cmpint (c->access_gid_known, ==, exists);
+    }
+  g_autofree char *other = load_fails ("[Access]\nGroup=enapter-provisioning-typo\n", CONF_NAME,
+                                       "[Access] Group", "enapter-provisioning-typo",
+                                       "no group named", NULL);
+  g_assert_nonnull (other);
+}
+
+/* Loads a config whose [Cloud] TokenFile is @path, expecting a refusal that
+ * names it and never quotes the token. */
+static void
+token_file_refused (const char *path, const char *needle)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EpConfig) c = load_with_token_file ("Cloud", path, &error);
+  if (c != NULL)
+    {
+      g_test_fail_printf ("token file %s accepted", path);
+      return;
+    }
+  g_assert_error (error, EP_CONFIG_ERROR, 0);
+  g_assert_nonnull (strstr (error->message, CONF_NAME));
+  g_assert_nonnull (strstr (error->message, "[Cloud] TokenFile"));
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, needle));
+  g_assert_nonnull (strstr (error->message, "chmod 0600"));
+  g_assert_null (strstr (error->message, "CANARY"));
+}
+
+static void
+test_token_private (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autofree char *dir = make_tmpdir ();
+  static const int open_modes[] = { 0644, 0640, 0604, 0620, 0602, 0660, 0666 };
+  for (size_t i = 0; i < G_N_ELEMENTS (open_modes); i++)
+    {
+      g_autofree char *path = write_file_mode (dir, "token-open", TOKEN_CANARY "\n",
+                                               open_modes[i]);
+      g_autofree char *mode = g_strdup_printf ("mode %04o", open_modes[i]);
+      token_file_refused (path, mode);
+    }
+
+  /* systemd's credentials are 0400. */
+  static const int private_modes[] = { 0400, 0600 };
+  for (size_t i = 0; i < G_N_ELEMENTS (private_modes); i++)
+    {
+      g_autofree char *path = write_file_mode (dir, "token-private", TOKEN_CANARY "\n",
+                                               private_modes[i]);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (EpConfig) c = load_with_token_file ("Cloud", path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (c->cloud.token, ==, TOKEN_CANARY);
+    }
+
+  /* Owned by another user: only root can make that here. */
+  if (geteuid () == 0)
+    {
+      g_autofree char *path = write_file (dir, "token-foreign", TOKEN_CANARY "\n");
+      g_assert_cmpint (chown (path, 65534, 65534), ==, 0);
+      token_file_refused (path, "uid 65534");
+    }
+
+  /* The credential fallback is checked the same way. */
+  g_autofree char *cred = write_file_mode (dir, "cloud-token", TOKEN_CANARY "\n", 0644);
+  g_setenv ("CREDENTIALS_DIRECTORY", dir, TRUE);
+  g_autofree char *msg = load_fails ("", CONF_NAME, "[Cloud] TokenFile", cred, "mode 0644",
+                                     NULL);
+  g_assert_null (strstr (msg, "CANARY"));
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  rm_tree (dir);
+}
+
+static void
+test_ca_file (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *cert = NULL;
+  g_autoptr (GError) read_error = NULL;
+  g_file_get_contents (ca_file (), &cert, NULL, &read_error);
+  g_assert_no_error (read_error);
+
+  /* A bundle with remarks around the certificate, as system bundles have. */
+  g_autofree char *bundle_text = g_strconcat ("# a CA\n", cert, "\n# end\n", NULL);
+  g_autofree char *bundle = write_file_mode (dir, "bundle.pem", bundle_text, 0644);
+  static const char *const sections[] = { "Cloud", "Gateway" };
+  for (size_t i = 0; i < G_N_ELEMENTS (sections); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("[%s]\nCAFile=%s\n", sections[i], bundle);
+      g_autoptr (EpConfig) c = load_ok (text);
+      g_assert_nonnull (c);
+    }
+
+  /* A certificate whose body is damaged: libcurl would refuse the file. */
+  g_autofree char *broken_text = g_strdup (cert);
+  char *body = strchr (broken_text, '\n') + 1;
+  memset (body, '*', 8);
+  g_autofree char *missing = g_build_filename (dir, "missing.pem", NULL);
+  g_autofree char *no_cert = write_file_mode (dir, "no-cert.pem", "not a certificate\n", 0644);
+  g_autofree char *empty = write_file_mode (dir, "empty.pem", "", 0644);
+  g_autofree char *key_only = write_file_mode (
+    dir, "key.pem",
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+    "-----END PUBLIC KEY-----\n", 0644);
+  g_autofree char *broken = write_file_mode (dir, "broken.pem", broken_text, 0644);
+  g_autofree char *large = g_malloc0 (1024 * 1024 + 2);
+  memset (large, '#', 1024 * 1024 + 1);
+  g_autofree char *too_large = write_file_mode (dir, "large.pem", large, 0644);
+  struct {
+    const char *path, *problem;
+  } cases[] = {
+    { missing, "No such file" }, { no_cert, "no PEM certificate" },
+    { empty, "no PEM certificate" }, { key_only, "no PEM certificate" },
+    { broken, "no PEM certificate" }, { too_large, "larger than" },
+    { dir, "not a regular file" }, { "/dev/zero", "not a regular file" },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (size_t s = 0; s < G_N_ELEMENTS (sections); s++)
+      {
+        g_autofree char *text = g_strdup_printf ("[%s]\nCAFile=%s\n", sections[s],
+                                                 cases[i].path);
+        g_autofree char *where = g_strdup_printf ("[%s] CAFile", sections[s]);
+        g_autofree char *msg = load_fails (text, CONF_NAME, where, cases[i].path,
+                                           cases[i].problem, "system's CA store", NULL);
+        g_assert_nonnull (msg);
+      }
+  rm_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -540,5 +770,10 @@ main (int argc, char **argv)
   g_test_add_func ("/config/token/unreadable", test_token_unreadable);
   g_test_add_func ("/config/token/credentials-directory", test_credentials_directory);
   g_test_add_func ("/config/load-file", test_load_file);
+  g_test_add_func ("/config/durations", test_durations);
+  g_test_add_func ("/config/group-names", test_group_names);
+  g_test_add_func ("/config/default-access-group", test_default_access_group);
+  g_test_add_func ("/config/token/private", test_token_private);
+  g_test_add_func ("/config/ca-file", test_ca_file);
   return g_test_run ();
 }

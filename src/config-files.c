@@ -1,0 +1,97 @@
+/* Token and CA files named by the configuration (see config-files.h). */
+#include "config-files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+/* A secret another user may read is no longer one; one another user owns
+ * can be swapped under us. systemd's credentials are 0400, owned by the
+ * service's user or root. */
+static char *
+check_private (const struct stat *st)
+{
+  if ((st->st_mode & 077) != 0)
+    return g_strdup_printf ("has mode %04o, open to users other than its owner",
+                            (unsigned) (st->st_mode & 07777));
+  uid_t euid = geteuid ();
+  if (st->st_uid != 0 && st->st_uid != euid)
+    return g_strdup_printf ("is owned by uid %u, neither root nor the daemon's user (uid %u)",
+                            (unsigned) st->st_uid, (unsigned) euid);
+  return NULL;
+}
+
+char *
+ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **data,
+                     gsize *len)
+{
+  *data = NULL;
+  *len = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return g_strdup_printf ("cannot be read (%s)", g_strerror (errno));
+  /* fstat of the open file, not stat of the path: what is checked is what
+   * is read. */
+  struct stat st;
+  char *problem = NULL;
+  if (fstat (fd, &st) < 0)
+    problem = g_strdup_printf ("cannot be read (%s)", g_strerror (errno));
+  else if (!S_ISREG (st.st_mode))
+    problem = g_strdup ("is not a regular file");
+  else if ((gsize) st.st_size > max)
+    problem = g_strdup_printf ("is larger than %zu bytes", max);
+  else if (access == EP_FILE_PRIVATE)
+    problem = check_private (&st);
+  if (problem == NULL)
+    {
+      *data = g_malloc0 (max + 1);
+      ssize_t n = read (fd, *data, max);
+      if (n < 0)
+        {
+          problem = g_strdup_printf ("cannot be read (%s)", g_strerror (errno));
+          g_clear_pointer (data, g_free);
+        }
+      *len = n > 0 ? (gsize) n : 0;
+    }
+  close (fd);
+  return problem;
+}
+
+/* Counts certificates as libcurl's OpenSSL back end loads a CAFile
+ * (X509_load_cert_crl_file): one malformed PEM block fails the whole file. */
+static int
+count_certificates (const char *data, gsize len)
+{
+  BIO *bio = BIO_new_mem_buf (data, (int) len);
+  if (bio == NULL)
+    return -1;
+  STACK_OF (X509_INFO) *infos = PEM_X509_INFO_read_bio (bio, NULL, NULL, NULL);
+  BIO_free (bio);
+  int count = 0;
+  for (int i = 0; infos != NULL && i < sk_X509_INFO_num (infos); i++)
+    if (sk_X509_INFO_value (infos, i)->x509 != NULL)
+      count++;
+  sk_X509_INFO_pop_free (infos, X509_INFO_free);
+  /* libcurl shares the thread's error queue: leave nothing behind. */
+  ERR_clear_error ();
+  return count;
+}
+
+char *
+ep_config_check_ca_file (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  char *problem = ep_config_read_file (path, EP_MAX_CA_FILE_BYTES, EP_FILE_ANY, &data, &len);
+  if (problem != NULL)
+    return problem;
+  if (count_certificates (data, len) <= 0)
+    return g_strdup ("holds no PEM certificate (-----BEGIN CERTIFICATE-----) that OpenSSL "
+                     "can read");
+  return NULL;
+}

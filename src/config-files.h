@@ -1,0 +1,26 @@
+/* The files the configuration names, read and checked once at start for
+ * config.c: token files (small, regular, private) and CA files (they must
+ * hold a certificate). Not for other modules. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+  EP_FILE_ANY,
+  EP_FILE_PRIVATE,    /* mode 0600 or stricter, owned by root or our euid */
+} EpFileAccess;
+
+/* Reads the regular file @path of at most @max bytes into @data (NUL
+ * terminated, @len bytes read) without blocking on a FIFO. Returns NULL, or
+ * what is wrong, as a phrase to follow the path ("is not a regular file");
+ * then @data is NULL. With EP_FILE_PRIVATE the owner and mode are checked on
+ * the open file, before it is read. */
+char *ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **data,
+                           gsize *len);
+
+/* Checks that @path is a PEM bundle holding at least one certificate, as
+ * libcurl will load it. Returns NULL, or what is wrong as above. */
+char *ep_config_check_ca_file (const char *path);
+
+/* The largest CA bundle accepted (the system's whole store is ~200 KiB). */
+#define EP_MAX_CA_FILE_BYTES (1024 * 1024)
