@@ -57,7 +57,9 @@ walk_where (Walk *w)
   GString *s = g_string_new ("");
   for (guint i = 1; i < w->steps->len; i++)
     g_string_append_printf (s, "/%s", g_array_index (w->steps, Step, i).name);
-  return s->len ? g_string_free (s, FALSE) : (g_string_free (s, TRUE), g_strdup ("/"));
+  if (s->len == 0)
+    g_string_append_c (s, '/');
+  return g_string_free (s, FALSE);
 }
 
 static Step *
@@ -74,9 +76,8 @@ refuse (GError **error, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  g_propagate_error (error, g_error_new_valist (EP_ERROR, EP_ERROR_KEYSTORE_ERROR, fmt, ap));
   va_end (ap);
-  g_set_error_literal (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR, msg);
   return FALSE;
 }
 
@@ -216,7 +217,7 @@ ep_keystore_open_trusted (const char *path, GError **error)
 {
   Walk w = { path, g_array_new (FALSE, TRUE, sizeof (Step)) };
   g_array_set_clear_func (w.steps, (GDestroyNotify) step_clear);
-  g_autoptr (GQueue) todo = g_queue_new ();
+  GQueue *todo = g_queue_new ();   /* components still to walk */
   int links = 0;
   int fd = -1;
 
@@ -234,7 +235,7 @@ ep_keystore_open_trusted (const char *path, GError **error)
       if (ok)
         fd = open_keystore_dir (&w, error);
     }
-  g_queue_free_full (g_steal_pointer (&todo), g_free);
+  g_queue_free_full (todo, g_free);
   g_array_unref (w.steps);
   return fd;
 }
