@@ -1,6 +1,7 @@
 #include "keystore-private.h"
 
 #include "errors.h"
+#include "keystore-checks.h"
 #include "json-util.h"
 #include "log.h"
 #include "validate.h"
@@ -12,99 +13,152 @@
 
 #define MAX_METADATA (64 * 1024)
 
+/* The device.json of the device directory @dir, or NULL with @why. */
 static JsonObject *
-read_metadata (int dirfd, const char *device_id)
+read_metadata (int dir, const char *what, const char *device_id, char **why)
 {
-  /* No link is followed, neither the entry nor the file in it. */
-  auto_fd dir = openat (dirfd, device_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir < 0)
-    return NULL;
-  auto_fd fd = openat (dir, METADATA_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
+  /* Not a link, and never a FIFO or device that could block or act on open. */
+  auto_fd fd = openat (dir, METADATA_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                                           O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      *why = g_strdup_printf ("%s/" METADATA_FILE ": %s", what,
+                              errno == ELOOP ? "a symbolic link" : g_strerror (errno));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      *why = g_strdup_printf ("%s/" METADATA_FILE " is not a regular file", what);
+      return NULL;
+    }
   g_autofree char *buf = g_malloc (MAX_METADATA);
   ssize_t n = read (fd, buf, MAX_METADATA);
-  if (n <= 0 || n == MAX_METADATA)
-    return NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, buf, n, NULL))
-    return NULL;
-  JsonNode *root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-  JsonObject *obj = json_node_get_object (root);
-  if (g_strcmp0 (ep_json_string (obj, "device_id"),
-                 device_id) != 0)
-    return NULL;
-  return json_object_ref (obj);
+  JsonNode *root = NULL;
+  if (n > 0 && n < MAX_METADATA && json_parser_load_from_data (parser, buf, n, NULL))
+    root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      g_strcmp0 (ep_json_string (json_node_get_object (root), "device_id"), device_id) != 0)
+    {
+      *why = g_strdup_printf ("%s/" METADATA_FILE " is not the metadata of device %s", what,
+                              device_id);
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
 }
 
-/* Makes @fd (@what, for messages) owned by the daemon's user, with the
- * keystore group when one is set, and mode @want: reported and fixed where
- * it differs. FALSE when the owner cannot be fixed: the caller refuses it. */
-static gboolean
-check_owner_mode (int fd, const char *what, gboolean group_set, gid_t gid, mode_t want)
+/* Why the daemon must not change @what (@st), or NULL: it never takes over
+ * what another user owns, nor changes a file that is also elsewhere. */
+static char *
+not_ours (const struct stat *st, const char *what)
+{
+  if (st->st_uid != geteuid ())
+    return g_strdup_printf ("%s is owned by uid %u, not by this daemon's uid %u (chown it, or "
+                            "remove the directory)",
+                            what, (unsigned) st->st_uid, (unsigned) geteuid ());
+  if (!S_ISDIR (st->st_mode) && st->st_nlink > 1)
+    return g_strdup_printf ("%s has %lu hard links, so changing it would change a file "
+                            "elsewhere (replace it by a copy, or remove the directory)",
+                            what, (unsigned long) st->st_nlink);
+  return NULL;
+}
+
+/* Gives @fd (@what, ours) the keystore group and mode @want, reporting it. */
+static char *
+fix_mode (EpKeystore *ks, int fd, const struct stat *st, const char *what, mode_t want)
+{
+  if ((st->st_mode & 07777) == want && (!ks->group_set || st->st_gid == ks->gid))
+    return NULL;
+  if (ep_keystore_set_owner_mode (fd, ks->group_set, ks->gid, want) < 0)
+    return g_strdup_printf ("cannot give %s mode %04o: %s", what, want, g_strerror (errno));
+  ep_warning ("keystore: %s had mode %04o, now %04o", what, st->st_mode & 07777, want);
+  return NULL;
+}
+
+/* Checks the device directory @dir (@what) and every file in it, which must
+ * all be the daemon's own, the files regular and single-linked, and fixes
+ * their modes. Returns why the entry must be ignored, or NULL. */
+static char *
+check_entry (EpKeystore *ks, int dir, const char *what)
 {
   struct stat st;
-  if (fstat (fd, &st) < 0)
-    return FALSE;
-  if (st.st_uid != geteuid ())
-    {
-      if (fchown (fd, geteuid (), (gid_t) -1) < 0)
-        {
-          ep_warning ("keystore: %s is owned by uid %u, not by this daemon's uid %u, and "
-                      "cannot be taken over: %s",
-                      what, (unsigned) st.st_uid, (unsigned) geteuid (), g_strerror (errno));
-          return FALSE;
-        }
-      ep_warning ("keystore: %s was owned by uid %u; now by uid %u", what,
-                  (unsigned) st.st_uid, (unsigned) geteuid ());
-    }
-  if ((st.st_mode & 07777) != want || (group_set && st.st_gid != gid))
-    {
-      if (ep_keystore_set_owner_mode (fd, group_set, gid, want) < 0)
-        {
-          ep_warning ("keystore: cannot give %s mode %04o: %s", what, want, g_strerror (errno));
-          return FALSE;
-        }
-      ep_warning ("keystore: %s had mode %04o, now %04o", what, st.st_mode & 07777, want);
-    }
-  return TRUE;
-}
-
-/* Checks a device directory and the files in it (links are left alone:
- * nothing reads through them). */
-static gboolean
-check_entry (EpKeystore *ks, const char *name)
-{
-  g_autofree char *what = g_build_filename (ks->path, name, NULL);
-  auto_fd fd = openat (ks->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 ||
-      !check_owner_mode (fd, what, ks->group_set, ks->gid, ep_keystore_dir_mode (ks->group_set)))
-    return FALSE;
-  DIR *dir = fdopendir (dup (fd));
-  if (dir == NULL)
-    return FALSE;
-  gboolean ok = TRUE;
+  if (fstat (dir, &st) < 0)
+    return g_strdup_printf ("%s: %s", what, g_strerror (errno));
+  char *why = not_ours (&st, what);
+  if (why == NULL)
+    why = fix_mode (ks, dir, &st, what, ep_keystore_dir_mode (ks->group_set));
+  DIR *d = why == NULL ? fdopendir (dup (dir)) : NULL;
+  if (why == NULL && d == NULL)
+    why = g_strdup_printf ("cannot read %s: %s", what, g_strerror (errno));
   struct dirent *de;
-  while (ok && (de = readdir (dir)) != NULL)
+  while (why == NULL && (de = readdir (d)) != NULL)
     {
-      if (de->d_name[0] == '.')
-        continue;
-      auto_fd file = openat (fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-      struct stat st;
-      if (file < 0 || fstat (file, &st) < 0 || !S_ISREG (st.st_mode))
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
       g_autofree char *file_what = g_build_filename (what, de->d_name, NULL);
-      ok = check_owner_mode (file, file_what, ks->group_set, ks->gid,
-                             ep_keystore_file_mode (ks->group_set));
+      auto_fd file = openat (dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                                              O_CLOEXEC);
+      if (file < 0 || fstat (file, &st) < 0)
+        why = g_strdup_printf ("%s: %s", file_what,
+                               errno == ELOOP ? "a symbolic link" : g_strerror (errno));
+      else if (!S_ISREG (st.st_mode))
+        why = g_strdup_printf ("%s is not a regular file", file_what);
+      else if ((why = not_ours (&st, file_what)) == NULL)
+        why = fix_mode (ks, file, &st, file_what, ep_keystore_file_mode (ks->group_set));
     }
-  closedir (dir);
-  return ok;
+  if (d != NULL)
+    closedir (d);
+  return why;
 }
 
-/* Removes temporaries left by a crash and indexes the complete entries,
- * which are never touched. */
+/* A temporary that keystore.c makes: .new-XXXXXXXX-<id> or .old-XXXXXXXX-<id>,
+ * eight lower-case hex digits and a plain device id. */
+static gboolean
+is_temporary (const char *name)
+{
+  if (strncmp (name, ".new-", 5) != 0 && strncmp (name, ".old-", 5) != 0)
+    return FALSE;
+  for (int i = 5; i < 13; i++)
+    if (!g_ascii_isdigit (name[i]) && !(name[i] >= 'a' && name[i] <= 'f'))
+      return FALSE;
+  return name[13] == '-' && ep_is_plain_name (name + 14);
+}
+
+/* Indexes the device directory @name when it is one: else reports it, once,
+ * and leaves it as it is. */
+static void
+load_entry (EpKeystore *ks, const char *name)
+{
+  g_autofree char *what = g_build_filename (ks->path, name, NULL);
+  if (!ep_is_plain_name (name))
+    {
+      ep_warning ("keystore: leaving %s alone: its name is neither a device id nor a temporary "
+                  "of this daemon's; move it out of the keystore", what);
+      return;
+    }
+  auto_fd dir = openat (ks->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0)
+    {
+      ep_warning ("keystore: leaving %s alone: it is not a device directory (%s); move it out "
+                  "of the keystore", what, errno == ELOOP ? "a symbolic link" : g_strerror (errno));
+      return;
+    }
+  /* The metadata first: only a device directory is then checked and fixed. */
+  g_autofree char *why = NULL;
+  g_autoptr (JsonObject) meta = read_metadata (dir, what, name, &why);
+  if (meta != NULL)
+    why = check_entry (ks, dir, what);
+  if (why != NULL)
+    {
+      ep_warning ("keystore: ignoring device directory %s, left as it is: %s", what, why);
+      return;
+    }
+  ep_keystore_index_set (ks, name, meta);
+}
+
+/* Removes the daemon's own temporaries left by a crash and indexes the
+ * device directories; everything else is reported and left alone. */
 static gboolean
 scan (EpKeystore *ks, GError **error)
 {
@@ -121,30 +175,13 @@ scan (EpKeystore *ks, GError **error)
       const char *name = de->d_name;
       if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
         continue;
-      if (name[0] == '.')
-        {
-          if (ep_keystore_remove_at (ks->dirfd, name, 0) < 0)
-            ep_warning ("keystore: cannot remove leftover %s/%s: %s", ks->path, name,
-                        g_strerror (errno));
-          else
-            ep_info ("keystore: removed leftover %s/%s", ks->path, name);
-          continue;
-        }
-      JsonObject *meta = ep_is_plain_name (name) ? read_metadata (ks->dirfd, name) : NULL;
-      if (meta == NULL)
-        {
-          ep_warning ("keystore: ignoring %s/%s: no valid " METADATA_FILE, ks->path, name);
-          continue;
-        }
-      if (!check_entry (ks, name))
-        {
-          ep_warning ("keystore: ignoring %s/%s: its owner or modes cannot be made safe",
-                      ks->path, name);
-          json_object_unref (meta);
-          continue;
-        }
-      ep_keystore_index_set (ks, name, meta);
-      json_object_unref (meta);
+      if (!is_temporary (name))
+        load_entry (ks, name);
+      else if (ep_keystore_remove_at (ks->dirfd, name, 0) < 0)
+        ep_warning ("keystore: cannot remove leftover %s/%s: %s", ks->path, name,
+                    ep_keystore_strerror (errno));
+      else
+        ep_info ("keystore: removed leftover %s/%s", ks->path, name);
     }
   closedir (dir);
   return TRUE;
@@ -160,26 +197,19 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   ks->gid = gid;
   ks->index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify) ep_device_info_free);
-
-  if (g_mkdir_with_parents (path, 0700) < 0)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR, "cannot create keystore %s: %s",
-                   path, g_strerror (errno));
-      return NULL;
-    }
-  ks->dirfd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  /* Every later step is relative to this fd: renaming a directory above
+   * the keystore after start cannot redirect it. */
+  ks->dirfd = ep_keystore_open_trusted (path, error);
   if (ks->dirfd < 0)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR, "cannot open keystore %s: %s",
-                   path, g_strerror (errno));
-      return NULL;
-    }
-  if (!check_owner_mode (ks->dirfd, path, group_set, gid, ep_keystore_dir_mode (group_set)))
+    return NULL;
+  struct stat st;
+  g_autofree char *why = NULL;
+  if (fstat (ks->dirfd, &st) < 0 ||
+      (why = fix_mode (ks, ks->dirfd, &st, path, ep_keystore_dir_mode (group_set))) != NULL)
     {
       g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
-                   "keystore %s has an owner or mode that cannot be fixed (see above); it must "
-                   "be owned by uid %u and mode %04o",
-                   path, (unsigned) geteuid (), ep_keystore_dir_mode (group_set));
+                   "keystore %s: %s; it must be mode %04o", path,
+                   why ? why : g_strerror (errno), ep_keystore_dir_mode (group_set));
       return NULL;
     }
   if (!scan (ks, error))

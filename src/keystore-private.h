@@ -39,5 +39,10 @@ ep_keystore_file_mode (gboolean group_set)
 /* Gives @fd the keystore group (when set) and @mode. */
 int ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode);
 
-/* Removes @name below @dirfd: a file, a link (not followed) or a tree. */
+/* Removes @name below @dirfd: a file, a link (not followed) or a tree. It
+ * never descends into another mount (a bind mount, say): that removal fails
+ * with EXDEV and leaves the mounted tree as it is. */
 int ep_keystore_remove_at (int dirfd, const char *name, int depth);
+
+/* g_strerror, but saying what EXDEV from ep_keystore_remove_at means. */
+const char *ep_keystore_strerror (int err);

@@ -53,20 +53,59 @@ ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode)
   return fchmod (fd, mode);
 }
 
-int
-ep_keystore_remove_at (int dirfd, const char *name, int depth)
+const char *
+ep_keystore_strerror (int err)
 {
-  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if ((errno != EISDIR && errno != EPERM) || depth > 4)
-    return -1;
+  if (err == EXDEV)
+    return "another file system is mounted inside it and was left intact; unmount it, then "
+           "remove the rest by hand";
+  return g_strerror (err);
+}
+
+/* Opens the directory @name below @dirfd without following a link, refusing
+ * (EXDEV) one that is the root of another mount: a bind mount of the same
+ * file system has the same st_dev, so the mount itself is asked. */
+static int
+open_subdir (int dirfd, const char *name)
+{
   auto_fd fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
+  struct statx sx;
+  if (fd < 0 || statx (fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) < 0)
     return -1;
+  gboolean crossing;
+  if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+    crossing = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  else
+    {
+      /* Kernels before 5.8: at least another file system is seen. */
+      struct statx parent;
+      if (statx (dirfd, "", AT_EMPTY_PATH, STATX_TYPE, &parent) < 0)
+        return -1;
+      crossing = sx.stx_dev_major != parent.stx_dev_major ||
+                 sx.stx_dev_minor != parent.stx_dev_minor;
+    }
+  if (crossing)
+    {
+      errno = EXDEV;
+      return -1;
+    }
+  int ret = fd;
+  fd = -1;
+  return ret;
+}
+
+typedef int (*EntryFunc) (int dirfd, const char *name, unsigned char type, int depth,
+                          gpointer data);
+
+/* Calls @func on every entry of the directory @fd but . and ..; -1 when a
+ * call or reading fails, after trying every entry. */
+static int
+each_entry (int fd, EntryFunc func, int depth, gpointer data)
+{
   /* getdents64 into the stack rather than readdir: each DIR is a 32 KiB
    * allocation, and one per write under a burst fragments the heap. */
   char buf[2048] __attribute__ ((aligned (8)));
-  int ret = 0;
+  int ret = 0, saved = 0;
   ssize_t n;
   while ((n = getdents64 (fd, buf, sizeof buf)) > 0)
     for (ssize_t off = 0; off < n;)
@@ -74,13 +113,59 @@ ep_keystore_remove_at (int dirfd, const char *name, int depth)
         const struct dirent64 *de = (const struct dirent64 *) (buf + off);
         off += de->d_reclen;
         if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0 &&
-            ep_keystore_remove_at (fd, de->d_name, depth + 1) < 0)
-          ret = -1;
+            func (fd, de->d_name, de->d_type, depth + 1, data) < 0)
+          {
+            ret = -1;
+            saved = saved ? saved : errno;
+          }
       }
   if (n < 0)
-    ret = -1;
-  if (ret == 0 && unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    ret = -1;
+    return -1;
+  errno = saved;
+  return ret;
+}
+
+static int
+remove_entry (int dirfd, const char *name, unsigned char type, int depth, gpointer data)
+{
+  return ep_keystore_remove_at (dirfd, name, depth);
+}
+
+int
+ep_keystore_remove_at (int dirfd, const char *name, int depth)
+{
+  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
+    return 0;
+  if ((errno != EISDIR && errno != EPERM) || depth > 4)
+    return -1;
+  auto_fd fd = open_subdir (dirfd, name);
+  if (fd < 0 || each_entry (fd, remove_entry, depth, NULL) < 0)
+    return -1;
+  if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return -1;
+  return 0;
+}
+
+/* Finds a mount below the directory @name of @dirfd; sets @data (char **)
+ * to its path relative to @dirfd. 0 when there is none. */
+static int
+find_mount (int dirfd, const char *name, unsigned char type, int depth, gpointer data)
+{
+  char **found = data;
+  if ((type != DT_DIR && type != DT_UNKNOWN) || depth > 5 || *found != NULL)
+    return 0;
+  auto_fd fd = open_subdir (dirfd, name);
+  if (fd < 0 && errno == EXDEV)
+    {
+      *found = g_strdup (name);
+      return 0;
+    }
+  if (fd < 0)
+    return errno == ENOTDIR || errno == ELOOP ? 0 : -1;
+  g_autofree char *below = NULL;
+  int ret = each_entry (fd, find_mount, depth, &below);
+  if (below != NULL)
+    *found = g_build_filename (name, below, NULL);
   return ret;
 }
 
@@ -107,7 +192,8 @@ write_all (int fd, const char *data, size_t len)
 static gboolean
 write_file_at (int dirfd, const char *name, const char *contents, gboolean group_set, gid_t gid)
 {
-  auto_fd fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  auto_fd fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                       0600);
   if (fd < 0 ||
       ep_keystore_set_owner_mode (fd, group_set, gid, ep_keystore_file_mode (group_set)) < 0 ||
       !write_all (fd, contents, strlen (contents)) || fsync (fd) < 0)
@@ -214,7 +300,8 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   /* The old set is now at @tmp; a failure here leaves a temporary that the
    * next start removes, never a mixed set. */
   if (job->exchanged && ep_keystore_remove_at (job->dirfd, tmp, 0) < 0)
-    ep_warning ("keystore: could not remove the previous set of %s: %s", id, g_strerror (errno));
+    ep_warning ("keystore: could not remove the previous set of %s: %s", id,
+                ep_keystore_strerror (errno));
   g_task_return_boolean (task, TRUE);
 }
 
@@ -257,12 +344,14 @@ ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replac
 
 typedef struct {
   int dirfd;
+  char *path;          /* of the keystore, for messages */
   char *device_id;
 } ForgetJob;
 
 static void
 forget_job_free (ForgetJob *job)
 {
+  g_free (job->path);
   g_free (job->device_id);
   g_free (job);
 }
@@ -271,7 +360,24 @@ static void
 forget_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   ForgetJob *job = data;
-  GError *error = NULL;
+  g_autofree char *mount = NULL;
+  /* A file system mounted inside stays intact, and so does the device: a
+   * refusal before anything changes rather than a half-removed set. */
+  if (find_mount (job->dirfd, job->device_id, DT_DIR, 0, &mount) < 0)
+    {
+      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+                               "cannot remove the credentials of device %s: %s", job->device_id,
+                               g_strerror (errno));
+      return;
+    }
+  if (mount != NULL)
+    {
+      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+                               "cannot remove the credentials of device %s: %s/%s is the mount "
+                               "point of another file system; unmount it and try again",
+                               job->device_id, job->path, mount);
+      return;
+    }
   g_autofree char *tmp = g_strdup_printf (".old-%08x-%s", g_random_int (), job->device_id);
   gboolean moved = renameat (job->dirfd, job->device_id, job->dirfd, tmp) == 0;
   if (!moved || fsync (job->dirfd) < 0)
@@ -280,14 +386,15 @@ forget_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
       /* Not durably gone: keep the device, as the error says. */
       if (moved)
         renameat (job->dirfd, tmp, job->dirfd, job->device_id);
-      g_set_error (&error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
-                   "cannot remove the credentials of device %s: %s", job->device_id,
-                   g_strerror (saved));
-      g_task_return_error (task, error);
+      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+                               "cannot remove the credentials of device %s: %s",
+                               job->device_id, g_strerror (saved));
       return;
     }
+  /* The device is gone from its name, durably: what remains is clean-up. */
   if (ep_keystore_remove_at (job->dirfd, tmp, 0) < 0)
-    ep_warning ("keystore: could not delete %s: %s", tmp, g_strerror (errno));
+    ep_warning ("keystore: could not delete %s/%s: %s", job->path, tmp,
+                ep_keystore_strerror (errno));
   g_task_return_boolean (task, TRUE);
 }
 
@@ -297,6 +404,7 @@ ep_keystore_forget_async (EpKeystore *ks, const char *device_id, GAsyncReadyCall
 {
   ForgetJob *job = g_new0 (ForgetJob, 1);
   job->dirfd = ks->dirfd;
+  job->path = g_strdup (ks->path);
   job->device_id = g_strdup (device_id);
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, ep_keystore_forget_async);

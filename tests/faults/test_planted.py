@@ -9,7 +9,8 @@ issue "Keystore that never loses or mixes credentials"):
 - a name that is not plain makes the daemon touch nothing on disk (traced);
 - at start: leftover '.new-*' and '.old-*' entries (also a '.'-symlink to an
   outside directory, nested and crowded ones) are removed without following
-  them, complete entries are not touched;
+  them, complete entries are not touched, a '.'-file of another name is left
+  in place and reported;
 - a hand-edited device.json with text D-Bus cannot carry is still served; a keystore directory with mode 0755 is reported and set
   to 0700; device directories with wrong modes and a keystore owned by
   another user are reported and fixed, or refused.
@@ -283,9 +284,15 @@ class StartUp(KeystoreChecks, HarnessTestCase):
         os.symlink(out, os.path.join(ks, ".new-cafef00d-link"))
         with open(os.path.join(ks, ".stray-file"), "w") as f:
             f.write("x")
+        st = os.lstat(os.path.join(ks, ".stray-file"))
+        stray = ("f", stat.S_IMODE(st.st_mode), st.st_uid, b"x")
         self.H.start_daemon()
-        self.assertEqual(temporaries(ks), [], "leftovers remain after start")
-        self.assertEqual(tree(ks), complete, "complete entries changed at start")
+        # Not a name the daemon makes: left in place and reported.
+        self.assertEqual(temporaries(ks), [".stray-file"], "leftovers remain after start")
+        self.assertIn(os.path.join(ks, ".stray-file"), self.H.daemon_stderr(),
+                      ".stray-file, left in place, is not reported")
+        self.assertEqual(tree(ks), dict(complete, **{".stray-file": stray}),
+                         "complete entries changed at start")
         self.assertEqual(tree(out), outside_before,
                          "removing a leftover symlink followed it outside the keystore")
         for dev in (dev1, dev2):

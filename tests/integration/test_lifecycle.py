@@ -251,10 +251,13 @@ class Process(HarnessTestCase):
         args = default_args("ucm")
         device_id = self.assertOk(H.provision("ucm", args))[0]
         self.assertEqual(H.stop_daemon(), 0)
-        os.makedirs(os.path.join(H.keystore, ".stale-dir", "sub"))
-        with open(os.path.join(H.keystore, ".stale-dir", "private_key.pem"), "w") as f:
+        # Named as the daemon names its temporaries: only those are its own
+        # to remove (test_trust_keystore: other names are left alone).
+        stale_dir = os.path.join(H.keystore, f".new-0badc0de-{device_id}")
+        os.makedirs(os.path.join(stale_dir, "sub"))
+        with open(os.path.join(stale_dir, "private_key.pem"), "w") as f:
             f.write("half")
-        with open(os.path.join(H.keystore, ".stale-file"), "w") as f:
+        with open(os.path.join(H.keystore, f".old-12345678-{device_id}"), "w") as f:
             f.write("half")
         H.start_daemon()
         self.assertKeystoreClean()

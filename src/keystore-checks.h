@@ -1,0 +1,18 @@
+/* Whether a keystore path can be trusted (SPEC section 5): nobody but root
+ * and the daemon's user can change the keystore or any directory above it,
+ * and no ACL opens it to others. Used once, at start, by keystore-open.c. */
+#pragma once
+
+#include <glib.h>
+
+/* Resolves @path from / one component at a time (O_PATH|O_NOFOLLOW, symlinks
+ * followed only where they sit in a directory already found safe), creating
+ * missing directories 0700, and returns the keystore opened O_RDONLY|
+ * O_DIRECTORY, or -1 with @error (EP_ERROR_KEYSTORE_ERROR) saying which
+ * directory is unsafe and what to do. The keystore itself must belong to the
+ * daemon's user and be writable by nobody else. */
+int ep_keystore_open_trusted (const char *path, GError **error);
+
+/* FALSE with @error when an access or default ACL on @fd (the keystore at
+ * @path) has entries beyond owner, group and other. */
+gboolean ep_keystore_check_acl (int fd, const char *path, GError **error);
