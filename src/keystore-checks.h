@@ -1,4 +1,4 @@
-/* Whether a keystore path can be trusted (SPEC section 5): nobody but root
+/* Whether a keystore path can be trusted (README "Keystore"): nobody but root
  * and the daemon's user can change the keystore or any directory above it,
  * and no ACL opens it to others. Used once, at start, by keystore-open.c. */
 #pragma once
