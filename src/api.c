@@ -261,7 +261,7 @@ ep_api_result_free (EpApiResult *r)
 }
 
 const char *
-ep_api_result_holding (const EpApiResult *r, const char *const *secrets, guint n_secrets)
+ep_api_result_holding_secret (const EpApiResult *r)
 {
   const struct { const char *name; const char *value; } fields[] = {
     { "device_id", r->device_id }, { "slug", r->slug }, { "mqtt_host", r->mqtt_host },
@@ -272,7 +272,7 @@ ep_api_result_holding (const EpApiResult *r, const char *const *secrets, guint n
     { "channel_id", r->channel_id },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (ep_redact_needed (fields[i].value, secrets, n_secrets))
+    if (ep_redact_needed (fields[i].value))
       return fields[i].name;
   return NULL;
 }
@@ -328,11 +328,14 @@ ep_api_error_text (const char *body, gsize len)
         continue;
       if (text->len > 0)
         g_string_append (text, "; ");
-      append_sanitised (text, message ? message : code, MAX_ONE_MESSAGE);
+      /* Redacted before they are cut: a cut token would no longer match. */
+      g_autofree char *shown_message = ep_redact (message);
+      g_autofree char *shown_code = ep_redact (code);
+      append_sanitised (text, message ? shown_message : shown_code, MAX_ONE_MESSAGE);
       if (message != NULL && code != NULL)
         {
           g_string_append (text, " (");
-          append_sanitised (text, code, 64);
+          append_sanitised (text, shown_code, 64);
           g_string_append (text, ")");
         }
     }

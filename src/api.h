@@ -38,14 +38,14 @@ EpApiResult *ep_api_parse_result (const EpArgs *args, const char *body, gsize le
                                   GError **error);
 void ep_api_result_free (EpApiResult *result);
 
-/* The name of a member of @result that holds one of the @n_secrets @secrets
- * (the API tokens: an API that echoes one must not get it stored, shown or
- * handed to a consumer), or NULL. */
-const char *ep_api_result_holding (const EpApiResult *result, const char *const *secrets,
-                                   guint n_secrets);
+/* The name of a member of @result that holds a secret registered with
+ * redact.h (an API token: an API that echoes one must not get it stored,
+ * shown or handed to a consumer), or NULL. */
+const char *ep_api_result_holding_secret (const EpApiResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpApiResult, ep_api_result_free)
 
 /* The API's own error text from an error body ({"errors":[{code, message,
- * details}]}), all messages joined with "; ", sanitised to printable UTF-8 and
- * bounded in length. NULL when the body holds none. */
+ * details}]}), all messages joined with "; ", with the secrets registered
+ * with redact.h replaced, sanitised to printable UTF-8 and bounded in length.
+ * NULL when the body holds none. */
 char *ep_api_error_text (const char *body, gsize len);

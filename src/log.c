@@ -12,7 +12,6 @@
 
 static EpLogLevel max_level = EP_LOG_INFO;
 static int use_prefix = -1;
-static GPtrArray *secrets;   /* char *, wiped when forgotten */
 
 gboolean
 ep_log_parse_level (const char *name, EpLogLevel *out)
@@ -42,30 +41,22 @@ ep_log_enabled (EpLogLevel level)
   return level <= max_level;
 }
 
-void
-ep_log_add_secret (const char *secret)
+/* Characters that could end a line, or make it read other than it is
+ * (bidirectional overrides, zero-width and other format characters). */
+static gboolean
+needs_escape (gunichar c)
 {
-  if (secret == NULL || *secret == '\0')
-    return;
-  if (secrets == NULL)
-    secrets = g_ptr_array_new_with_free_func ((GDestroyNotify) ep_secret_free);
-  g_ptr_array_add (secrets, g_strdup (secret));
-}
-
-void
-ep_log_forget_secrets (void)
-{
-  g_clear_pointer (&secrets, g_ptr_array_unref);
+  return g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT ||
+         c == 0x2028 || c == 0x2029;
 }
 
 char *
 ep_log_escape (const char *s, gsize max)
 {
   GString *out = g_string_sized_new (MIN (strlen (s), max) + 8);
-  const char *p = s;
-  while (*p)
+  for (const char *p = s; *p;)
     {
-      if ((gsize) (p - s) >= max)
+      if (out->len >= max)
         {
           g_string_append (out, "…");
           break;
@@ -80,7 +71,7 @@ ep_log_escape (const char *s, gsize max)
         g_string_append (out, "\\n");
       else if (c < 0x20 || c == 0x7f)
         g_string_append_printf (out, "\\x%02x", c);
-      else if (g_unichar_iscntrl (c) || c == 0x2028 || c == 0x2029)
+      else if (needs_escape (c))
         g_string_append_printf (out, "\\u{%04x}", c);
       else
         g_string_append_len (out, p, g_utf8_next_char (p) - p);
@@ -105,9 +96,9 @@ ep_log (EpLogLevel level, const char *fmt, ...)
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
 
-  if (secrets != NULL)
+  if (ep_redact_needed (msg))
     {
-      char *redacted = ep_redact (msg, (const char *const *) secrets->pdata, secrets->len);
+      char *redacted = ep_redact (msg);
       ep_secret_free (g_steal_pointer (&msg));
       msg = redacted;
     }

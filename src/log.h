@@ -2,7 +2,7 @@
  * Every line is made safe here, whatever the caller passed: control
  * characters and invalid UTF-8 are escaped (no text from a caller or the
  * network can end a line or forge a "<N>" priority), lines are capped, and
- * registered secrets are replaced by "[redacted]". */
+ * the secrets registered with redact.h are replaced by "[redacted]". */
 #pragma once
 
 #include <glib.h>
@@ -19,16 +19,13 @@ gboolean ep_log_parse_level (const char *name, EpLogLevel *out);
 void ep_log_set_level (EpLogLevel level);
 gboolean ep_log_enabled (EpLogLevel level);
 
-/* Secrets (the API tokens) that no log line may hold; copied. NULL entries
- * are skipped. ep_log_forget_secrets () wipes the copies. */
-void ep_log_add_secret (const char *secret);
-void ep_log_forget_secrets (void);
-
 void ep_log (EpLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
-/* @s as printable text of at most about @max bytes of @s: control
- * characters and invalid UTF-8 become \n, \xHH or \u{HHHH} escapes (a
- * backslash stays as it is: it cannot end a line) and a cut is marked with "…". For echoing caller or network text in messages. */
+/* @s as printable text of at most about @max bytes: control and format
+ * characters (bidirectional overrides among them) and invalid UTF-8 become
+ * \n, \xHH or \u{HHHH} escapes (a backslash stays as it is: it cannot end a
+ * line), and a cut is marked with "…". For echoing caller or network text in
+ * messages. */
 char *ep_log_escape (const char *s, gsize max);
 
 /* How much of a caller's bad value a message echoes. */

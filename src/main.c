@@ -6,6 +6,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "provision.h"
+#include "redact.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
@@ -219,8 +220,8 @@ run (const Options *opts)
       return 1;
     }
   /* Whatever reaches a log line, the tokens never do. */
-  ep_log_add_secret (config->cloud.token);
-  ep_log_add_secret (config->gateway.token);
+  ep_secrets_add (config->cloud.token);
+  ep_secrets_add (config->gateway.token);
   /* Only the default group may be missing (config.c refuses any other). */
   if (config->access_group != NULL && !config->access_gid_known)
     ep_warning ("%s: [Access] Group: no group named '%s' (the package creates it); only root "
@@ -294,7 +295,7 @@ main (int argc, char **argv)
     }
   curl_global_init (CURL_GLOBAL_DEFAULT);
   int status = run (&opts);
-  ep_log_forget_secrets ();
+  ep_secrets_forget ();
   curl_global_cleanup ();
   g_free (opts.config_path);
   g_free (opts.log_level);

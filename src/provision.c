@@ -104,30 +104,11 @@ status_error (long status)
     }
 }
 
-/* The configured API tokens, for keeping them out of what the API says. */
-static guint
-tokens (const EpConfig *config, const char *out[2])
-{
-  out[0] = config->cloud.token;
-  out[1] = config->gateway.token;
-  return 2;
-}
-
-/* @text from the API with every token replaced by EP_REDACTED. */
-static char *
-redact_tokens (EpService *svc, const char *text)
-{
-  const char *secrets[2];
-  guint n = tokens (svc->config, secrets);
-  return ep_redact (text, secrets, n);
-}
-
 static GError *
 response_error (Job *job, const EpHttpResult *res)
 {
   const EpEndpoint *ep = ep_config_endpoint (job->svc->config, job->target);
-  g_autofree char *raw = ep_api_error_text (res->body, res->body_len);
-  g_autofree char *api_text = raw ? redact_tokens (job->svc, raw) : NULL;
+  g_autofree char *api_text = ep_api_error_text (res->body, res->body_len);
   /* A wait the deadline had no room for is why the call ends here. */
   g_autofree char *wait = res->retry_after_s > 0
                               ? g_strdup_printf (" and asked to retry after %u s, more than the "
@@ -155,9 +136,7 @@ check_response_device (Job *job, const EpApiResult *result, GError **error)
 {
   EpService *svc = job->svc;
   const char *id = result->device_id;
-  const char *secrets[2];
-  guint n = tokens (svc->config, secrets);
-  const char *field = ep_api_result_holding (result, secrets, n);
+  const char *field = ep_api_result_holding_secret (result);
   if (field != NULL)
     {
       g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
@@ -210,7 +189,7 @@ on_response (const EpHttpResult *res, gpointer data)
     {
     case EP_HTTP_FAILED:
       {
-        g_autofree char *text = redact_tokens (svc, res->error);
+        g_autofree char *text = ep_redact (res->error);
         job_fail (job, g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE, "%s (after %u attempt%s)",
                                     text, res->attempts, res->attempts == 1 ? "" : "s"));
         return;

@@ -1,6 +1,7 @@
 /* Unit tests of ep_api_error_text (src/api.h): the API's own error text from
  * an error body, joined, sanitised and bounded. */
 #include "api.h"
+#include "redact.h"
 #include "unit-util.h"
 
 static char *
@@ -117,6 +118,24 @@ test_error_text_bounded (void)
   g_assert_true (g_str_has_prefix (many_text, "problem number 0"));
 }
 
+/* A token cut at a length bound would no longer match: redaction comes first. */
+static void
+test_error_text_redacted_before_cut (void)
+{
+  g_autofree char *token = g_strnfill (100, 'T');
+  ep_secrets_add (token);
+  g_autofree char *pad = g_strnfill (500, 'p');
+  g_autofree char *body = g_strdup_printf (
+    "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s %s\"},{\"code\":\"%s\"}]}", token, pad,
+    token, token);
+  g_autofree char *text = ep_api_error_text (body, strlen (body));
+  ep_secrets_forget ();
+  g_assert_nonnull (text);
+  g_assert_null (strstr (text, "TTTTTTTTTT"));
+  g_assert_nonnull (strstr (text, "(" EP_REDACTED ")"));
+  g_assert_true (g_str_has_suffix (text, "; " EP_REDACTED));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -125,5 +144,6 @@ main (int argc, char **argv)
   g_test_add_func ("/api/error-text/none", test_error_text_none);
   g_test_add_func ("/api/error-text/sanitised", test_error_text_sanitised);
   g_test_add_func ("/api/error-text/bounded", test_error_text_bounded);
+  g_test_add_func ("/api/error-text/redacted-before-cut", test_error_text_redacted_before_cut);
   return g_test_run ();
 }

@@ -8,24 +8,35 @@
 static void
 test_redact_every_occurrence (void)
 {
-  const char *secrets[] = { "TOKEN-A", NULL, "", "tok-b" };
-  g_autofree char *out = ep_redact ("TOKEN-A and tok-b, TOKEN-ATOKEN-A!", secrets, 4);
+  ep_secrets_add ("TOKEN-A");
+  ep_secrets_add (NULL);
+  ep_secrets_add ("");
+  ep_secrets_add ("tok-b");
+  g_autofree char *out = ep_redact ("TOKEN-A and tok-b, TOKEN-ATOKEN-A!");
   g_assert_cmpstr (out, ==, "[redacted] and [redacted], [redacted][redacted]!");
-  g_assert_true (ep_redact_needed ("x tok-b", secrets, 4));
-  g_assert_false (ep_redact_needed ("TOKEN-", secrets, 4));
-  g_assert_false (ep_redact_needed (NULL, secrets, 4));
+  g_assert_true (ep_redact_needed ("x tok-b"));
+  g_assert_false (ep_redact_needed ("TOKEN-"));
+  g_assert_false (ep_redact_needed (NULL));
+  g_assert_null (ep_redact (NULL));
+  ep_secrets_forget ();
+  g_autofree char *after = ep_redact ("TOKEN-A");
+  g_assert_cmpstr (after, ==, "TOKEN-A");
 }
 
 static void
-test_redact_untouched_without_secrets (void)
+test_redact_longest_first (void)
 {
-  const char *none[] = { NULL, "" };
-  g_autofree char *out = ep_redact ("plain text", none, 2);
-  g_assert_cmpstr (out, ==, "plain text");
-  /* A secret that is itself a part of the replacement ends. */
-  const char *odd[] = { "red" };
-  g_autofree char *odd_out = ep_redact ("red", odd, 1);
-  g_assert_cmpstr (odd_out, ==, "[redacted]");
+  /* One token inside the other must not leave the longer one's rest. */
+  ep_secrets_add ("abc");
+  ep_secrets_add ("xxabcyy");
+  g_autofree char *out = ep_redact ("<xxabcyy> <abc>");
+  g_assert_cmpstr (out, ==, "<[redacted]> <[redacted]>");
+  ep_secrets_forget ();
+  /* A secret that is a part of the replacement ends. */
+  ep_secrets_add ("red");
+  g_autofree char *odd = ep_redact ("red");
+  g_assert_cmpstr (odd, ==, "[redacted]");
+  ep_secrets_forget ();
 }
 
 static void
@@ -38,6 +49,9 @@ test_escape_controls_and_bad_utf8 (void)
   g_assert_true (g_utf8_validate (b, -1, NULL));
   g_autofree char *c = ep_log_escape ("back\\slash stays", 1000);
   g_assert_cmpstr (c, ==, "back\\slash stays");
+  /* Bidirectional overrides and other format characters cannot reorder a line. */
+  g_autofree char *d = ep_log_escape ("a\u202eb\u2066c\u200bd", 1000);
+  g_assert_cmpstr (d, ==, "a\\u{202e}b\\u{2066}c\\u{200b}d");
 }
 
 static void
@@ -47,6 +61,10 @@ test_escape_is_bounded (void)
   g_autofree char *out = ep_log_escape (huge, 128);
   g_assert_cmpuint (strlen (out), ==, 128 + strlen ("…"));
   g_assert_true (g_str_has_suffix (out, "…"));
+  /* The bound is on what is written: escapes do not multiply it. */
+  g_autofree char *controls = g_strnfill (100000, '\x01');
+  g_autofree char *escaped = ep_log_escape (controls, 128);
+  g_assert_cmpuint (strlen (escaped), <=, 128 + 4 + strlen ("…"));
   g_autofree char *exact = ep_log_escape ("abc", 3);
   g_assert_cmpstr (exact, ==, "abc");
 }
@@ -56,7 +74,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/redact/every-occurrence", test_redact_every_occurrence);
-  g_test_add_func ("/redact/untouched-without-secrets", test_redact_untouched_without_secrets);
+  g_test_add_func ("/redact/longest-first", test_redact_longest_first);
   g_test_add_func ("/log/escape-controls-and-bad-utf8", test_escape_controls_and_bad_utf8);
   g_test_add_func ("/log/escape-is-bounded", test_escape_is_bounded);
   return g_test_run ();
