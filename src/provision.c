@@ -119,13 +119,34 @@ response_error (Job *job, const EpHttpResult *res)
                       wait ? wait : "", api_text ? ": " : "", api_text ? api_text : "");
 }
 
-/* The target a stored device was provisioned through; entries written
- * before device.json recorded it were DefaultTarget's. */
+/* The target @kind goes to under this configuration. */
+static EpTarget
+kind_target (EpService *svc, const EpKind *kind)
+{
+  switch (kind->route)
+    {
+    case EP_ROUTE_CLOUD:
+      return EP_TARGET_CLOUD;
+    case EP_ROUTE_GATEWAY:
+      return EP_TARGET_GATEWAY;
+    case EP_ROUTE_DEFAULT:
+      return svc->config->default_target;
+    }
+  g_assert_not_reached ();
+}
+
+/* The target a stored device was provisioned through. Entries written
+ * before device.json recorded it went where their kind goes: its fixed
+ * target, or DefaultTarget's. */
 static const char *
 stored_target (EpService *svc, const EpDeviceInfo *info)
 {
   const char *target = ep_device_info_get (info, "target");
-  return target ? target : ep_config_endpoint (svc->config, svc->config->default_target)->name;
+  if (target != NULL)
+    return target;
+  const EpKind *kind = ep_kind_by_name (ep_device_info_get (info, "kind"));
+  EpTarget target_then = kind ? kind_target (svc, kind) : svc->config->default_target;
+  return ep_config_endpoint (svc->config, target_then)->name;
 }
 
 /* A response may only name a device this call can be about: not one the
@@ -224,26 +245,15 @@ on_response (const EpHttpResult *res, gpointer data)
 static gboolean
 route (EpService *svc, const EpKind *kind, EpTarget *target, GError **error)
 {
-  switch (kind->route)
+  *target = kind_target (svc, kind);
+  if (*target == EP_TARGET_GATEWAY && svc->config->gateway.url == NULL)
     {
-    case EP_ROUTE_CLOUD:
-      *target = EP_TARGET_CLOUD;
-      return TRUE;
-    case EP_ROUTE_GATEWAY:
-      if (svc->config->gateway.url == NULL)
-        {
-          g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
-                       "%s needs the local gateway API, and [Gateway] URL is not configured",
-                       kind->method);
-          return FALSE;
-        }
-      *target = EP_TARGET_GATEWAY;
-      return TRUE;
-    case EP_ROUTE_DEFAULT:
-      *target = svc->config->default_target;
-      return TRUE;
+      g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
+                   "%s needs the local gateway API, and [Gateway] URL is not configured",
+                   kind->method);
+      return FALSE;
     }
-  g_assert_not_reached ();
+  return TRUE;
 }
 
 /* A once-only kind (Lua) already in the keystore cannot be provisioned
