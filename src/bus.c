@@ -5,6 +5,8 @@
 #include "errors.h"
 #include "log.h"
 #include "record.h"
+#include "bus-messages.h"
+#include "bus-vtable.h"
 #include "sdbus-glib.h"
 #include "validate.h"
 
@@ -28,6 +30,9 @@ struct EpBus {
   EpBusEvent on_idle;
   gpointer user_data;
   gboolean session;
+  /* The name is (being) given up: the bus policy can no longer tell our
+   * signals from anyone's, so none is broadcast. */
+  gboolean name_released;
 };
 
 /* One method call from its arrival to its answer. */
@@ -37,101 +42,25 @@ typedef struct {
   const EpKind *kind;        /* Provision* calls */
   EpArgs *args;
   char *device_id;           /* device calls */
+  char *bad_device_id;       /* ... a device_id that is not one, escaped and cut */
   sd_bus_slot *creds_slot;
   EpCaller caller;
   char *unit;                /* owned copy of caller.unit */
   void (*proceed) (void *call);
 } Call;
 
-/* ---- messages --------------------------------------------------------- */
-
-/* The call's arguments as a{sv}, for ProvisioningFailed (floating). */
-static GVariant *
-request_dict (const EpArgs *args)
-{
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  for (guint i = 0; i < ep_kind_n_args (args->kind); i++)
-    {
-      const EpArg *arg = &args->kind->args[i];
-      if (arg->type == 'd')
-        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_double (args->num[i]));
-      else if (args->str[i] != NULL)
-        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_string (args->str[i]));
-    }
-  return g_variant_builder_end (&b);
-}
-
-/* Appends what a message carries from @data. Replies and signals of every
- * call go through here; the ones sent for each provisioning are written
- * straight from plain data, without building a GVariant first. */
-typedef int (*Append) (sd_bus_message *m, gconstpointer data);
-
-/* @data: the tuple GVariant. */
-static int
-append_tuple (sd_bus_message *m, gconstpointer data)
-{
-  return ep_sdbus_append_args (m, (GVariant *) data);
-}
-
-/* @data: EpDetails, as a{sv}. */
-static int
-append_details (sd_bus_message *m, gconstpointer data)
-{
-  const EpDetails *d = data;
-  int r = sd_bus_message_open_container (m, 'a', "{sv}");
-  /* Container by container: sd_bus_message_append () would parse "{sv}"
-   * and the variant's signature again for every entry. */
-  for (guint i = 0; r >= 0 && i < d->n; i++)
-    {
-      const EpDetail *e = &d->items[i];
-      const char type[] = { e->type, '\0' };
-      int b = e->number != 0;
-      r = sd_bus_message_open_container (m, 'e', "sv");
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, 's', e->key);
-      if (r >= 0)
-        r = sd_bus_message_open_container (m, 'v', type);
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, e->type, e->type == 's' ? (const void *) e->string
-                                                     : e->type == 'b' ? (const void *) &b
-                                                                      : (const void *) &e->number);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
-    }
-  return r < 0 ? r : sd_bus_message_close_container (m);
-}
-
-typedef struct {
-  const char *kind;
-  const char *device_id;
-  const EpDetails *details;
-} Provisioned;
-
-/* The reply to Provision*: (s device_id, a{sv} details). */
-static int
-append_provisioned_reply (sd_bus_message *m, gconstpointer data)
-{
-  const Provisioned *p = data;
-  int r = sd_bus_message_append (m, "s", p->device_id);
-  return r < 0 ? r : append_details (m, p->details);
-}
-
-/* DeviceProvisioned: (s kind, s device_id, a{sv} details). */
-static int
-append_provisioned_signal (sd_bus_message *m, gconstpointer data)
-{
-  const Provisioned *p = data;
-  int r = sd_bus_message_append (m, "ss", p->kind, p->device_id);
-  return r < 0 ? r : append_details (m, p->details);
-}
+/* ---- signals ---------------------------------------------------------- */
 
 /* Emits signal @member carrying what @append makes of @data. */
 static void
-emit_with (EpBus *bus, const char *member, Append append, gconstpointer data)
+emit_with (EpBus *bus, const char *member, EpBusAppend append, gconstpointer data)
 {
+  if (bus->name_released)
+    {
+      ep_debug ("bus: %s not sent: the name is released, and the bus policy lets only "
+                "the name's signals be kept from strangers", member);
+      return;
+    }
   g_autoptr (sd_bus_message) m = NULL;
   int r = sd_bus_message_new_signal (bus->bus, &m, EP_BUS_PATH, EP_BUS_INTERFACE, member);
   if (r >= 0)
@@ -147,7 +76,7 @@ static void
 emit (EpBus *bus, const char *member, GVariant *args)
 {
   g_autoptr (GVariant) owned = g_variant_ref_sink (args);
-  emit_with (bus, member, append_tuple, owned);
+  emit_with (bus, member, ep_bus_append_tuple, owned);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -160,6 +89,7 @@ call_free (Call *call)
   sd_bus_message_unref (call->msg);
   ep_args_free (call->args);
   g_free (call->device_id);
+  g_free (call->bad_device_id);
   g_free (call->unit);
   g_free (call);
   if (--bus->pending == 0 && bus->on_idle)
@@ -190,7 +120,7 @@ reply_error (Call *call, const GError *error)
 
 /* Answers the call with what @append makes of @data. */
 static void
-reply_with (Call *call, Append append, gconstpointer data)
+reply_with (Call *call, EpBusAppend append, gconstpointer data)
 {
   g_autoptr (sd_bus_message) m = NULL;
   int r = sd_bus_message_new_method_return (call->msg, &m);
@@ -211,7 +141,7 @@ static void
 reply (Call *call, GVariant *args)
 {
   g_autoptr (GVariant) owned = g_variant_ref_sink (args);
-  reply_with (call, append_tuple, owned);
+  reply_with (call, ep_bus_append_tuple, owned);
 }
 
 static void
@@ -227,17 +157,17 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
       reply_error (call, error);
       emit (bus, "ProvisioningFailed",
             g_variant_new ("(sss@a{sv})", kind->kind, ep_error_dbus_name (error),
-                           error->message, request_dict (args)));
+                           error->message, ep_bus_request_dict (args)));
     }
   else
     {
       char who[256];
       ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
                caller_text (call, who, sizeof who), kind->kind, device_id);
-      Provisioned p = { .kind = kind->kind, .device_id = device_id, .details = details };
-      reply_with (call, append_provisioned_reply, &p);
+      EpBusProvisioned p = { .kind = kind->kind, .device_id = device_id, .details = details };
+      reply_with (call, ep_bus_append_provisioned_reply, &p);
       /* Also when the caller has gone: others may be waiting for it. */
-      emit_with (bus, "DeviceProvisioned", append_provisioned_signal, &p);
+      emit_with (bus, "DeviceProvisioned", ep_bus_append_provisioned_signal, &p);
     }
   call_free (call);
 }
@@ -270,33 +200,16 @@ proceed_get_device (void *data)
     {
       g_auto (EpDetails) details = { 0 };
       ep_record_details (&details, info, ep_keystore_path (ks), FALSE);
-      reply_with (call, append_details, &details);
+      reply_with (call, ep_bus_append_details, &details);
     }
   call_free (call);
-}
-
-/* @data: EpKeystore; every device's details, sorted by id, as aa{sv}. */
-static int
-append_device_list (sd_bus_message *m, gconstpointer data)
-{
-  EpKeystore *ks = (EpKeystore *) data;
-  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
-  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
-  for (guint i = 0; r >= 0 && i < ids->len; i++)
-    {
-      g_auto (EpDetails) details = { 0 };
-      ep_record_details (&details, ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
-                         FALSE);
-      r = append_details (m, &details);
-    }
-  return r < 0 ? r : sd_bus_message_close_container (m);
 }
 
 static void
 proceed_list_devices (void *data)
 {
   Call *call = data;
-  reply_with (call, append_device_list, ep_service_keystore (call->bus->svc));
+  reply_with (call, ep_bus_append_device_list, ep_service_keystore (call->bus->svc));
   call_free (call);
 }
 
@@ -333,10 +246,15 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
   call->unit = g_strdup (caller->unit);
   call->caller = *caller;
   call->caller.unit = call->unit;
-  g_autoptr (GError) stopping = NULL;
+  g_autoptr (GError) refused = NULL;
   if (error == NULL && ep_service_stopping (call->bus->svc))
-    error = stopping = g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE,
-                                    "the service is shutting down; try again when it is back");
+    error = refused = g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE,
+                                   "the service is shutting down; try again when it is back");
+  else if (error == NULL && call->bad_device_id != NULL)
+    error = refused = g_error_new (EP_ERROR, EP_ERROR_INVALID_ARGUMENT,
+                                   "device_id '%s' is not a device id: it must be 1-128 bytes "
+                                   "of printable text without '/' and not start with '.'",
+                                   call->bad_device_id);
   if (error != NULL)
     {
       reply_error (call, error);
@@ -394,9 +312,13 @@ method_provision (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
       int r = kind->args[i].type == 'd' ? sd_bus_message_read_basic (m, 'd', &args->num[i])
                                         : sd_bus_message_read_basic (m, 's', &s);
       if (r < 0)
-        return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
-                                  "%s: cannot read argument %s", kind->method,
-                                  kind->args[i].name);
+        {
+          ep_warning ("%s (sender %s): " SD_BUS_ERROR_INVALID_ARGS ": cannot read argument %s",
+                      kind->method, sd_bus_message_get_sender (m), kind->args[i].name);
+          return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                                    "%s: cannot read argument %s", kind->method,
+                                    kind->args[i].name);
+        }
       args->str[i] = g_strdup (s);
     }
   Call *call = call_new (bus, m, proceed_provision);
@@ -413,21 +335,14 @@ method_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error,
   int r = sd_bus_message_read_basic (m, 's', &id);
   if (r < 0)
     return r;
-  /* Refused before anything is copied or logged in full: a caller's
-   * megabytes stay in the message sd-bus frees on return. */
-  if (!ep_is_plain_name (id))
-    {
-      g_autofree char *shown = ep_log_escape (id, EP_MAX_ECHO);
-      ep_warning ("%s (sender %s): %s: device_id '%s' is not a device id",
-                  sd_bus_message_get_member (m), sd_bus_message_get_sender (m),
-                  EP_DBUS_ERROR_PREFIX "InvalidArgument", shown);
-      return sd_bus_error_setf (ret_error, EP_DBUS_ERROR_PREFIX "InvalidArgument",
-                                "device_id '%s' is not a device id: it must be 1-128 bytes "
-                                "of printable text without '/' and not start with '.'",
-                                shown);
-    }
   Call *call = call_new (userdata, m, proceed);
-  call->device_id = g_strdup (id);
+  /* A bad id is refused once the caller is known (on_caller_checked), and
+   * only a short escaped piece of it is ever copied: a caller's megabytes
+   * stay in the message. */
+  if (ep_is_plain_name (id))
+    call->device_id = g_strdup (id);
+  else
+    call->bad_device_id = ep_log_escape (id, EP_MAX_ECHO);
   return check_caller (call);
 }
 
@@ -510,55 +425,6 @@ static const sd_bus_vtable fixed_vtable[] = {
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 };
 
-static const char *
-keep (EpBus *bus, char *s)
-{
-  g_ptr_array_add (bus->strings, s);
-  return s;
-}
-
-/* Argument names for introspection: each in-argument, then the two
- * out-arguments, every one NUL-terminated. */
-static char *
-method_names (const EpKind *kind)
-{
-  GString *names = g_string_new (NULL);
-  for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    g_string_append_len (names, kind->args[i].name, strlen (kind->args[i].name) + 1);
-  g_string_append_len (names, "device_id\0details\0", sizeof "device_id\0details\0");
-  return g_string_free (names, FALSE);
-}
-
-static sd_bus_vtable *
-build_vtable (EpBus *bus)
-{
-  static const sd_bus_vtable start = SD_BUS_VTABLE_START (0);
-  static const sd_bus_vtable end = SD_BUS_VTABLE_END;
-  gsize n_kinds = 0;
-  while (ep_kinds[n_kinds].kind != NULL)
-    n_kinds++;
-
-  /* Zeroed, so the unused parts of each entry's union are defined. */
-  sd_bus_vtable *vt = g_new0 (sd_bus_vtable, n_kinds + G_N_ELEMENTS (fixed_vtable) + 2);
-  sd_bus_vtable *v = vt;
-  memcpy (v++, &start, sizeof start);
-  for (gsize i = 0; i < n_kinds; i++, v++)
-    {
-      const EpKind *kind = &ep_kinds[i];
-      v->type = _SD_BUS_VTABLE_METHOD;
-      v->flags = SD_BUS_VTABLE_UNPRIVILEGED;
-      v->x.method.member = kind->method;
-      v->x.method.signature = keep (bus, ep_kind_signature (kind));
-      v->x.method.result = "sa{sv}";
-      v->x.method.handler = method_provision;
-      v->x.method.names = keep (bus, method_names (kind));
-    }
-  memcpy (v, fixed_vtable, sizeof fixed_vtable);
-  v += G_N_ELEMENTS (fixed_vtable);
-  memcpy (v, &end, sizeof end);
-  return vt;
-}
-
 /* ---- the connection --------------------------------------------------- */
 
 static void
@@ -609,7 +475,8 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
       return NULL;
     }
   bus->callers = ep_callers_new (bus->bus, config);
-  bus->vtable = build_vtable (bus);
+  bus->vtable = ep_bus_vtable_new (method_provision, fixed_vtable, G_N_ELEMENTS (fixed_vtable),
+                                   bus->strings);
   r = sd_bus_add_object_vtable (bus->bus, &bus->object_slot, EP_BUS_PATH, EP_BUS_INTERFACE,
                                 bus->vtable, bus);
   if (r >= 0)
@@ -650,6 +517,7 @@ ep_bus_release_name (EpBus *bus, EpBusEvent on_released)
       release->on_released = on_released;
     }
   sd_bus_slot *slot = NULL;
+  bus->name_released = TRUE;
   int r = sd_bus_release_name_async (bus->bus, release ? &slot : NULL, EP_BUS_NAME,
                                      release ? on_name_released : NULL, release);
   if (r < 0)

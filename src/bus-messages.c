@@ -1,0 +1,88 @@
+/* What replies and signals carry; see bus-messages.h. */
+#include "bus-messages.h"
+
+#include "sdbus-glib.h"
+
+GVariant *
+ep_bus_request_dict (const EpArgs *args)
+{
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < ep_kind_n_args (args->kind); i++)
+    {
+      const EpArg *arg = &args->kind->args[i];
+      if (arg->type == 'd')
+        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_double (args->num[i]));
+      else if (args->str[i] != NULL)
+        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_string (args->str[i]));
+    }
+  return g_variant_builder_end (&b);
+}
+
+int
+ep_bus_append_tuple (sd_bus_message *m, gconstpointer data)
+{
+  return ep_sdbus_append_args (m, (GVariant *) data);
+}
+
+int
+ep_bus_append_details (sd_bus_message *m, gconstpointer data)
+{
+  const EpDetails *d = data;
+  int r = sd_bus_message_open_container (m, 'a', "{sv}");
+  /* Container by container: sd_bus_message_append () would parse "{sv}"
+   * and the variant's signature again for every entry. */
+  for (guint i = 0; r >= 0 && i < d->n; i++)
+    {
+      const EpDetail *e = &d->items[i];
+      const char type[] = { e->type, '\0' };
+      int b = e->number != 0;
+      r = sd_bus_message_open_container (m, 'e', "sv");
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, 's', e->key);
+      if (r >= 0)
+        r = sd_bus_message_open_container (m, 'v', type);
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, e->type, e->type == 's' ? (const void *) e->string
+                                                     : e->type == 'b' ? (const void *) &b
+                                                                      : (const void *) &e->number);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
+int
+ep_bus_append_provisioned_reply (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusProvisioned *p = data;
+  int r = sd_bus_message_append (m, "s", p->device_id);
+  return r < 0 ? r : ep_bus_append_details (m, p->details);
+}
+
+int
+ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusProvisioned *p = data;
+  int r = sd_bus_message_append (m, "ss", p->kind, p->device_id);
+  return r < 0 ? r : ep_bus_append_details (m, p->details);
+}
+
+int
+ep_bus_append_device_list (sd_bus_message *m, gconstpointer data)
+{
+  EpKeystore *ks = (EpKeystore *) data;
+  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
+  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < ids->len; i++)
+    {
+      g_auto (EpDetails) details = { 0 };
+      ep_record_details (&details, ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
+                         FALSE);
+      r = ep_bus_append_details (m, &details);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
