@@ -90,6 +90,29 @@ class ResponseNamesAnotherDevice(HarnessTestCase):
         self.assertError(H.provision("ucm", args), "ProtocolError")
         self.assertEqual(H.keystore_tree(), before)
 
+    def test_entry_without_target_goes_where_its_kind_goes(self):
+        """device.json written before it recorded "target": the gateway kind
+        always goes to the cloud, even when DefaultTarget is the gateway."""
+        H = self.H
+        args, gateway_id = self.provision("gateway")
+        H.stop_daemon()
+        path = os.path.join(H.device_dir(gateway_id), "device.json")
+        with open(path) as f:
+            meta = json.load(f)
+        self.assertEqual(meta.pop("target"), "cloud")
+        with open(path, "w") as f:
+            json.dump(meta, f)
+        H.start_daemon()
+        H.reset_standins()
+        H.cloud.faults({"path": KINDS["gateway"].endpoint, "status": 200,
+                        "body": json.dumps({"gateway_device_id": gateway_id, "config": {
+                            "mqtt_host": "h.invalid", "mqtt_port": 1883,
+                            "mqtt_credentials": {"protocol": "MQTT", "username": "u",
+                                                 "password": "CANARY-PASSWORD-3"}}})})
+        device_id, details = self.assertOk(H.provision("gateway", args), "reprovisioning")
+        self.assertEqual(device_id, gateway_id)
+        self.assertTrue(details["reprovisioned"])
+
     def test_reprovisioning_the_same_device_still_works(self):
         H = self.H
         args, device_id = self.provision("ucm")
@@ -107,7 +130,9 @@ class TokensNeverLeave(HarnessTestCase):
         for token in (H.gateway_token, H.cloud_token):
             with self.subTest(token=token[:20]):
                 body = {"errors": [{"code": "bad", "message": f"token {token} is not {token}!",
-                                    "details": {}}]}
+                                    "details": {}},
+                                   # Cut at the length bounds, a token would no longer match.
+                                   {"code": token, "message": "p" * 470 + token}]}
                 H.gateway.faults({"path": UCM, "status": 422, "body": json.dumps(body)})
                 args = default_args("ucm")
                 msg = self.assertError(H.provision("ucm", args), "Rejected")
@@ -117,8 +142,9 @@ class TokensNeverLeave(HarnessTestCase):
                 self.assertIn("[redacted]", sig["args"][2])
         for text, where in ((H.all_daemon_stderr(), "the log"),
                             ("".join(H.transcript), "replies and signals")):
-            self.assertNotIn(H.gateway_token, text, f"the gateway token reached {where}")
-            self.assertNotIn(H.cloud_token, text, f"the cloud token reached {where}")
+            # A token cut short is still most of it.
+            self.assertNotIn(H.gateway_token[:30], text, f"the gateway token reached {where}")
+            self.assertNotIn(H.cloud_token[:30], text, f"the cloud token reached {where}")
 
     def test_token_in_a_success_answer_is_refused(self):
         H = self.H
@@ -205,10 +231,10 @@ class DeviceIdsAndLogLines(HarnessTestCase):
 
     def test_huge_id_is_echoed_and_logged_bounded(self):
         H = self.H
-        huge = "A" * 120_000 + "/"
-        res = H.call("GetDevice", "s", huge)
-        msg = self.assertError(res, "InvalidArgument")
-        self.assertLess(len(msg), 400, "the error echoes more than 128 bytes of the id")
+        for huge in ("A" * 120_000 + "/", "\x01" * 100_000):
+            res = H.call("GetDevice", "s", huge)
+            msg = self.assertError(res, "InvalidArgument")
+            self.assertLess(len(msg), 400, "the error echoes more than 128 bytes of the id")
         longest = max(len(line) for line in H.daemon_stderr().splitlines())
         self.assertLess(longest, 5000, "a caller made the daemon write a huge log line")
 
@@ -270,6 +296,7 @@ class NothingAfterSigterm(HarnessTestCase):
             self.assertIsNone(proc.poll(), "the daemon exited with a call in flight")
             for method, sig, call_args in (("ForgetDevice", "s", (device_id,)),
                                            ("GetDevice", "s", (device_id,)),
+                                           ("GetDevice", "s", ("../not-an-id",)),
                                            ("ListDevices", "", ())):
                 with self.subTest(method=method):
                     self.assertError(H.call(method, sig, *call_args, timeout=10), "Unavailable")
