@@ -228,11 +228,13 @@ class TrustKeystore(HarnessTestCase):
     # -- 7: hard links and mounts
 
     def test_hard_link_in_a_device_directory_is_not_changed(self):
+        # The victim is the daemon's own (root in tests) and more open than a
+        # credential file: only the hard-link check keeps its mode as it is.
         dev = self.provision()
         d = self.H.device_dir(dev)
         victim = os.path.join(self.place("outside-link"), "victim")
         put(victim, b"outside data\n", 0o644)
-        os.chown(victim, NOBODY, NOBODY)
+        os.chown(victim, os.geteuid(), os.getegid())
         before = tree(os.path.dirname(victim))
         self.H.stop_daemon()
         os.unlink(os.path.join(d, "password"))
@@ -240,10 +242,14 @@ class TrustKeystore(HarnessTestCase):
         self.H.start_daemon()
         self.assertEqual(tree(os.path.dirname(victim)), before,
                          "a file outside the keystore changed")
+        st = os.lstat(victim)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, os.geteuid()),
+                         "the hard-linked file's mode or owner changed")
         self.assertError(self.H.call("GetDevice", "s", dev), "NotFound",
                          "GetDevice of a device holding a hard link")
-        self.assertIn(os.path.join(d, "password"), self.H.daemon_stderr(),
-                      "the hard link is not reported")
+        err = self.H.daemon_stderr()
+        self.assertIn(os.path.join(d, "password"), err, "the hard link is not reported")
+        self.assertIn("hard links", err, "the report does not say it has hard links")
 
     def test_forget_does_not_delete_a_tree_mounted_in_the_device_directory(self):
         dev = self.provision()
