@@ -13,9 +13,14 @@ and below it cannot make it destroy, take over or expose what is not its own.
 - A hard link in a device directory does not make the start-up fix-up change
   a file outside; ForgetDevice does not delete a tree mounted inside a device
   directory.
+- A later API answer naming an entry that start-up left alone (not a device
+  directory, or one it ignored) fails with KeystoreError and leaves the entry
+  as it is.
 """
 
+import json
 import os
+import shutil
 import stat
 import struct
 import subprocess
@@ -24,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import HarnessTestCase, default_args, main  # noqa: E402
+from harness import KINDS, HarnessTestCase, default_args, main  # noqa: E402
 
 NOBODY = 65534
 # system.posix_acl_access: a version header, then {tag, perm, id} entries.
@@ -276,6 +281,38 @@ class TrustKeystore(HarnessTestCase):
         self.assertTrue(self.H.call("ForgetDevice", "s", dev).ok)
         self.assertFalse(os.path.lexists(d))
 
+
+    # -- 8: later API answers naming what start-up left alone
+
+    def test_answer_naming_an_entry_left_alone_does_not_replace_it(self):
+        H = self.H
+        keep = H.device_dir("keep")
+        put(os.path.join(keep, "notes"), b"keep me\n", 0o600)
+        broken_id = f"broken-{time.monotonic_ns()}"
+        broken = H.device_dir(broken_id)
+        put(os.path.join(broken, "device.json"), b"{not json\n", 0o600)
+        put(os.path.join(broken, "password"), b"old password", 0o600)
+        os.chmod(keep, 0o700)
+        os.chmod(broken, 0o700)
+        for path in (keep, broken):
+            self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+        H.stop_daemon()
+        H.start_daemon()
+        err = H.daemon_stderr()
+        self.assertIn(keep, err, "the non-device directory is not reported at start")
+        self.assertIn(broken, err, "the broken device directory is not reported at start")
+        for device_id, path in (("keep", keep), (broken_id, broken)):
+            with self.subTest(device_id=device_id):
+                before = tree(path)
+                H.gateway.faults({"path": KINDS["vucm"].endpoint, "status": 200,
+                                  "body": json.dumps({"device_id": device_id})})
+                msg = self.assertError(H.provision("vucm", default_args("vucm")),
+                                       "KeystoreError", f"a vucm answer naming {device_id}")
+                self.assertIn(device_id, msg, "the error does not name the device")
+                self.assertEqual(tree(path), before, f"{path} changed")
+                self.assertKeystoreClean()
+                self.assertError(H.call("GetDevice", "s", device_id), "NotFound",
+                                 f"GetDevice of {device_id} after the refused write")
 
 if __name__ == "__main__":
     main()
