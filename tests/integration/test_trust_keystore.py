@@ -13,6 +13,8 @@ and below it cannot make it destroy, take over or expose what is not its own.
 - A hard link in a device directory does not make the start-up fix-up change
   a file outside; ForgetDevice does not delete a tree mounted inside a device
   directory.
+- A device directory that start-up ignores keeps its mode: nothing is fixed
+  unless every check passed.
 - A later API answer naming an entry that start-up left alone (not a device
   directory, or one it ignored) fails with KeystoreError and leaves the entry
   as it is.
@@ -281,8 +283,32 @@ class TrustKeystore(HarnessTestCase):
         self.assertTrue(self.H.call("ForgetDevice", "s", dev).ok)
         self.assertFalse(os.path.lexists(d))
 
+    # -- 8: an ignored device directory keeps its mode
 
-    # -- 8: later API answers naming what start-up left alone
+    def test_ignored_device_directory_keeps_its_mode(self):
+        for bad in ("fifo", "foreign file"):
+            with self.subTest(bad=bad):
+                dev = self.provision()
+                d = self.H.device_dir(dev)
+                self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+                self.H.stop_daemon()
+                os.chmod(d, 0o755)
+                os.chmod(os.path.join(d, "device.json"), 0o644)
+                bad_path = os.path.join(d, "zz-bad")
+                if bad == "fifo":
+                    os.mkfifo(bad_path, 0o600)
+                else:
+                    put(bad_path, b"not ours\n", 0o644)
+                    os.chown(bad_path, NOBODY, NOBODY)
+                before = tree(d)
+                self.H.start_daemon()
+                self.assertEqual(tree(d), before, f"the ignored device directory changed ({bad})")
+                self.assertEqual(stat.S_IMODE(os.lstat(d).st_mode), 0o755)
+                self.assertError(self.H.call("GetDevice", "s", dev), "NotFound",
+                                 f"GetDevice of a device directory holding a {bad}")
+                self.assertIn(bad_path, self.H.daemon_stderr(), f"the {bad} is not reported")
+
+    # -- 9: later API answers naming what start-up left alone
 
     def test_answer_naming_an_entry_left_alone_does_not_replace_it(self):
         H = self.H

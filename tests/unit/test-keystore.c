@@ -222,6 +222,9 @@ test_group_modes (Fixture *f, gconstpointer data)
   g_autoptr (EpKeystore) closed = open_keystore (f->ks_path, FALSE, 0);
   g_assert_nonnull (closed);
   g_assert_cmpint (mode_of (f->ks_path) & 07777, ==, 0700);
+  g_assert_cmpint (mode_of (dev_dir) & 07777, ==, 0700);
+  g_assert_cmpint (mode_of (pw_path) & 07777, ==, 0600);
+  g_assert_nonnull (ep_keystore_lookup (closed, DEVICE_ID));
 }
 
 /* ---- finding and forgetting -------------------------------------------- */
