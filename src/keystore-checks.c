@@ -179,6 +179,56 @@ walk_component (Walk *w, GQueue *todo, const char *name, int *links, GError **er
   return walk_push (w, fd, name, g_queue_is_empty (todo), error);
 }
 
+/* The first ACL entry in @buf beyond the base ones, as text, or NULL. */
+static char *
+extra_acl_entry (const unsigned char *buf, ssize_t len)
+{
+  if (len < 4)
+    return NULL;
+  uint32_t version;
+  memcpy (&version, buf, 4);
+  if (version != ACL_XATTR_VERSION)
+    return g_strdup_printf ("of unknown version %u", version);
+  for (ssize_t off = 4; off + 8 <= len; off += 8)
+    {
+      uint16_t tag;
+      uint32_t id;
+      memcpy (&tag, buf + off, 2);
+      memcpy (&id, buf + off + 4, 4);
+      if (tag != ACL_USER_OBJ && tag != ACL_GROUP_OBJ && tag != ACL_OTHER)
+        return g_strdup_printf ("tag 0x%02x, id %u", tag, id);
+    }
+  return NULL;
+}
+
+/* FALSE with @error when an access or default ACL on @fd (the keystore at
+ * @path) has entries beyond owner, group and other. */
+static gboolean
+check_acl (int fd, const char *path, GError **error)
+{
+  static const char *const names[] = { "system.posix_acl_access", "system.posix_acl_default" };
+  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      unsigned char buf[4 + 8 * 64];
+      ssize_t n = fgetxattr (fd, names[i], buf, sizeof buf);
+      if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+        continue;
+      /* ERANGE: more entries than any base ACL has. */
+      g_autofree char *extra = n < 0 ? (errno == ERANGE ? g_strdup ("with many entries") : NULL)
+                                     : extra_acl_entry (buf, n);
+      if (n < 0 && extra == NULL)
+        return refuse (error, "cannot read the ACL of keystore %s: %s", path,
+                       g_strerror (errno));
+      if (extra != NULL)
+        return refuse (error,
+                       "keystore %s carries an ACL (%s, entry %s) that grants access to other "
+                       "users or groups; remove it (setfacl -b -k %s) or set [Keystore] Path= "
+                       "elsewhere",
+                       path, names[i], extra, path);
+    }
+  return TRUE;
+}
+
 /* The walk's last directory is the keystore: it must be the daemon's own and
  * writable by nobody else, sticky or not. */
 static int
@@ -206,7 +256,7 @@ open_keystore_dir (Walk *w, GError **error)
             "keystore %s (%s) is writable by others (mode %04o), who may have planted entries; "
             "check what it holds, then chmod go-w it",
             w->path, where, (unsigned) (st.st_mode & 07777));
-  else if (ep_keystore_check_acl (fd, w->path, error))
+  else if (check_acl (fd, w->path, error))
     return fd;
   close (fd);
   return -1;
@@ -238,52 +288,4 @@ ep_keystore_open_trusted (const char *path, GError **error)
   g_queue_free_full (todo, g_free);
   g_array_unref (w.steps);
   return fd;
-}
-
-/* The first ACL entry in @buf beyond the base ones, as text, or NULL. */
-static char *
-extra_acl_entry (const unsigned char *buf, ssize_t len)
-{
-  if (len < 4)
-    return NULL;
-  uint32_t version;
-  memcpy (&version, buf, 4);
-  if (version != ACL_XATTR_VERSION)
-    return g_strdup_printf ("of unknown version %u", version);
-  for (ssize_t off = 4; off + 8 <= len; off += 8)
-    {
-      uint16_t tag;
-      uint32_t id;
-      memcpy (&tag, buf + off, 2);
-      memcpy (&id, buf + off + 4, 4);
-      if (tag != ACL_USER_OBJ && tag != ACL_GROUP_OBJ && tag != ACL_OTHER)
-        return g_strdup_printf ("tag 0x%02x, id %u", tag, id);
-    }
-  return NULL;
-}
-
-gboolean
-ep_keystore_check_acl (int fd, const char *path, GError **error)
-{
-  static const char *const names[] = { "system.posix_acl_access", "system.posix_acl_default" };
-  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
-    {
-      unsigned char buf[4 + 8 * 64];
-      ssize_t n = fgetxattr (fd, names[i], buf, sizeof buf);
-      if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
-        continue;
-      /* ERANGE: more entries than any base ACL has. */
-      g_autofree char *extra = n < 0 ? (errno == ERANGE ? g_strdup ("with many entries") : NULL)
-                                     : extra_acl_entry (buf, n);
-      if (n < 0 && extra == NULL)
-        return refuse (error, "cannot read the ACL of keystore %s: %s", path,
-                       g_strerror (errno));
-      if (extra != NULL)
-        return refuse (error,
-                       "keystore %s carries an ACL (%s, entry %s) that grants access to other "
-                       "users or groups; remove it (setfacl -b -k %s) or set [Keystore] Path= "
-                       "elsewhere",
-                       path, names[i], extra, path);
-    }
-  return TRUE;
 }

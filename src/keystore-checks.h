@@ -12,7 +12,3 @@
  * directory is unsafe and what to do. The keystore itself must belong to the
  * daemon's user and be writable by nobody else. */
 int ep_keystore_open_trusted (const char *path, GError **error);
-
-/* FALSE with @error when an access or default ACL on @fd (the keystore at
- * @path) has entries beyond owner, group and other. */
-gboolean ep_keystore_check_acl (int fd, const char *path, GError **error);

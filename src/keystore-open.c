@@ -76,21 +76,20 @@ fix_mode (EpKeystore *ks, int fd, const struct stat *st, const char *what, mode_
   return NULL;
 }
 
-/* Checks the device directory @dir (@what) and every file in it, which must
- * all be the daemon's own, the files regular and single-linked, and fixes
- * their modes. Returns why the entry must be ignored, or NULL. */
+/* One pass over the files of the device directory @dir (@what): why one is
+ * not a regular, single-linked file of the daemon's own, or NULL; with @fix,
+ * each is also given its mode. */
 static char *
-check_entry (EpKeystore *ks, int dir, const char *what)
+check_files (EpKeystore *ks, int dir, const char *what, gboolean fix)
 {
-  struct stat st;
-  if (fstat (dir, &st) < 0)
-    return g_strdup_printf ("%s: %s", what, g_strerror (errno));
-  char *why = not_ours (&st, what);
-  if (why == NULL)
-    why = fix_mode (ks, dir, &st, what, ep_keystore_dir_mode (ks->group_set));
-  DIR *d = why == NULL ? fdopendir (dup (dir)) : NULL;
-  if (why == NULL && d == NULL)
-    why = g_strdup_printf ("cannot read %s: %s", what, g_strerror (errno));
+  auto_fd fd = dup (dir);
+  DIR *d = fd < 0 ? NULL : fdopendir (fd);
+  if (d == NULL)
+    return g_strdup_printf ("cannot read %s: %s", what, g_strerror (errno));
+  fd = -1;   /* now @d's */
+  /* The dup shares @dir's offset, which an earlier pass left at the end. */
+  rewinddir (d);
+  char *why = NULL;
   struct dirent *de;
   while (why == NULL && (de = readdir (d)) != NULL)
     {
@@ -99,16 +98,36 @@ check_entry (EpKeystore *ks, int dir, const char *what)
       g_autofree char *file_what = g_build_filename (what, de->d_name, NULL);
       auto_fd file = openat (dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                                               O_CLOEXEC);
+      struct stat st;
       if (file < 0 || fstat (file, &st) < 0)
         why = g_strdup_printf ("%s: %s", file_what,
                                errno == ELOOP ? "a symbolic link" : g_strerror (errno));
       else if (!S_ISREG (st.st_mode))
         why = g_strdup_printf ("%s is not a regular file", file_what);
-      else if ((why = not_ours (&st, file_what)) == NULL)
+      else if ((why = not_ours (&st, file_what)) == NULL && fix)
         why = fix_mode (ks, file, &st, file_what, ep_keystore_file_mode (ks->group_set));
     }
-  if (d != NULL)
-    closedir (d);
+  closedir (d);
+  return why;
+}
+
+/* Checks the device directory @dir (@what) and every file in it, which must
+ * all be the daemon's own, the files regular and single-linked. Modes are
+ * fixed only once every check has passed, so that an ignored directory is
+ * left exactly as it was. Returns why the entry must be ignored, or NULL. */
+static char *
+check_entry (EpKeystore *ks, int dir, const char *what)
+{
+  struct stat st;
+  if (fstat (dir, &st) < 0)
+    return g_strdup_printf ("%s: %s", what, g_strerror (errno));
+  char *why = not_ours (&st, what);
+  if (why == NULL)
+    why = check_files (ks, dir, what, FALSE);
+  if (why == NULL)
+    why = fix_mode (ks, dir, &st, what, ep_keystore_dir_mode (ks->group_set));
+  if (why == NULL)
+    why = check_files (ks, dir, what, TRUE);
   return why;
 }
 

@@ -28,9 +28,11 @@ struct EpKeystoreEntry {
 /* What a worker thread needs: the entry and a snapshot of the settings. */
 typedef struct {
   int dirfd;
+  char *path;          /* of the keystore, for messages */
   gboolean group_set;
   gid_t gid;
   EpKeystoreEntry *entry;
+  gboolean indexed;    /* the index held the device when the write started */
   gboolean exchanged;  /* something was at the device's name, now at the temp name */
   gboolean replaced;   /* ... and it was a credential set */
 } WriteJob;
@@ -240,26 +242,45 @@ write_set (WriteJob *job, const char *tmp, GError **error)
   return TRUE;
 }
 
-/* Puts @tmp in place of the device's directory in one step: an exchange when
- * an old set exists (it then sits at @tmp), a no-replace rename otherwise. */
+/* The device's name holds an entry the index does not: not ours to replace. */
+static gboolean
+not_a_device_set (WriteJob *job, GError **error)
+{
+  const char *id = job->entry->device_id;
+  g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+               "cannot store the credentials of device %s: the keystore holds %s/%s, which is "
+               "not one of this daemon's device sets (see the warning at start), so nothing was "
+               "changed; move it out of the keystore, then try again",
+               id, job->path, id);
+  return FALSE;
+}
+
+/* Puts @tmp in place of the device's directory in one step. Only a device
+ * the index holds is exchanged with its old set (which then sits at @tmp):
+ * any other name gets a no-replace rename, so an entry start-up left alone
+ * (a directory of someone else's, an ignored device) is never swapped out and
+ * deleted on the API's word. */
 static gboolean
 swap_in (WriteJob *job, const char *tmp, GError **error)
 {
   const char *id = job->entry->device_id;
   for (int attempt = 0; attempt < 3; attempt++)
     {
-      if (renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0)
+      if (job->indexed)
         {
-          /* Only a directory was a credential set; a stray file or link
-           * in its place is just removed. */
-          struct stat st;
-          job->exchanged = TRUE;
-          job->replaced = fstatat (job->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                          S_ISDIR (st.st_mode);
-          return TRUE;
+          if (renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0)
+            {
+              /* Only a directory was a credential set; a stray file or link
+               * in its place is just removed. */
+              struct stat st;
+              job->exchanged = TRUE;
+              job->replaced = fstatat (job->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                              S_ISDIR (st.st_mode);
+              return TRUE;
+            }
+          if (errno != ENOENT)
+            break;
         }
-      if (errno != ENOENT)
-        break;
       if (renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_NOREPLACE) == 0)
         {
           job->replaced = FALSE;
@@ -267,6 +288,9 @@ swap_in (WriteJob *job, const char *tmp, GError **error)
         }
       if (errno != EEXIST)
         break;
+      if (!job->indexed)
+        return not_a_device_set (job, error);
+      /* The old set came back between the two renames: try again. */
     }
   return keystore_error (error, id, "replacing the device directory");
 }
@@ -309,6 +333,7 @@ static void
 write_job_free (WriteJob *job)
 {
   ep_keystore_entry_free (job->entry);
+  g_free (job->path);
   g_free (job);
 }
 
@@ -318,9 +343,12 @@ ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry, GAsyncReadyCall
 {
   WriteJob *job = g_new0 (WriteJob, 1);
   job->dirfd = ks->dirfd;
+  job->path = g_strdup (ks->path);
   job->group_set = ks->group_set;
   job->gid = ks->gid;
   job->entry = entry;
+  /* Read here, on the main thread that owns the index. */
+  job->indexed = g_hash_table_contains (ks->index, entry->device_id);
 
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, ep_keystore_write_async);

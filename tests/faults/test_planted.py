@@ -4,8 +4,10 @@ issue "Keystore that never loses or mixes credentials"):
 
 - a symlink at <device_id> pointing outside the keystore (to a copy of the set,
   to an empty directory, dangling), a regular file and a hard link to an
-  outside file at <device_id>, a symlink inside a device directory: provisioning
-  replaces them without writing, changing or deleting anything outside;
+  outside file at <device_id>, a symlink inside a device directory: none is an
+  indexed device set, so provisioning fails with KeystoreError and leaves it
+  as it is, writing, changing or deleting nothing outside; once it is moved
+  out of the keystore, provisioning writes a real device directory;
 - a name that is not plain makes the daemon touch nothing on disk (traced);
 - at start: leftover '.new-*' and '.old-*' entries (also a '.'-symlink to an
   outside directory, nested and crowded ones) are removed without following
@@ -110,6 +112,25 @@ class KeystoreChecks:
     def restart(self):
         self.H.restart_daemon()
 
+    def entry_state(self, device_id):
+        """What is at <device_id>: a link's target, or the tree below it."""
+        p = self.H.device_dir(device_id)
+        if os.path.islink(p):
+            return ("l", os.readlink(p))
+        return tree(p)
+
+    def assertRefusedThenWritten(self, device_id, attempt):
+        """<device_id> holds an entry the daemon did not index: @attempt()
+        fails with KeystoreError naming the device and leaves the entry as it
+        was; moved out of the keystore, @attempt() works. Returns its reply."""
+        before = self.entry_state(device_id)
+        msg = self.assertError(attempt(), "KeystoreError", f"writing over {device_id}")
+        self.assertIn(device_id, msg, "the error does not name the device")
+        self.assertEqual(self.entry_state(device_id), before, "the planted entry changed")
+        self.assertEqual(temporaries(self.H.keystore), [])
+        remove_tree(self.H.device_dir(device_id))
+        return attempt()
+
 
 class PlantedEntries(KeystoreChecks, HarnessTestCase):
     """Symlinks, files and hard links where a device directory belongs."""
@@ -123,13 +144,23 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         remove_tree(d)
         os.symlink(out, d)
         self.H.start_daemon()
-        self.provision_ucm("MQTT", args)
+        res = self.assertRefusedThenWritten(
+            dev, lambda: self.H.provision("ucm", dict(args, protocol="MQTT")))
+        self.assertOk(res, "ucm MQTT provisioning once the symlink is gone")
         self.assertEqual(tree(out), before, "the directory outside the keystore changed")
         self.assertNewMqtt(dev)
         self.assertEqual(temporaries(self.H.keystore), [])
         self.restart()
         self.assertEqual(tree(out), before, "the directory outside the keystore changed")
         self.assertNewMqtt(dev)
+        # Planted while the daemon runs, over a device it holds: the link
+        # itself is swapped out and removed, never followed.
+        remove_tree(d)
+        os.symlink(out, d)
+        self.provision_ucm("MQTT", args)
+        self.assertEqual(tree(out), before, "the directory outside the keystore changed")
+        self.assertNewMqtt(dev)
+        self.assertEqual(temporaries(self.H.keystore), [])
 
     def test_symlinked_entry_is_not_read_at_start(self):
         # read_metadata must not follow a symlink at <device_id>: a planted
@@ -151,7 +182,7 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         self.H.stop_daemon()
         os.symlink(out, self.H.device_dir(dev))
         self.H.start_daemon()
-        self.assertOk(self.provision_vucm_as(dev))
+        self.assertOk(self.assertRefusedThenWritten(dev, lambda: self.provision_vucm_as(dev)))
         self.assertEqual(os.listdir(out), [], "the daemon wrote outside the keystore")
         self.assertDeviceDir(dev, {"device.json"})
         self.assertEqual(temporaries(self.H.keystore), [])
@@ -161,7 +192,7 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         out = self.outside({"keep": b"outside data\n"})
         before = tree(out)
         os.symlink(out, self.H.device_dir(dev))
-        self.assertOk(self.provision_vucm_as(dev))
+        self.assertOk(self.assertRefusedThenWritten(dev, lambda: self.provision_vucm_as(dev)))
         self.assertEqual(tree(out), before, "the daemon changed a directory outside")
         self.assertDeviceDir(dev, {"device.json"})
         self.assertEqual(temporaries(self.H.keystore), [])
@@ -173,7 +204,7 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         self.H.stop_daemon()
         os.symlink(target, self.H.device_dir(dev))
         self.H.start_daemon()
-        self.assertOk(self.provision_vucm_as(dev))
+        self.assertOk(self.assertRefusedThenWritten(dev, lambda: self.provision_vucm_as(dev)))
         self.assertFalse(os.path.lexists(target), "the daemon created the symlink's target")
         self.assertDeviceDir(dev, {"device.json"})
         self.assertEqual(temporaries(self.H.keystore), [])
@@ -184,7 +215,7 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         with open(self.H.device_dir(dev), "w") as f:
             f.write("not a credential set\n")
         self.H.start_daemon()
-        self.assertOk(self.provision_vucm_as(dev))
+        self.assertOk(self.assertRefusedThenWritten(dev, lambda: self.provision_vucm_as(dev)))
         self.assertDeviceDir(dev, {"device.json"})
         self.assertEqual(temporaries(self.H.keystore), [])
         self.restart()
@@ -197,7 +228,7 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         self.H.stop_daemon()
         os.link(os.path.join(out, "victim"), self.H.device_dir(dev))
         self.H.start_daemon()
-        self.assertOk(self.provision_vucm_as(dev))
+        self.assertOk(self.assertRefusedThenWritten(dev, lambda: self.provision_vucm_as(dev)))
         self.assertEqual(tree(out), before, "the file outside the keystore changed")
         self.assertDeviceDir(dev, {"device.json"})
 
@@ -211,6 +242,16 @@ class PlantedEntries(KeystoreChecks, HarnessTestCase):
         os.symlink(os.path.join(out, "victim"), os.path.join(d, "private_key.pem"))
         os.symlink(out, os.path.join(d, "password"))
         self.H.start_daemon()
+        res = self.assertRefusedThenWritten(
+            dev, lambda: self.H.provision("ucm", dict(args, protocol="MQTT")))
+        self.assertOk(res, "ucm MQTT provisioning once the device directory is gone")
+        self.assertEqual(tree(out), before, "the daemon changed or removed files outside")
+        self.assertNewMqtt(dev)
+        self.assertEqual(temporaries(self.H.keystore), [])
+        # Planted while the daemon runs, in a set it holds: removing the
+        # previous set removes the links, never what they point at.
+        os.symlink(os.path.join(out, "victim"), os.path.join(d, "private_key.pem"))
+        os.symlink(out, os.path.join(d, "ca_chain.pem"))
         self.provision_ucm("MQTT", args)
         self.assertEqual(tree(out), before, "the daemon changed or removed files outside")
         self.assertNewMqtt(dev)

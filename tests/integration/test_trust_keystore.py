@@ -13,9 +13,16 @@ and below it cannot make it destroy, take over or expose what is not its own.
 - A hard link in a device directory does not make the start-up fix-up change
   a file outside; ForgetDevice does not delete a tree mounted inside a device
   directory.
+- A device directory that start-up ignores keeps its mode: nothing is fixed
+  unless every check passed.
+- A later API answer naming an entry that start-up left alone (not a device
+  directory, or one it ignored) fails with KeystoreError and leaves the entry
+  as it is.
 """
 
+import json
 import os
+import shutil
 import stat
 import struct
 import subprocess
@@ -24,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import HarnessTestCase, default_args, main  # noqa: E402
+from harness import KINDS, HarnessTestCase, default_args, main  # noqa: E402
 
 NOBODY = 65534
 # system.posix_acl_access: a version header, then {tag, perm, id} entries.
@@ -228,11 +235,13 @@ class TrustKeystore(HarnessTestCase):
     # -- 7: hard links and mounts
 
     def test_hard_link_in_a_device_directory_is_not_changed(self):
+        # The victim is the daemon's own (root in tests) and more open than a
+        # credential file: only the hard-link check keeps its mode as it is.
         dev = self.provision()
         d = self.H.device_dir(dev)
         victim = os.path.join(self.place("outside-link"), "victim")
         put(victim, b"outside data\n", 0o644)
-        os.chown(victim, NOBODY, NOBODY)
+        os.chown(victim, os.geteuid(), os.getegid())
         before = tree(os.path.dirname(victim))
         self.H.stop_daemon()
         os.unlink(os.path.join(d, "password"))
@@ -240,10 +249,14 @@ class TrustKeystore(HarnessTestCase):
         self.H.start_daemon()
         self.assertEqual(tree(os.path.dirname(victim)), before,
                          "a file outside the keystore changed")
+        st = os.lstat(victim)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, os.geteuid()),
+                         "the hard-linked file's mode or owner changed")
         self.assertError(self.H.call("GetDevice", "s", dev), "NotFound",
                          "GetDevice of a device holding a hard link")
-        self.assertIn(os.path.join(d, "password"), self.H.daemon_stderr(),
-                      "the hard link is not reported")
+        err = self.H.daemon_stderr()
+        self.assertIn(os.path.join(d, "password"), err, "the hard link is not reported")
+        self.assertIn("hard links", err, "the report does not say it has hard links")
 
     def test_forget_does_not_delete_a_tree_mounted_in_the_device_directory(self):
         dev = self.provision()
@@ -270,6 +283,62 @@ class TrustKeystore(HarnessTestCase):
         self.assertTrue(self.H.call("ForgetDevice", "s", dev).ok)
         self.assertFalse(os.path.lexists(d))
 
+    # -- 8: an ignored device directory keeps its mode
+
+    def test_ignored_device_directory_keeps_its_mode(self):
+        for bad in ("fifo", "foreign file"):
+            with self.subTest(bad=bad):
+                dev = self.provision()
+                d = self.H.device_dir(dev)
+                self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+                self.H.stop_daemon()
+                os.chmod(d, 0o755)
+                os.chmod(os.path.join(d, "device.json"), 0o644)
+                bad_path = os.path.join(d, "zz-bad")
+                if bad == "fifo":
+                    os.mkfifo(bad_path, 0o600)
+                else:
+                    put(bad_path, b"not ours\n", 0o644)
+                    os.chown(bad_path, NOBODY, NOBODY)
+                before = tree(d)
+                self.H.start_daemon()
+                self.assertEqual(tree(d), before, f"the ignored device directory changed ({bad})")
+                self.assertEqual(stat.S_IMODE(os.lstat(d).st_mode), 0o755)
+                self.assertError(self.H.call("GetDevice", "s", dev), "NotFound",
+                                 f"GetDevice of a device directory holding a {bad}")
+                self.assertIn(bad_path, self.H.daemon_stderr(), f"the {bad} is not reported")
+
+    # -- 9: later API answers naming what start-up left alone
+
+    def test_answer_naming_an_entry_left_alone_does_not_replace_it(self):
+        H = self.H
+        keep = H.device_dir("keep")
+        put(os.path.join(keep, "notes"), b"keep me\n", 0o600)
+        broken_id = f"broken-{time.monotonic_ns()}"
+        broken = H.device_dir(broken_id)
+        put(os.path.join(broken, "device.json"), b"{not json\n", 0o600)
+        put(os.path.join(broken, "password"), b"old password", 0o600)
+        os.chmod(keep, 0o700)
+        os.chmod(broken, 0o700)
+        for path in (keep, broken):
+            self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+        H.stop_daemon()
+        H.start_daemon()
+        err = H.daemon_stderr()
+        self.assertIn(keep, err, "the non-device directory is not reported at start")
+        self.assertIn(broken, err, "the broken device directory is not reported at start")
+        for device_id, path in (("keep", keep), (broken_id, broken)):
+            with self.subTest(device_id=device_id):
+                before = tree(path)
+                H.gateway.faults({"path": KINDS["vucm"].endpoint, "status": 200,
+                                  "body": json.dumps({"device_id": device_id})})
+                msg = self.assertError(H.provision("vucm", default_args("vucm")),
+                                       "KeystoreError", f"a vucm answer naming {device_id}")
+                self.assertIn(device_id, msg, "the error does not name the device")
+                self.assertEqual(tree(path), before, f"{path} changed")
+                self.assertKeystoreClean()
+                self.assertError(H.call("GetDevice", "s", device_id), "NotFound",
+                                 f"GetDevice of {device_id} after the refused write")
 
 if __name__ == "__main__":
     main()

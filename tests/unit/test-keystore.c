@@ -222,6 +222,9 @@ test_group_modes (Fixture *f, gconstpointer data)
   g_autoptr (EpKeystore) closed = open_keystore (f->ks_path, FALSE, 0);
   g_assert_nonnull (closed);
   g_assert_cmpint (mode_of (f->ks_path) & 07777, ==, 0700);
+  g_assert_cmpint (mode_of (dev_dir) & 07777, ==, 0700);
+  g_assert_cmpint (mode_of (pw_path) & 07777, ==, 0600);
+  g_assert_nonnull (ep_keystore_lookup (closed, DEVICE_ID));
 }
 
 /* ---- finding and forgetting -------------------------------------------- */
@@ -353,6 +356,35 @@ test_file_in_place_of_device (Fixture *f, gconstpointer data)
     }
 }
 
+/* A directory the index does not hold sits at the device's name (start-up
+ * left it alone): the write fails, naming the device, and leaves it intact. */
+static void
+test_unindexed_entry_in_place (Fixture *f, gconstpointer data)
+{
+  make_dir (f->ks_path, 0700);
+  g_autofree char *dev_path = g_build_filename (f->ks_path, DEVICE_ID, NULL);
+  make_dir (dev_path, 0755);
+  g_autofree char *notes = g_build_filename (dev_path, "notes", NULL);
+  put_file (notes, "keep me");
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  g_assert_null (ep_keystore_lookup (ks, DEVICE_ID));
+
+  Outcome o = write_entry (ks, entry_for ("ucm", "MQTTS", MQTTS_RESPONSE));
+  g_assert_false (o.ok);
+  g_assert_error (o.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_nonnull (strstr (o.error->message, DEVICE_ID));
+  g_assert_nonnull (strstr (o.error->message, "not one of this daemon's device sets"));
+  assert_no_secret (o.error->message);
+  g_clear_error (&o.error);
+  assert_no_temporaries (f->ks_path);
+  g_autofree char *names = list_dir (dev_path);
+  g_assert_cmpstr (names, ==, "notes");
+  g_autofree char *kept = read_text (notes);
+  g_assert_cmpstr (kept, ==, "keep me");
+  g_assert_cmpint (mode_of (dev_path) & 07777, ==, 0755);
+  g_assert_null (ep_keystore_lookup (ks, DEVICE_ID));
+}
+
 /* A symlink at the device's path is never followed: its target stays as it
  * was. */
 static void
@@ -398,6 +430,7 @@ main (int argc, char **argv)
   ADD ("/keystore/failure/vanished-keystore", test_failed_write_vanished_keystore);
   ADD ("/keystore/failure/file-in-place", test_file_in_place_of_device);
   ADD ("/keystore/failure/symlink-in-place", test_symlink_in_place_of_device);
+  ADD ("/keystore/failure/unindexed-entry-in-place", test_unindexed_entry_in_place);
 #undef ADD
   return g_test_run ();
 }
