@@ -72,7 +72,11 @@ fix_mode (EpKeystore *ks, int fd, const struct stat *st, const char *what, mode_
     return NULL;
   if (ep_keystore_set_owner_mode (fd, ks->group_set, ks->gid, want) < 0)
     return g_strdup_printf ("cannot give %s mode %04o: %s", what, want, g_strerror (errno));
-  ep_warning ("keystore: %s had mode %04o, now %04o", what, st->st_mode & 07777, want);
+  if ((st->st_mode & 07777) != want)
+    ep_warning ("keystore: %s had mode %04o, now %04o", what, st->st_mode & 07777, want);
+  else
+    ep_warning ("keystore: %s had group %u, now [Keystore] Group's %u", what,
+                (unsigned) st->st_gid, (unsigned) ks->gid);
   return NULL;
 }
 
