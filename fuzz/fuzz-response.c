@@ -93,13 +93,59 @@ json_path_string (JsonNode *root, const char *path)
   return json_node_get_string (node);
 }
 
+/* The parser's own words: member names and the phrases of its messages. A
+ * secret that happens to be one of them (a password "time_sync_protocol")
+ * is named by the message, not quoted from the response. */
+static const char *const parser_words[] = {
+  "the API answered with an unusable response: ", "config.mqtt_credentials.", "config.",
+  "gateway_device_id", "device_id", "slug", "mqtt_host", "mqtt_port", "mqtt_credentials",
+  "protocol", "username", "password", "private_key", "certificate", "ca_chain",
+  "time_sync_protocol", "time_sync_host", "time_sync_port", "hardware_id", "channel_id",
+  "config", " is not a string", " is missing", " is empty or not printable text",
+  " is not a port number from 1 to 65535", " is not an object",
+  " is not a plain name (1-128 bytes, no '/', no leading '.', no control characters)",
+  " is neither MQTT nor MQTTS", " credentials were returned for a ", " request",
+  " credentials carry ", "MQTTS", "MQTT", "slug differs from the requested one",
+  "not a JSON object", "not JSON", "larger than ", " bytes", "a string ", "a number ",
+  "an object member has no name", "nested too deeply",
+};
+
+static gint
+longer_first (gconstpointer a, gconstpointer b)
+{
+  size_t la = strlen (*(const char *const *) a), lb = strlen (*(const char *const *) b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* @message less every occurrence of the parser's own words, longest first. */
+static char *
+without_parser_words (const char *message)
+{
+  static const char *sorted[G_N_ELEMENTS (parser_words)];
+  if (sorted[0] == NULL)
+    {
+      memcpy (sorted, parser_words, sizeof parser_words);
+      qsort (sorted, G_N_ELEMENTS (sorted), sizeof sorted[0],
+             (int (*) (const void *, const void *)) longer_first);
+    }
+  GString *rest = g_string_new (message);
+  for (size_t i = 0; i < G_N_ELEMENTS (sorted); i++)
+    {
+      char *hit;
+      while ((hit = strstr (rest->str, sorted[i])) != NULL)
+        g_string_erase (rest, hit - rest->str, (gssize) strlen (sorted[i]));
+    }
+  return g_string_free (rest, FALSE);
+}
+
 static void
 check_secret_not_quoted (const char *message, const char *secret, const char *what)
 {
   /* Very short values occur in any text by chance; they prove nothing. */
   if (secret == NULL || strlen (secret) < 6)
     return;
-  FUZZ_CHECK ("no-secret-in-error", strstr (message, secret) == NULL,
+  g_autofree char *rest = without_parser_words (message);
+  FUZZ_CHECK ("no-secret-in-error", strstr (rest, secret) == NULL,
               "the error message quotes the %s", what);
 }
 
