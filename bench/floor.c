@@ -1,5 +1,5 @@
 /* bench-floor: the cost of durably storing one credential set, done the way
- * src/keystore.c does it (SPEC: keystore), without the daemon: a temporary
+ * src/keystore.c does it (README "Keystore"), without the daemon: a temporary
  * directory beside the device's, each file created O_EXCL, fchmod'ed,
  * written and fsynced, the directory fsynced, swapped in with renameat2
  * (RENAME_EXCHANGE, else RENAME_NOREPLACE), the keystore directory fsynced,

@@ -1,5 +1,5 @@
 /* enapter-provisionctl: what the client's files share. The client speaks only
- * the public D-Bus API (SPEC section 3); it links nothing of the daemon. */
+ * the public D-Bus API (README "D-Bus API"); it links nothing of the daemon. */
 #pragma once
 
 #include <glib.h>

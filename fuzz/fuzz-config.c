@@ -9,7 +9,7 @@
  *
  * Invariants: no crash, leak or sanitizer report; a config exactly when no
  * error; errors name the file and never quote a token; a loaded config holds
- * only values the SPEC allows, with DefaultTarget resolved and tokens that are
+ * only values provisiond.conf(5) allows, with DefaultTarget resolved and tokens that are
  * exactly the files' contents and fit in an HTTP header. */
 /* The no-write guard below defines open() and open64() both; with 64-bit
  * file offsets glibc's headers would make the first an alias of the second. */

@@ -61,7 +61,7 @@ make_args (const EpKind *kind, gboolean tls)
   return args;
 }
 
-/* The plain-name rule of SPEC section 5, written out independently of
+/* The plain-name rule of README "Keystore", written out independently of
  * ep_is_plain_name: 1-128 bytes, UTF-8, no '/', no leading '.', no control
  * characters (so also never "." or ".."). */
 static gboolean

@@ -1,4 +1,4 @@
-/* fuzz-validate: the input rules of SPEC section 3 against independent
+/* fuzz-validate: the input rules of README "D-Bus API" against independent
  * oracles, value by value and for whole calls.
  *
  * Input: byte 0 picks the kind (its value modulo 8, in the order of
@@ -9,8 +9,9 @@
  * are NULL), and the two doubles as its number arguments.
  *
  * Invariants: no crash, leak or sanitizer report; each rule accepts exactly
- * what the SPEC's wording (and for versions, semver.org's grammar) accepts; a
- * failure always says what is wrong, in text the bus can carry; a call is
+ * what the wording of enapter-provisiond(8) "Input rules" (and for versions,
+ * semver.org's grammar) accepts; a failure always says what is wrong, in
+ * text the bus can carry; a call is
  * refused exactly when one argument fails, naming the first one. */
 #include "fuzz-common.h"
 
@@ -117,7 +118,7 @@ check_rule (EpRule rule, const char *s, double num)
   g_autofree char *problem = NULL;
   gboolean ok = ep_validate_value (rule, s, num, &problem);
   gboolean want = oracle (rule, s, num);
-  FUZZ_CHECK (rule_names[rule], ok == want, "rule %s %s '%s' (num %.17g), the SPEC says %s",
+  FUZZ_CHECK (rule_names[rule], ok == want, "rule %s %s '%s' (num %.17g), the rules say %s",
               rule_names[rule], ok ? "accepts" : "refuses", s ? s : "(null)", num,
               want ? "valid" : "invalid");
   FUZZ_CHECK ("problem", ok ? problem == NULL : problem != NULL && *problem != '\0',

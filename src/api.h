@@ -32,7 +32,7 @@ typedef struct {
 char *ep_api_build_body (const EpArgs *args);
 
 /* Parses a 2xx body. Anything that is not the documented JSON, or that is
- * unsafe to store (SPEC section 5), fails with EP_ERROR_PROTOCOL_ERROR and a
+ * unsafe to store (README "Keystore"), fails with EP_ERROR_PROTOCOL_ERROR and a
  * message that quotes no secret. */
 EpApiResult *ep_api_parse_result (const EpArgs *args, const char *body, gsize len,
                                   GError **error);

@@ -1,4 +1,4 @@
-/* The D-Bus face of the service (SPEC section 3): sd-bus driven by the GLib
+/* The D-Bus face of the service (README "D-Bus API"): sd-bus driven by the GLib
  * loop, the vtable built from the kinds table, the caller check, deferred
  * replies and signals. */
 #pragma once

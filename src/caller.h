@@ -1,5 +1,5 @@
-/* Who is calling, and whether they may (SPEC section 4): root, or a member
- * of [Access] Group. The bus policy says the same; this check makes sure a
+/* Who is calling, and whether they may (enapter-provisiond(8) "ACCESS"):
+ * root, or a member of [Access] Group. The bus policy says the same; this check makes sure a
  * loose policy opens nothing. */
 #pragma once
 

@@ -220,8 +220,9 @@ set_defaults (EpConfig *c)
   c->access_group = g_strdup (DEFAULT_ACCESS_GROUP);
 }
 
-/* The SPEC's sample file documents keys with trailing "# ..." remarks, which
- * GKeyFile would keep as part of the value; drop them so it works verbatim. */
+/* README's sample file (and provisiond.conf(5)) documents keys with trailing
+ * "# ..." remarks, which GKeyFile would keep as part of the value; drop them
+ * so it works verbatim. */
 static char *
 clean_value (const char *raw)
 {

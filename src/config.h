@@ -1,4 +1,4 @@
-/* The daemon's configuration file (GKeyFile, SPEC section 2): strict parsing
+/* The daemon's configuration file (GKeyFile, README "Configuration"): strict parsing
  * into one immutable struct, with tokens read once at start. */
 #pragma once
 

@@ -1,4 +1,4 @@
-/* The service's error domain: one code per D-Bus error name of SPEC section 3.
+/* The service's error domain: one code per D-Bus error name of README "D-Bus API".
  * Every module reports failures a caller should see in this domain, so the
  * bus layer maps them without knowing where they came from. */
 #pragma once

@@ -1,6 +1,6 @@
 /* HTTP POSTs to the API with libcurl's multi-socket interface on the GLib
  * main loop: a bounded number in flight, a bounded queue, retries with
- * backoff where they are safe (SPEC section 6), and a deadline per call. */
+ * backoff where they are safe (enapter-provisiond(8) "Retries"), and a deadline per call. */
 #pragma once
 
 #include "config.h"

@@ -1,4 +1,4 @@
-/* The keystore directory (SPEC section 5): one directory per device holding
+/* The keystore directory (README "Keystore"): one directory per device holding
  * device.json and its credential files. A device's set is replaced
  * atomically; writes run in worker threads because fsync can stall on flash.
  * An in-memory index of every device.json answers look-ups without I/O. */

@@ -7,7 +7,7 @@
 
 #define EP_MAX_ARGS 8
 
-/* Input rules of SPEC section 3 ("Input rules"). */
+/* Input rules of README "D-Bus API" and enapter-provisiond(8) "Input rules". */
 typedef enum {
   EP_RULE_ID,            /* 1-128 of [A-Za-z0-9_-] */
   EP_RULE_HARDWARE_ID,   /* 1-64 of [A-Za-z0-9_-] */

@@ -79,7 +79,7 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
   job_finish (job, job->device_id, &details, NULL);
 }
 
-/* The D-Bus error for an HTTP status other than 2xx (SPEC section 3). */
+/* The D-Bus error for an HTTP status other than 2xx (README "D-Bus API"). */
 static EpErrorCode
 status_error (long status)
 {

@@ -37,7 +37,7 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *t
   /* Which API holds the device: a later answer naming it through the
    * other one is not about this device. */
   json_object_set_string_member (meta, "target", target);
-  /* Every argument: the identifying fields of SPEC section 5 and the rest of
+  /* Every argument: the identifying fields of README "Keystore" and the rest of
    * the request, none of which is secret. */
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
     {

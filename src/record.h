@@ -24,7 +24,7 @@ typedef struct {
   guint32 number;            /* 'u'; 'b' as 0 or 1 */
 } EpDetail;
 
-/* The details of SPEC section 3, as plain data so the bus writes them
+/* The details of README "D-Bus API", as plain data so the bus writes them
  * straight into a message. The strings point into the EpDeviceInfo they
  * were made from: use them before the index changes. */
 typedef struct {

@@ -1,5 +1,6 @@
-/* Input rules of SPEC section 3, checked before any HTTP request, and the
- * plain-name rule of section 5 for ids that become keystore paths. */
+/* The input rules (enapter-provisiond(8) "Input rules"), checked before any
+ * HTTP request, and the plain-name rule (README "Keystore") for ids that
+ * become keystore paths. */
 #pragma once
 
 #include "kinds.h"

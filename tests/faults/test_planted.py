@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What others leave in the keystore cannot redirect the daemon (SPEC section 5,
+"""What others leave in the keystore cannot redirect the daemon (README "Keystore",
 issue "Keystore that never loses or mixes credentials"):
 
 - a symlink at <device_id> pointing outside the keystore (to a copy of the set,

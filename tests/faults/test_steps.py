@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fault injection at every file-system step of the keystore (SPEC section 5,
+"""Fault injection at every file-system step of the keystore (README "Keystore",
 issue "Keystore that never loses or mixes credentials").
 
 For each scenario (reprovisioning MQTTS -> MQTT, first provisioning into an

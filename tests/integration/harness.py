@@ -136,7 +136,7 @@ def default_args(kind, **values):
 
 
 def request_body(kind, args):
-    """The exact JSON body SPEC section 2 and the seed prescribe for @args."""
+    """The exact JSON body README "Configuration" and the seed prescribe for @args."""
     if kind == "gateway":
         body = {k: args[k] for k in ("site_id", "hardware_id", "gateway_version",
                                      "site_name", "site_timezone")}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Who may call (SPEC section 4): the repository's bus policy lets everyone
+"""Who may call (enapter-provisiond(8) "ACCESS"): the repository's bus policy lets everyone
 introspect and read properties but only root (and the operators' group) call
 the methods; and the daemon checks the caller itself, so a loose bus policy
 opens nothing.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every error mapping of SPEC section 3 and the retry rules of section 6:
+"""Every error mapping of README "Errors" and the retry rules of enapter-provisiond(8) "Retries":
 HTTP statuses, connection problems, timeouts, responses that are not the
 documented JSON or are unsafe (ProtocolError, nothing written), keystore
 failures, and the ProvisioningFailed signal."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Bad callers. More than 1,000 random but well-typed Provision calls, each
-with at least one argument that breaks an input rule of SPEC section 3 (huge
+with at least one argument that breaks an input rule of README "D-Bus API" (huge
 strings, unicode, control characters, path tricks, NaN and infinite
 coordinates): every call gets InvalidArgument naming a broken argument, no
 request reaches a stand-in, the daemon stays alive with the same memory
@@ -32,7 +32,7 @@ KEEP_S = 1              # [Provisioning] KeepConnections: the heap is trimmed
 SETTLE_S = KEEP_S + 1.0 # once the daemon has been quiet that long
 ZONEINFO = os.environ.get("TZDIR") or "/usr/share/zoneinfo"
 
-# Which input rule of SPEC section 3 each argument falls under.
+# Which input rule of README "D-Bus API" each argument falls under.
 RULE = {"site_id": "id128", "runtime_id": "id128", "blueprint_id": "id128",
         "master_device_id": "id128", "hardware_id": "id64", "name": "name",
         "site_name": "name", "protocol": "protocol", "device_type": "device_type",

@@ -2,7 +2,7 @@
 """The daemon as a process: configuration errors, SIGTERM/SIGINT with and
 without calls in flight, the shipped introspection XML against the live one,
 responsiveness while a request is slow, start-up clean-up of temporaries, and
-that no secret ever leaves it (SPEC sections 1, 2, 3, 5)."""
+that no secret ever leaves it (README and enapter-provisiond(8))."""
 
 import json
 import os
@@ -82,7 +82,7 @@ class Process(HarnessTestCase):
         with open(SHIPPED_XML) as f:
             shipped = interface_model(f.read())
         self.assertEqual(live, shipped)
-        # and the SPEC's API is in it
+        # and the service's API is in it
         for kind in KINDS.values():
             self.assertIn(kind.method, live["methods"])
             args = live["methods"][kind.method]

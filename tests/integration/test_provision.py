@@ -2,7 +2,7 @@
 """Every Provision method end to end through the bus: the exact request the
 stand-in saw, the reply, the keystore and the signal; reprovisioning; the Lua
 refusal; Busy; ActiveRequests; a caller that goes away; concurrency; routing
-between the cloud and the gateway (SPEC sections 2, 3, 5)."""
+between the cloud and the gateway (README "Configuration", "D-Bus API" and "Keystore")."""
 
 import grp
 import json
@@ -67,7 +67,7 @@ class ProvisionKinds(HarnessTestCase):
                                  site_timezone="Australia/Sydney", gateway_version="3.0.0")
 
     def test_gateway_device_json_has_a_name(self):
-        """SPEC 5 lists name in every device.json; the gateway kind has no name
+        """README "Keystore" lists name in every device.json; the gateway kind has no name
         argument, so any non-blank name will do (its site_name, say)."""
         args = default_args("gateway")
         device_id = self.assertOk(self.H.provision("gateway", args))[0]
@@ -77,7 +77,7 @@ class ProvisionKinds(HarnessTestCase):
         self.assertTrue(dj["name"].strip())
 
     def test_reply_and_signal_types(self):
-        """details values carry the SPEC's D-Bus types (mqtt_port is u, ...)."""
+        """details values carry the D-Bus types of README "D-Bus API" (mqtt_port is u, ...)."""
         listener = self.H.listen(typed=True)
         for kind in ("ucm", "gateway", "standalone"):
             with self.subTest(kind=kind):
@@ -382,7 +382,7 @@ class MaxConcurrent(HarnessTestCase):
 
 
 class QueueFull(HarnessTestCase):
-    """MaxQueued (the daemon's addition to SPEC section 2) bounds the calls
+    """MaxQueued (the daemon's own configuration key) bounds the calls
     waiting for one of MaxConcurrent slots; beyond it: Busy."""
     CONFIG = {"Provisioning": {"MaxConcurrent": 1, "MaxQueued": 1}}
 

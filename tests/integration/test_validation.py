@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every input rule of SPEC section 3, both sides of each boundary: a value
+"""Every input rule of README "D-Bus API", both sides of each boundary: a value
 that breaks a rule gets InvalidArgument naming the argument and no HTTP
 request at all; a value just inside the rule is sent to the API verbatim."""
 

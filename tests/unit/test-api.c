@@ -1,5 +1,5 @@
 /* Unit tests of src/api.h: request bodies against the API seed, and response
- * parsing and its refusals (SPEC section 5). Error texts: test-api-errors.c. */
+ * parsing and its refusals (README "Keystore"). Error texts: test-api-errors.c. */
 #include "api.h"
 #include "errors.h"
 #include "unit-util.h"

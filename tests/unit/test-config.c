@@ -1,5 +1,5 @@
-/* Unit tests of src/config.h: defaults, the SPEC sample, every key's bad
- * values, URLs, timeouts and tokens (SPEC section 2). */
+/* Unit tests of src/config.h: defaults, README's sample configuration, every key's bad
+ * values, URLs, timeouts and tokens (README "Configuration"). */
 #include "config.h"
 #include "unit-util.h"
 
@@ -154,7 +154,7 @@ test_default_target (void)
   g_assert_nonnull (msg);
 }
 
-/* SPEC section 2's sample, verbatim, with its "# ..." remarks. */
+/* README "Configuration"'s sample, verbatim, with its "# ..." remarks. */
 static const char spec_sample[] =
   "[Cloud]\n"
   "URL=https://api.enapter.com     # base; requests go to URL + /v3/provisioning/<endpoint>\n"

@@ -1,4 +1,4 @@
-/* Unit tests of src/kinds.h: the table of the eight kinds against SPEC
+/* Unit tests of src/kinds.h: the table of the eight kinds against README
  * sections 2, 3 and 6, and the identity of a call. */
 #include "unit-util.h"
 
@@ -13,7 +13,7 @@ typedef struct {
   gboolean retry_ambiguous;
 } Expected;
 
-/* SPEC section 3 (methods), section 2 (routes), section 6 (retries); the
+/* README "D-Bus API" (methods and routes) and enapter-provisiond(8) "Retries"; the
  * response shapes of the API seed. */
 static const Expected expected[] = {
   { "ucm", "ProvisionUcm", "ssss", { "site_id", "hardware_id", "name", "protocol" },
@@ -136,7 +136,7 @@ test_signatures (void)
 static void
 test_rules (void)
 {
-  /* Each argument name has one rule wherever it appears (SPEC section 3). */
+  /* Each argument name has one rule wherever it appears (README "D-Bus API"). */
   struct { const char *name; EpRule rule; } rules[] = {
     { "site_id", EP_RULE_ID }, { "runtime_id", EP_RULE_ID }, { "blueprint_id", EP_RULE_ID },
     { "master_device_id", EP_RULE_ID }, { "hardware_id", EP_RULE_HARDWARE_ID },

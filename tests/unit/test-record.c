@@ -1,4 +1,4 @@
-/* Unit tests of src/record.h: device.json as SPEC section 5 describes it,
+/* Unit tests of src/record.h: device.json as README "Keystore" describes it,
  * written through the keystore, and the details dictionary of section 3;
  * and of src/device-info.h, what the index keeps of device.json. */
 #include "keystore-util.h"

@@ -1,4 +1,4 @@
-/* Unit tests of src/validate.h: the input rules of SPEC section 3 and the
+/* Unit tests of src/validate.h: the input rules of README "D-Bus API" and the
  * plain-name rule of section 5. */
 #include "errors.h"
 #include "unit-util.h"
