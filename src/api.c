@@ -84,7 +84,8 @@ member (JsonObject *obj, const char *name)
 }
 
 /* A required (or, with @optional, absent-or-valid) non-empty string member.
- * @secret strings are only checked for type and size, never quoted. */
+ * With @display it must be text the bus can show; otherwise (secrets among
+ * them) it is checked for type and emptiness only. Values are never quoted. */
 static gboolean
 take_string (JsonObject *obj, const char *where, const char *name, gboolean optional,
              gboolean display, char **out, GError **error)

@@ -17,7 +17,6 @@ struct EpBus {
   sd_bus *bus;
   GSource *source;
   EpService *svc;
-  const EpConfig *config;
   sd_bus_vtable *vtable;
   GPtrArray *strings;        /* signatures and names the vtable points to */
   sd_bus_slot *object_slot;
@@ -39,7 +38,6 @@ struct EpBus {
 typedef struct {
   EpBus *bus;
   sd_bus_message *msg;
-  const EpKind *kind;        /* Provision* calls */
   EpArgs *args;
   char *device_id;           /* device calls */
   char *bad_device_id;       /* ... a device_id that is not one, escaped and cut */
@@ -150,7 +148,7 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
 {
   Call *call = data;
   EpBus *bus = call->bus;
-  const EpKind *kind = call->kind;
+  const EpKind *kind = args->kind;
 
   if (error != NULL)
     {
@@ -178,7 +176,7 @@ proceed_provision (void *data)
   Call *call = data;
   g_autoptr (GError) error = NULL;
   char who[256];
-  ep_debug ("%s called by %s", call->kind->method, caller_text (call, who, sizeof who));
+  ep_debug ("%s called by %s", call->args->kind->method, caller_text (call, who, sizeof who));
   if (ep_service_provision (call->bus->svc, call->args, on_provisioned, call, &error))
     return;
   on_provisioned (call->args, NULL, NULL, error, call);
@@ -322,7 +320,6 @@ method_provision (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
       args->str[i] = g_strdup (s);
     }
   Call *call = call_new (bus, m, proceed_provision);
-  call->kind = kind;
   call->args = g_steal_pointer (&args);
   return check_caller (call);
 }
@@ -459,7 +456,6 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
 {
   g_autoptr (EpBus) bus = g_new0 (EpBus, 1);
   bus->svc = svc;
-  bus->config = config;
   bus->on_ready = on_ready;
   bus->on_lost = on_lost;
   bus->on_idle = on_idle;
@@ -487,7 +483,7 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
                    g_strerror (-r));
       return NULL;
     }
-  ep_service_on_active_changed (svc, G_CALLBACK (on_active_changed), bus);
+  ep_service_on_active_changed (svc, on_active_changed, bus);
   bus->source = ep_sdbus_source_new (bus->bus, on_bus_error, bus);
   g_source_attach (bus->source, NULL);
   return g_steal_pointer (&bus);

@@ -172,6 +172,13 @@ on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
   if (pid > 0 && sd_pid_get_unit (k->pid, &k->unit) < 0)
     k->unit = NULL;
   k->allowed = may_call (callers->config, k->uid, creds);
+  /* Without the NameOwnerChanged match nothing would tell when to forget. */
+  if (callers->match == NULL)
+    {
+      answer (callers, k, check->member, check->done, check->user_data);
+      known_free (k);
+      return 0;
+    }
   if (g_hash_table_size (callers->known) >= MAX_KNOWN)
     g_hash_table_remove_all (callers->known);
   g_hash_table_replace (callers->known, g_strdup (check->sender), k);

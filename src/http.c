@@ -39,7 +39,7 @@ typedef struct {
   EpTarget target;
   char *url;
   char *body;
-  gboolean retry_ambiguous;
+  gboolean idempotent;
   gint64 deadline;
   guint attempts;
   guint retry_after_s;     /* the last answer's Retry-After, clamped */
@@ -319,7 +319,7 @@ setup_easy (Transfer *t, gint64 remaining_us)
   /* libcurl quietly sends a request again when a reused connection turns
    * out to be closed, even if the server had it. Where that may not happen,
    * a fresh connection leaves no such ambiguity. */
-  if (!t->retry_ambiguous || t->attempts > http->config->retries)
+  if (!t->idempotent || t->attempts > http->config->retries)
     curl_easy_setopt (e, CURLOPT_FRESH_CONNECT, 1L);
 }
 
@@ -418,7 +418,7 @@ transfer_done (Transfer *t, CURLcode rc)
     {
       gboolean transient = status >= 500 || status == 429;
       t->retry_after_s = (guint) CLAMP (retry_after, 0, MAX_RETRY_AFTER_S);
-      if (transient && t->retry_ambiguous &&
+      if (transient && t->idempotent &&
           schedule_retry (t, (gint64) t->retry_after_s * G_TIME_SPAN_SECOND))
         pump_queue (http);
       else
@@ -432,7 +432,7 @@ transfer_done (Transfer *t, CURLcode rc)
     }
 
   gboolean tls = is_tls_failure (rc);
-  if (!tls && (t->retry_ambiguous || never_reached (t->easy, rc)) && schedule_retry (t, 0))
+  if (!tls && (t->idempotent || never_reached (t->easy, rc)) && schedule_retry (t, 0))
     {
       pump_queue (http);
       return;
@@ -477,7 +477,7 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
   t->target = request->target;
   t->url = g_strconcat (ep->url, request->path, NULL);
   t->body = g_strdup (request->body);
-  t->retry_ambiguous = request->retry_ambiguous;
+  t->idempotent = request->idempotent;
   t->deadline = request->deadline;
   t->callback = callback;
   t->user_data = user_data;

@@ -33,7 +33,7 @@ typedef struct {
   const char *body;          /* JSON, copied */
   /* The request may be retried after it possibly reached the server
    * (timeout, dropped connection, 5xx, 429): only for idempotent kinds. */
-  gboolean retry_ambiguous;
+  gboolean idempotent;
   gint64 deadline;           /* g_get_monotonic_time () by which to give up */
 } EpHttpRequest;
 

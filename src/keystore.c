@@ -2,9 +2,7 @@
 #include "keystore-private.h"
 
 #include "errors.h"
-#include "json-util.h"
 #include "log.h"
-#include "validate.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -13,14 +13,14 @@ const EpKind ep_kinds[] = {
     .route = EP_ROUTE_DEFAULT,
     .args = { SITE_ID, HARDWARE_ID, NAME, PROTOCOL },
     .id_field = "device_id", .has_slug = TRUE, .has_config = TRUE,
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   {
     .kind = "vucm", .method = "ProvisionVucm", .endpoint = "/v3/provisioning/vucm",
     .route = EP_ROUTE_GATEWAY,
     .args = { SITE_ID, HARDWARE_ID, NAME },
     .id_field = "device_id",
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   {
     .kind = "embedded", .method = "ProvisionEmbedded", .endpoint = "/v3/provisioning/embedded",
@@ -28,7 +28,7 @@ const EpKind ep_kinds[] = {
     .args = { { "device_type", 's', EP_RULE_DEVICE_TYPE, NULL, FALSE },
               SITE_ID, HARDWARE_ID, NAME, PROTOCOL },
     .id_field = "device_id", .has_slug = TRUE, .has_config = TRUE,
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   {
     .kind = "link_master", .method = "ProvisionLinkMaster",
@@ -36,7 +36,7 @@ const EpKind ep_kinds[] = {
     .route = EP_ROUTE_GATEWAY,
     .args = { SITE_ID, HARDWARE_ID, NAME },
     .id_field = "device_id",
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   {
     .kind = "link_slave", .method = "ProvisionLinkSlave",
@@ -45,7 +45,7 @@ const EpKind ep_kinds[] = {
     .args = { SITE_ID, HARDWARE_ID, NAME,
               { "master_device_id", 's', EP_RULE_ID, NULL, FALSE } },
     .id_field = "device_id",
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   {
     .kind = "standalone", .method = "ProvisionStandalone",
@@ -64,7 +64,7 @@ const EpKind ep_kinds[] = {
               NAME,
               { "slug", 's', EP_RULE_SLUG, NULL, TRUE } },
     .id_field = "device_id", .has_slug = TRUE,
-    .once_only = TRUE,
+    .cannot_reprovision = TRUE,
   },
   {
     .kind = "gateway", .method = "ProvisionGateway", .endpoint = "/v3/provisioning/gateway",
@@ -77,7 +77,7 @@ const EpKind ep_kinds[] = {
               { "longitude", 'd', EP_RULE_LONGITUDE, "site_location.longitude", FALSE } },
     .name_arg = "site_name",
     .id_field = "gateway_device_id", .has_config = TRUE,
-    .retry_ambiguous = TRUE,
+    .idempotent = TRUE,
   },
   { .kind = NULL },
 };
@@ -154,7 +154,7 @@ ep_args_get (const EpArgs *args, const char *name)
 }
 
 char *
-ep_args_identity (const EpArgs *args)
+ep_args_busy_key (const EpArgs *args)
 {
   const EpKind *kind = args->kind;
   GString *key = g_string_new (NULL);
@@ -162,7 +162,7 @@ ep_args_identity (const EpArgs *args)
   if (ep_kind_arg_index (kind, "hardware_id") < 0)
     g_string_append (key, kind->kind);
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    if (kind->args[i].identity)
+    if (kind->args[i].busy_key)
       g_string_append_printf (key, "\x1f%s=%s", kind->args[i].name,
                               args->str[i] ? args->str[i] : "");
   return g_string_free (key, FALSE);

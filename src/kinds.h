@@ -26,7 +26,9 @@ typedef struct {
   char type;             /* D-Bus type: 's' or 'd' */
   EpRule rule;
   const char *json;      /* request body path ("a.b" nests); NULL: same as name */
-  gboolean identity;     /* part of what makes two calls "the same device" */
+  gboolean busy_key;     /* part of the key that makes two calls "the same
+                          * device": a second one in flight is Busy, and a
+                          * device that cannot be reprovisioned is found by it */
 } EpArg;
 
 typedef enum {
@@ -47,10 +49,10 @@ typedef struct {
   gboolean has_config;   /* the response carries "config" with credentials */
   /* Keyed by a hardware id: the cloud answers a repeated request with the
    * same device, so a request that may have reached it can be retried. */
-  gboolean retry_ambiguous;
-  /* The cloud refuses a second device with the same identity (Lua); the
+  gboolean idempotent;
+  /* The cloud refuses a second device with the same busy key (Lua): the
    * daemon refuses locally instead of sending a request. */
-  gboolean once_only;
+  gboolean cannot_reprovision;
 } EpKind;
 
 /* The table, terminated by a row with kind NULL. */
@@ -77,6 +79,6 @@ void ep_args_free (EpArgs *args);
 const char *ep_args_get (const EpArgs *args, const char *name);
 /* A key naming the device a call is about (kind-independent for hardware
  * ids, so two kinds cannot provision one piece of hardware at once). */
-char *ep_args_identity (const EpArgs *args);
+char *ep_args_busy_key (const EpArgs *args);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpArgs, ep_args_free)

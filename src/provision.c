@@ -2,8 +2,6 @@
 
 #include "api.h"
 #include "errors.h"
-#include "json-util.h"
-#include "log.h"
 #include "record.h"
 #include "redact.h"
 #include "validate.h"
@@ -17,17 +15,17 @@ struct EpService {
   const EpConfig *config;
   EpKeystore *keystore;
   EpHttp *http;
-  GHashTable *in_flight;     /* identity -> Job */
+  GHashTable *in_flight;     /* busy_key -> Job */
   GHashTable *forgetting;    /* device ids being removed */
   gboolean stopped;
-  GCallback active_changed;
+  EpServiceEvent active_changed;
   gpointer active_changed_data;
 };
 
 typedef struct {
   EpService *svc;
   const EpArgs *args;
-  char *identity;
+  char *busy_key;
   char *device_id;           /* once the API has answered */
   EpTarget target;
   EpProvisionDone done;
@@ -38,16 +36,16 @@ static void
 notify_active (EpService *svc)
 {
   if (svc->active_changed)
-    ((void (*) (gpointer)) svc->active_changed) (svc->active_changed_data);
+    svc->active_changed (svc->active_changed_data);
 }
 
 static void
 job_finish (Job *job, const char *device_id, const EpDetails *details, const GError *error)
 {
   EpService *svc = job->svc;
-  g_hash_table_remove (svc->in_flight, job->identity);
+  g_hash_table_remove (svc->in_flight, job->busy_key);
   job->done (job->args, device_id, details, error, job->user_data);
-  g_free (job->identity);
+  g_free (job->busy_key);
   g_free (job->device_id);
   g_free (job);
   notify_active (svc);
@@ -256,19 +254,19 @@ route (EpService *svc, const EpKind *kind, EpTarget *target, GError **error)
   return TRUE;
 }
 
-/* A once-only kind (Lua) already in the keystore cannot be provisioned
- * again; say so without asking the cloud. */
+/* A kind that cannot be reprovisioned (Lua) already in the keystore: say
+ * so without asking the cloud. */
 static gboolean
-check_once_only (EpService *svc, const EpArgs *args, GError **error)
+check_reprovision_allowed (EpService *svc, const EpArgs *args, GError **error)
 {
   const EpKind *kind = args->kind;
-  if (!kind->once_only)
+  if (!kind->cannot_reprovision)
     return TRUE;
   const char *names[EP_MAX_ARGS + 1] = { 0 };
   const char *values[EP_MAX_ARGS + 1] = { 0 };
   guint n = 0;
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    if (kind->args[i].identity)
+    if (kind->args[i].busy_key)
       {
         names[n] = kind->args[i].name;
         values[n++] = args->str[i];
@@ -276,10 +274,11 @@ check_once_only (EpService *svc, const EpArgs *args, GError **error)
   const char *existing = ep_keystore_find (svc->keystore, kind->kind, names, values);
   if (existing == NULL)
     return TRUE;
+  g_autofree char *same = g_strjoinv (" and ", (char **) names);
   g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
                "%s cannot reprovision: the keystore already holds %s device %s with the same "
-               "identity; forget it first",
-               kind->method, kind->kind, existing);
+               "%s; forget it first",
+               kind->method, kind->kind, existing, same);
   return FALSE;
 }
 
@@ -291,11 +290,11 @@ ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
   EpTarget target;
 
   if (!ep_validate_args (args, error) || !route (svc, kind, &target, error) ||
-      !check_once_only (svc, args, error))
+      !check_reprovision_allowed (svc, args, error))
     return FALSE;
 
-  g_autofree char *identity = ep_args_identity (args);
-  if (g_hash_table_contains (svc->in_flight, identity))
+  g_autofree char *busy_key = ep_args_busy_key (args);
+  if (g_hash_table_contains (svc->in_flight, busy_key))
     {
       g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
                    "%s: the same device is already being provisioned; try again when that "
@@ -324,7 +323,7 @@ ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
     .target = target,
     .path = kind->endpoint,
     .body = body,
-    .retry_ambiguous = kind->retry_ambiguous,
+    .idempotent = kind->idempotent,
     .deadline = deadline - MIN (STORE_RESERVE_US, (deadline - g_get_monotonic_time ()) / 10),
   };
   if (!ep_http_post (svc->http, &request, on_response, job, error))
@@ -333,8 +332,8 @@ ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
       return FALSE;
     }
   job->args = args;
-  job->identity = g_steal_pointer (&identity);
-  g_hash_table_insert (svc->in_flight, job->identity, job);
+  job->busy_key = g_steal_pointer (&busy_key);
+  g_hash_table_insert (svc->in_flight, job->busy_key, job);
   notify_active (svc);
   return TRUE;
 }
@@ -348,10 +347,10 @@ typedef struct {
   gpointer user_data;
 } ForgetCall;
 
-/* The in-flight identity of a stored device, as ep_args_identity() makes it
+/* The busy key of a stored device, as ep_args_busy_key () makes it
  * for a call. */
 static char *
-stored_identity (const EpDeviceInfo *info)
+stored_busy_key (const EpDeviceInfo *info)
 {
   const EpKind *kind = ep_kind_by_name (ep_device_info_get (info, "kind"));
   if (kind == NULL)
@@ -359,14 +358,14 @@ stored_identity (const EpDeviceInfo *info)
   g_autoptr (EpArgs) args = ep_args_new (kind);
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
     args->str[i] = g_strdup (ep_device_info_get (info, kind->args[i].name));
-  return ep_args_identity (args);
+  return ep_args_busy_key (args);
 }
 
 static gboolean
 device_in_flight (EpService *svc, const char *device_id, const EpDeviceInfo *info)
 {
-  g_autofree char *identity = stored_identity (info);
-  if (identity != NULL && g_hash_table_contains (svc->in_flight, identity))
+  g_autofree char *busy_key = stored_busy_key (info);
+  if (busy_key != NULL && g_hash_table_contains (svc->in_flight, busy_key))
     return TRUE;
   GHashTableIter it;
   gpointer value;
@@ -449,7 +448,7 @@ ep_service_active (EpService *svc)
 }
 
 void
-ep_service_on_active_changed (EpService *svc, GCallback callback, gpointer user_data)
+ep_service_on_active_changed (EpService *svc, EpServiceEvent callback, gpointer user_data)
 {
   svc->active_changed = callback;
   svc->active_changed_data = user_data;

@@ -40,7 +40,8 @@ gboolean ep_service_forget (EpService *svc, const char *device_id, EpForgetDone 
 guint ep_service_active (EpService *svc);
 
 /* @callback runs whenever ep_service_active() changes. */
-void ep_service_on_active_changed (EpService *svc, GCallback callback, gpointer user_data);
+typedef void (*EpServiceEvent) (gpointer user_data);
+void ep_service_on_active_changed (EpService *svc, EpServiceEvent callback, gpointer user_data);
 
 /* From now on every new call is refused with Unavailable (the bus asks
  * ep_service_stopping () before it proceeds with one); calls in flight go on. */

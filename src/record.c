@@ -1,6 +1,5 @@
 #include "record.h"
 
-#include "json-util.h"
 #include "validate.h"
 
 #include <string.h>

@@ -10,7 +10,7 @@ typedef struct {
   EpRoute route;
   gboolean has_slug;
   gboolean has_config;
-  gboolean retry_ambiguous;
+  gboolean idempotent;
 } Expected;
 
 /* README "D-Bus API" (methods and routes) and enapter-provisiond(8) "Retries"; the
@@ -182,9 +182,9 @@ test_flags (void)
       gboolean gateway = strcmp (k->kind, "gateway") == 0;
       g_assert_cmpstr (k->id_field, ==, gateway ? "gateway_device_id" : "device_id");
       /* Retried after an ambiguous failure exactly when keyed by hardware. */
-      g_assert_cmpint (k->retry_ambiguous, ==, want->retry_ambiguous);
-      g_assert_cmpint (k->retry_ambiguous, ==, ep_kind_arg_index (k, "hardware_id") >= 0);
-      g_assert_cmpint (k->once_only, ==, strcmp (k->kind, "lua_device") == 0);
+      g_assert_cmpint (k->idempotent, ==, want->idempotent);
+      g_assert_cmpint (k->idempotent, ==, ep_kind_arg_index (k, "hardware_id") >= 0);
+      g_assert_cmpint (k->cannot_reprovision, ==, strcmp (k->kind, "lua_device") == 0);
     }
 }
 
@@ -223,7 +223,7 @@ identity_of (const char *kind, const char *const *names, const char *const *valu
   g_autoptr (EpArgs) args = unit_args_seed (kind);
   for (size_t i = 0; names[i]; i++)
     unit_args_set (args, names[i], values[i]);
-  return ep_args_identity (args);
+  return ep_args_busy_key (args);
 }
 
 static void
@@ -258,7 +258,7 @@ test_identity_hardware (void)
   g_autoptr (EpArgs) mqtt = unit_args_seed ("ucm");
   unit_args_set (mqtt, "hardware_id", "HW0001");
   unit_args_set (mqtt, "protocol", "MQTT");
-  g_autofree char *ucm_mqtt = ep_args_identity (mqtt);
+  g_autofree char *ucm_mqtt = ep_args_busy_key (mqtt);
   g_assert_cmpstr (ucm_mqtt, ==, ucm);
 }
 
