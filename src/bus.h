@@ -4,7 +4,7 @@
 #pragma once
 
 #include "config.h"
-#include "provision.h"
+#include "service.h"
 
 #define EP_BUS_NAME "com.enapter.Provisioning1"
 #define EP_BUS_PATH "/com/enapter/Provisioning1"

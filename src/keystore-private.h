@@ -1,5 +1,5 @@
-/* What keystore.c (writing) and keystore-open.c (opening, start-up checks,
- * the index) share. Not for other modules. */
+/* What keystore.c (writing), keystore-open.c (opening, start-up checks) and
+ * keystore-index.c (the index) share. Not for other modules. */
 #pragma once
 
 #include "keystore.h"

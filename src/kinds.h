@@ -1,5 +1,5 @@
 /* The device kinds as data: one row per Provision method. Everything that
- * differs between kinds lives here; the generic path in provision.c reads it.
+ * differs between kinds lives here; the generic path in service.c reads it.
  * Adding a kind is adding a row. */
 #pragma once
 

@@ -5,7 +5,7 @@
 #include "http.h"
 #include "keystore.h"
 #include "log.h"
-#include "provision.h"
+#include "service.h"
 #include "redact.h"
 
 #include <curl/curl.h>

@@ -1,5 +1,7 @@
-/* The one generic provisioning path: validate, route, send, parse, store,
- * report. It knows kinds only through the table and nothing of D-Bus. */
+/* The service (EpService): the one generic provisioning path (validate,
+ * route, send, parse, check, store, report), ForgetDevice, and the table of
+ * calls in flight behind the Busy rule. It knows kinds only through the
+ * table and nothing of D-Bus. */
 #pragma once
 
 #include "config.h"

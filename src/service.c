@@ -1,4 +1,4 @@
-#include "provision.h"
+#include "service.h"
 
 #include "api.h"
 #include "errors.h"
