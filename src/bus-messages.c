@@ -1,28 +1,17 @@
 /* What replies and signals carry; see bus-messages.h. */
 #include "bus-messages.h"
 
-#include "sdbus-glib.h"
 
-GVariant *
-ep_bus_request_dict (const EpArgs *args)
+int
+ep_bus_append_nothing (sd_bus_message *m, gconstpointer data)
 {
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  for (guint i = 0; i < ep_kind_n_args (args->kind); i++)
-    {
-      const EpArg *arg = &args->kind->args[i];
-      if (arg->type == 'd')
-        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_double (args->num[i]));
-      else if (args->str[i] != NULL)
-        g_variant_builder_add (&b, "{sv}", arg->name, g_variant_new_string (args->str[i]));
-    }
-  return g_variant_builder_end (&b);
+  return 0;
 }
 
 int
-ep_bus_append_tuple (sd_bus_message *m, gconstpointer data)
+ep_bus_append_string (sd_bus_message *m, gconstpointer data)
 {
-  return ep_sdbus_append_args (m, (GVariant *) data);
+  return sd_bus_message_append_basic (m, 's', data);
 }
 
 int
@@ -86,3 +75,39 @@ ep_bus_append_device_list (sd_bus_message *m, gconstpointer data)
   return r < 0 ? r : sd_bus_message_close_container (m);
 }
 
+
+/* The call's arguments by name, as a{sv}: 's' and 'd' as the kind has them. */
+static int
+append_request (sd_bus_message *m, const EpArgs *args)
+{
+  int r = sd_bus_message_open_container (m, 'a', "{sv}");
+  for (guint i = 0; r >= 0 && i < ep_kind_n_args (args->kind); i++)
+    {
+      const EpArg *arg = &args->kind->args[i];
+      const char type[] = { arg->type, '\0' };
+      if (arg->type == 's' && args->str[i] == NULL)
+        continue;
+      r = sd_bus_message_open_container (m, 'e', "sv");
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, 's', arg->name);
+      if (r >= 0)
+        r = sd_bus_message_open_container (m, 'v', type);
+      if (r >= 0)
+        r = sd_bus_message_append_basic (m, arg->type, arg->type == 'd'
+                                                           ? (const void *) &args->num[i]
+                                                           : (const void *) args->str[i]);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
+int
+ep_bus_append_failed_signal (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusFailed *f = data;
+  int r = sd_bus_message_append (m, "sss", f->kind, f->error_name, f->message);
+  return r < 0 ? r : append_request (m, f->args);
+}

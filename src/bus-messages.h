@@ -1,6 +1,6 @@
-/* What the service's replies and signals carry, written straight into
- * sd-bus messages (the ones sent for every provisioning without building a
- * GVariant first). bus.c sends them; each writer fits EpBusAppend. */
+/* What the service's replies and signals carry, written with sd-bus's own
+ * message API: the one way the daemon writes a D-Bus message. bus.c sends
+ * them (emit_with, reply_with); each writer fits EpBusAppend. */
 #pragma once
 
 #include "keystore.h"
@@ -12,8 +12,10 @@
 /* Appends to @m what it carries from @data; a negative errno on failure. */
 typedef int (*EpBusAppend) (sd_bus_message *m, gconstpointer data);
 
-/* @data: a tuple GVariant, appended item by item. */
-int ep_bus_append_tuple (sd_bus_message *m, gconstpointer data);
+/* Nothing: the reply of a method without out-arguments. */
+int ep_bus_append_nothing (sd_bus_message *m, gconstpointer data);
+/* @data: a string, as (s). */
+int ep_bus_append_string (sd_bus_message *m, gconstpointer data);
 /* @data: EpDetails, as a{sv}. */
 int ep_bus_append_details (sd_bus_message *m, gconstpointer data);
 
@@ -31,5 +33,13 @@ int ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data);
 /* @data: EpKeystore; every device's details, sorted by id, as aa{sv}. */
 int ep_bus_append_device_list (sd_bus_message *m, gconstpointer data);
 
-/* A call's arguments by name as a{sv}, for ProvisioningFailed (floating). */
-GVariant *ep_bus_request_dict (const EpArgs *args);
+typedef struct {
+  const char *kind;
+  const char *error_name;
+  const char *message;
+  const EpArgs *args;
+} EpBusFailed;
+
+/* @data: EpBusFailed. ProvisioningFailed: (s kind, s error_name, s message,
+ * a{sv} request), the request being the call's arguments by name. */
+int ep_bus_append_failed_signal (sd_bus_message *m, gconstpointer data);

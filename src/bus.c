@@ -69,14 +69,6 @@ emit_with (EpBus *bus, const char *member, EpBusAppend append, gconstpointer dat
     ep_warning ("bus: cannot emit %s: %s", member, g_strerror (-r));
 }
 
-/* Emits signal @member with the tuple @args (floating references are sunk). */
-static void
-emit (EpBus *bus, const char *member, GVariant *args)
-{
-  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
-  emit_with (bus, member, ep_bus_append_tuple, owned);
-}
-
 /* ---- calls ------------------------------------------------------------ */
 
 static void
@@ -134,14 +126,6 @@ reply_with (Call *call, EpBusAppend append, gconstpointer data)
               g_strerror (-r));
 }
 
-/* Answers the call with the tuple @args (floating references are sunk). */
-static void
-reply (Call *call, GVariant *args)
-{
-  g_autoptr (GVariant) owned = g_variant_ref_sink (args);
-  reply_with (call, ep_bus_append_tuple, owned);
-}
-
 static void
 on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *details,
                 const GError *error, gpointer data)
@@ -153,9 +137,9 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
   if (error != NULL)
     {
       reply_error (call, error);
-      emit (bus, "ProvisioningFailed",
-            g_variant_new ("(sss@a{sv})", kind->kind, ep_error_dbus_name (error),
-                           error->message, ep_bus_request_dict (args)));
+      EpBusFailed f = { .kind = kind->kind, .error_name = ep_error_dbus_name (error),
+                        .message = error->message, .args = args };
+      emit_with (bus, "ProvisioningFailed", ep_bus_append_failed_signal, &f);
     }
   else
     {
@@ -222,8 +206,8 @@ on_forgotten (const char *device_id, const GError *error, gpointer data)
       char who[256];
       ep_info ("ForgetDevice (%s): device %s removed from the keystore",
                caller_text (call, who, sizeof who), device_id);
-      reply (call, g_variant_new ("()"));
-      emit (call->bus, "DeviceForgotten", g_variant_new ("(s)", device_id));
+      reply_with (call, ep_bus_append_nothing, NULL);
+      emit_with (call->bus, "DeviceForgotten", ep_bus_append_string, device_id);
     }
   call_free (call);
 }
