@@ -1,0 +1,304 @@
+/* Unit tests of src/http.h against a scripted HTTP server in the same
+ * process: which answers are retried, how often, how Retry-After and the
+ * deadline bound the waiting, and when the queue is full. The end-to-end
+ * suite covers the same through the daemon; these reach the logic directly. */
+#include "errors.h"
+#include "http.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define TOKEN "unit-test-token"
+
+/* One scripted answer: status, extra header lines, body. */
+typedef struct {
+  int status;
+  const char *headers;
+  const char *body;
+} Answer;
+
+typedef struct {
+  GThreadedSocketService *service;
+  guint16 port;
+  const Answer *answers;     /* the last one repeats */
+  guint n_answers;
+  gint requests;             /* atomic */
+  gint64 request_time[8];    /* monotonic, of the first eight */
+} Server;
+
+static gboolean
+on_incoming (GThreadedSocketService *service, GSocketConnection *conn, GObject *source,
+             gpointer data)
+{
+  Server *srv = data;
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  for (;;)
+    {
+      /* Headers up to the blank line, then Content-Length bytes of body. */
+      GString *head = g_string_new (NULL);
+      char c;
+      while (!g_str_has_suffix (head->str, "\r\n\r\n"))
+        {
+          if (g_input_stream_read (in, &c, 1, NULL, NULL) != 1)
+            {
+              g_string_free (head, TRUE);
+              return TRUE;
+            }
+          g_string_append_c (head, c);
+        }
+      const char *cl = strstr (head->str, "Content-Length: ");
+      gsize body_len = cl ? g_ascii_strtoull (cl + 16, NULL, 10) : 0;
+      g_string_free (head, TRUE);
+      g_autofree char *body = g_malloc (body_len + 1);
+      if (body_len > 0 && !g_input_stream_read_all (in, body, body_len, NULL, NULL, NULL))
+        return TRUE;
+
+      gint n = g_atomic_int_add (&srv->requests, 1);
+      if (n < (gint) G_N_ELEMENTS (srv->request_time))
+        srv->request_time[n] = g_get_monotonic_time ();
+      const Answer *a = &srv->answers[MIN ((guint) n, srv->n_answers - 1)];
+      g_autofree char *reply = g_strdup_printf (
+          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n%s",
+          a->status, strlen (a->body), a->headers ? a->headers : "", a->body);
+      if (!g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL, NULL))
+        return TRUE;
+    }
+}
+
+static void
+server_start (Server *srv, const Answer *answers, guint n_answers)
+{
+  memset (srv, 0, sizeof *srv);
+  srv->answers = answers;
+  srv->n_answers = n_answers;
+  srv->service = G_THREADED_SOCKET_SERVICE (g_threaded_socket_service_new (4));
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_socket_listener_add_address (G_SOCKET_LISTENER (srv->service), addr, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  srv->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (srv->service, "run", G_CALLBACK (on_incoming), srv);
+  g_socket_service_start (G_SOCKET_SERVICE (srv->service));
+}
+
+static void
+server_stop (Server *srv)
+{
+  g_socket_service_stop (G_SOCKET_SERVICE (srv->service));
+  g_socket_listener_close (G_SOCKET_LISTENER (srv->service));
+  g_object_unref (srv->service);
+}
+
+/* A config for the cloud at @port: the token from a private file. */
+static EpConfig *
+config_for (guint16 port, const char *extra)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ep-unit-http-XXXXXX", NULL);
+  g_autofree char *token = g_build_filename (dir, "token", NULL);
+  g_assert_true (g_file_set_contents_full (token, TOKEN, -1, G_FILE_SET_CONTENTS_NONE, 0600,
+                                           NULL));
+  g_autofree char *text = g_strdup_printf ("[Cloud]\nURL=http://127.0.0.1:%u\nTokenFile=%s\n"
+                                           "[Provisioning]\nTimeout=2\nDeadline=10\n%s",
+                                           port, token, extra ? extra : "");
+  g_autoptr (GError) error = NULL;
+  EpConfig *config = ep_config_load_data (text, strlen (text), "unit.conf", &error);
+  g_assert_no_error (error);
+  g_unlink (token);
+  g_rmdir (dir);
+  return config;
+}
+
+typedef struct {
+  GMainLoop *loop;
+  EpHttpOutcome outcome;
+  long status;
+  guint attempts;
+  guint retry_after_s;
+  char *body;
+  int calls;
+} Outcome;
+
+static void
+on_done (const EpHttpResult *res, gpointer data)
+{
+  Outcome *o = data;
+  o->outcome = res->outcome;
+  o->status = res->status;
+  o->attempts = res->attempts;
+  o->retry_after_s = res->retry_after_s;
+  o->body = g_strndup (res->body, res->body_len);
+  o->calls++;
+  g_main_loop_quit (o->loop);
+}
+
+/* Posts once and runs the loop until the callback; returns the seconds taken. */
+static double
+post_and_wait (EpHttp *http, gboolean idempotent, double deadline_s, Outcome *o)
+{
+  o->loop = g_main_loop_new (NULL, FALSE);
+  gint64 t0 = g_get_monotonic_time ();
+  EpHttpRequest req = { .target = EP_TARGET_CLOUD, .path = "/v3/provisioning/ucm",
+                        .body = "{}", .idempotent = idempotent,
+                        .deadline = t0 + (gint64) (deadline_s * G_USEC_PER_SEC) };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ep_http_post (http, &req, on_done, o, &error));
+  g_main_loop_run (o->loop);
+  g_main_loop_unref (o->loop);
+  g_assert_cmpint (o->calls, ==, 1);
+  return (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
+}
+
+static void
+test_answer_passed_on (void)
+{
+  static const Answer answers[] = { { 200, NULL, "{\"device_id\":\"d\"}" } };
+  Server srv;
+  server_start (&srv, answers, 1);
+  g_autoptr (EpConfig) config = config_for (srv.port, NULL);
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  Outcome o = { 0 };
+  post_and_wait (http, TRUE, 5, &o);
+  g_assert_cmpint (o.outcome, ==, EP_HTTP_RESPONSE);
+  g_assert_cmpint (o.status, ==, 200);
+  g_assert_cmpstr (o.body, ==, "{\"device_id\":\"d\"}");
+  g_assert_cmpuint (o.attempts, ==, 1);
+  g_free (o.body);
+  g_clear_pointer (&http, ep_http_free);
+  server_stop (&srv);
+}
+
+static void
+test_5xx_retried_only_when_idempotent (void)
+{
+  static const Answer answers[] = { { 503, NULL, "{}" }, { 200, NULL, "{}" } };
+  for (int idempotent = 0; idempotent <= 1; idempotent++)
+    {
+      Server srv;
+      server_start (&srv, answers, 2);
+      g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
+      g_autoptr (EpHttp) http = ep_http_new (config);
+      Outcome o = { 0 };
+      post_and_wait (http, idempotent, 10, &o);
+      g_assert_cmpint (o.outcome, ==, EP_HTTP_RESPONSE);
+      g_assert_cmpint (o.status, ==, idempotent ? 200 : 503);
+      g_assert_cmpuint (o.attempts, ==, idempotent ? 2 : 1);
+      g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, idempotent ? 2 : 1);
+      g_free (o.body);
+      g_clear_pointer (&http, ep_http_free);
+      server_stop (&srv);
+    }
+}
+
+static void
+test_retries_bounded (void)
+{
+  static const Answer answers[] = { { 500, NULL, "{}" } };
+  Server srv;
+  server_start (&srv, answers, 1);
+  g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  Outcome o = { 0 };
+  post_and_wait (http, TRUE, 20, &o);
+  g_assert_cmpint (o.status, ==, 500);
+  g_assert_cmpuint (o.attempts, ==, 3);
+  g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, 3);
+  /* Backoff between attempts: at least a quarter second each. */
+  g_assert_cmpint (srv.request_time[1] - srv.request_time[0], >=, 250 * 1000);
+  g_free (o.body);
+  g_clear_pointer (&http, ep_http_free);
+  server_stop (&srv);
+}
+
+static void
+test_retry_after_honoured_and_clamped (void)
+{
+  static const Answer wait1[] = { { 429, "Retry-After: 1\r\n", "{}" }, { 200, NULL, "{}" } };
+  static const Answer huge[] = { { 503, "Retry-After: 18446744073710\r\n", "{}" } };
+  Server srv;
+  server_start (&srv, wait1, 2);
+  g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  Outcome o = { 0 };
+  post_and_wait (http, TRUE, 10, &o);
+  g_assert_cmpint (o.status, ==, 200);
+  g_assert_cmpint (srv.request_time[1] - srv.request_time[0], >=, 950 * 1000);
+  g_free (o.body);
+  g_clear_pointer (&http, ep_http_free);
+  server_stop (&srv);
+
+  /* 18446744073710 s in microseconds wraps a signed 64-bit number to under
+   * half a second: clamped, it is a day, longer than the deadline. */
+  server_start (&srv, huge, 1);
+  g_autoptr (EpConfig) config2 = config_for (srv.port, "Retries=2\n");
+  g_autoptr (EpHttp) http2 = ep_http_new (config2);
+  Outcome o2 = { 0 };
+  double took = post_and_wait (http2, TRUE, 10, &o2);
+  g_assert_cmpint (o2.status, ==, 503);
+  g_assert_cmpuint (o2.attempts, ==, 1);
+  g_assert_cmpuint (o2.retry_after_s, ==, 24 * 60 * 60);
+  g_assert_cmpfloat (took, <, 2.0);
+  g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, 1);
+  g_free (o2.body);
+  g_clear_pointer (&http2, ep_http_free);
+  server_stop (&srv);
+}
+
+static void
+test_unreachable_retried_for_any_kind (void)
+{
+  /* A port nothing listens on: the request provably never arrived. */
+  Server srv;
+  static const Answer answers[] = { { 200, NULL, "{}" } };
+  server_start (&srv, answers, 1);
+  guint16 port = srv.port;
+  server_stop (&srv);
+  g_autoptr (EpConfig) config = config_for (port, "Retries=1\n");
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  Outcome o = { 0 };
+  post_and_wait (http, FALSE, 10, &o);
+  g_assert_cmpint (o.outcome, ==, EP_HTTP_FAILED);
+  g_assert_cmpuint (o.attempts, ==, 2);
+  g_free (o.body);
+}
+
+static void
+test_queue_full_is_busy (void)
+{
+  static const Answer answers[] = { { 200, NULL, "{}" } };
+  Server srv;
+  server_start (&srv, answers, 1);
+  g_autoptr (EpConfig) config = config_for (srv.port, "MaxConcurrent=1\nMaxQueued=0\n");
+  g_autoptr (EpHttp) http = ep_http_new (config);
+  Outcome o = { .loop = g_main_loop_new (NULL, FALSE) };
+  EpHttpRequest req = { .target = EP_TARGET_CLOUD, .path = "/x", .body = "{}",
+                        .deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ep_http_post (http, &req, on_done, &o, &error));
+  g_assert_false (ep_http_post (http, &req, on_done, &o, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpstr (ep_error_dbus_name (error), ==, EP_DBUS_ERROR_PREFIX "Busy");
+  g_main_loop_run (o.loop);
+  g_main_loop_unref (o.loop);
+  g_assert_cmpint (o.calls, ==, 1);
+  g_free (o.body);
+  g_clear_pointer (&http, ep_http_free);
+  server_stop (&srv);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/http/answer-passed-on", test_answer_passed_on);
+  g_test_add_func ("/http/5xx-retried-only-when-idempotent", test_5xx_retried_only_when_idempotent);
+  g_test_add_func ("/http/retries-bounded", test_retries_bounded);
+  g_test_add_func ("/http/retry-after-honoured-and-clamped", test_retry_after_honoured_and_clamped);
+  g_test_add_func ("/http/unreachable-retried-for-any-kind", test_unreachable_retried_for_any_kind);
+  g_test_add_func ("/http/queue-full-is-busy", test_queue_full_is_busy);
+  return g_test_run ();
+}
