@@ -14,31 +14,38 @@ ep_bus_append_string (sd_bus_message *m, gconstpointer data)
   return sd_bus_message_append_basic (m, 's', data);
 }
 
+/* One {sv} entry of an a{sv} being written: @key, and @value of basic
+ * @type. Container by container: sd_bus_message_append () would parse the
+ * signatures again for every entry. */
+static int
+append_entry (sd_bus_message *m, const char *key, char type, const void *value)
+{
+  const char signature[] = { type, '\0' };
+  int r = sd_bus_message_open_container (m, 'e', "sv");
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, 's', key);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'v', signature);
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, type, value);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
 int
 ep_bus_append_details (sd_bus_message *m, gconstpointer data)
 {
   const EpDetails *d = data;
   int r = sd_bus_message_open_container (m, 'a', "{sv}");
-  /* Container by container: sd_bus_message_append () would parse "{sv}"
-   * and the variant's signature again for every entry. */
   for (guint i = 0; r >= 0 && i < d->n; i++)
     {
       const EpDetail *e = &d->items[i];
-      const char type[] = { e->type, '\0' };
       int b = e->number != 0;
-      r = sd_bus_message_open_container (m, 'e', "sv");
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, 's', e->key);
-      if (r >= 0)
-        r = sd_bus_message_open_container (m, 'v', type);
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, e->type, e->type == 's' ? (const void *) e->string
-                                                     : e->type == 'b' ? (const void *) &b
-                                                                      : (const void *) &e->number);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
+      r = append_entry (m, e->key, e->type,
+                        e->type == 's'   ? (const void *) e->string
+                        : e->type == 'b' ? (const void *) &b
+                                         : (const void *) &e->number);
     }
   return r < 0 ? r : sd_bus_message_close_container (m);
 }
@@ -84,22 +91,10 @@ append_request (sd_bus_message *m, const EpArgs *args)
   for (guint i = 0; r >= 0 && i < ep_kind_n_args (args->kind); i++)
     {
       const EpArg *arg = &args->kind->args[i];
-      const char type[] = { arg->type, '\0' };
-      if (arg->type == 's' && args->str[i] == NULL)
-        continue;
-      r = sd_bus_message_open_container (m, 'e', "sv");
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, 's', arg->name);
-      if (r >= 0)
-        r = sd_bus_message_open_container (m, 'v', type);
-      if (r >= 0)
-        r = sd_bus_message_append_basic (m, arg->type, arg->type == 'd'
-                                                           ? (const void *) &args->num[i]
-                                                           : (const void *) args->str[i]);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
-      if (r >= 0)
-        r = sd_bus_message_close_container (m);
+      if (arg->type == 'd')
+        r = append_entry (m, arg->name, 'd', &args->num[i]);
+      else if (args->str[i] != NULL)
+        r = append_entry (m, arg->name, 's', args->str[i]);
     }
   return r < 0 ? r : sd_bus_message_close_container (m);
 }

@@ -153,23 +153,48 @@ post_and_wait (EpHttp *http, gboolean idempotent, double deadline_s, Outcome *o)
   return (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
 }
 
+/* One post against a server scripted with @answers, to its end. */
+typedef struct {
+  Server srv;
+  EpConfig *config;
+  EpHttp *http;
+  Outcome o;
+  double took;
+} Run;
+
+static void
+run (Run *r, const Answer *answers, guint n_answers, const char *extra, gboolean idempotent,
+     double deadline_s)
+{
+  memset (r, 0, sizeof *r);
+  server_start (&r->srv, answers, n_answers);
+  r->config = config_for (r->srv.port, extra);
+  r->http = ep_http_new (r->config);
+  r->took = post_and_wait (r->http, idempotent, deadline_s, &r->o);
+}
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->o.body);
+  /* The client's connections close before the server stops: no server
+   * thread is left reading. */
+  ep_http_free (r->http);
+  server_stop (&r->srv);
+  ep_config_free (r->config);
+}
+
 static void
 test_answer_passed_on (void)
 {
   static const Answer answers[] = { { 200, NULL, "{\"device_id\":\"d\"}" } };
-  Server srv;
-  server_start (&srv, answers, 1);
-  g_autoptr (EpConfig) config = config_for (srv.port, NULL);
-  g_autoptr (EpHttp) http = ep_http_new (config);
-  Outcome o = { 0 };
-  post_and_wait (http, TRUE, 5, &o);
-  g_assert_cmpint (o.outcome, ==, EP_HTTP_RESPONSE);
-  g_assert_cmpint (o.status, ==, 200);
-  g_assert_cmpstr (o.body, ==, "{\"device_id\":\"d\"}");
-  g_assert_cmpuint (o.attempts, ==, 1);
-  g_free (o.body);
-  g_clear_pointer (&http, ep_http_free);
-  server_stop (&srv);
+  Run r;
+  run (&r, answers, 1, NULL, TRUE, 5);
+  g_assert_cmpint (r.o.outcome, ==, EP_HTTP_RESPONSE);
+  g_assert_cmpint (r.o.status, ==, 200);
+  g_assert_cmpstr (r.o.body, ==, "{\"device_id\":\"d\"}");
+  g_assert_cmpuint (r.o.attempts, ==, 1);
+  run_clear (&r);
 }
 
 static void
@@ -178,19 +203,13 @@ test_5xx_retried_only_when_idempotent (void)
   static const Answer answers[] = { { 503, NULL, "{}" }, { 200, NULL, "{}" } };
   for (int idempotent = 0; idempotent <= 1; idempotent++)
     {
-      Server srv;
-      server_start (&srv, answers, 2);
-      g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
-      g_autoptr (EpHttp) http = ep_http_new (config);
-      Outcome o = { 0 };
-      post_and_wait (http, idempotent, 10, &o);
-      g_assert_cmpint (o.outcome, ==, EP_HTTP_RESPONSE);
-      g_assert_cmpint (o.status, ==, idempotent ? 200 : 503);
-      g_assert_cmpuint (o.attempts, ==, idempotent ? 2 : 1);
-      g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, idempotent ? 2 : 1);
-      g_free (o.body);
-      g_clear_pointer (&http, ep_http_free);
-      server_stop (&srv);
+      Run r;
+      run (&r, answers, 2, "Retries=2\n", idempotent, 10);
+      g_assert_cmpint (r.o.outcome, ==, EP_HTTP_RESPONSE);
+      g_assert_cmpint (r.o.status, ==, idempotent ? 200 : 503);
+      g_assert_cmpuint (r.o.attempts, ==, idempotent ? 2 : 1);
+      g_assert_cmpint (g_atomic_int_get (&r.srv.requests), ==, idempotent ? 2 : 1);
+      run_clear (&r);
     }
 }
 
@@ -198,20 +217,14 @@ static void
 test_retries_bounded (void)
 {
   static const Answer answers[] = { { 500, NULL, "{}" } };
-  Server srv;
-  server_start (&srv, answers, 1);
-  g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
-  g_autoptr (EpHttp) http = ep_http_new (config);
-  Outcome o = { 0 };
-  post_and_wait (http, TRUE, 20, &o);
-  g_assert_cmpint (o.status, ==, 500);
-  g_assert_cmpuint (o.attempts, ==, 3);
-  g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, 3);
+  Run r;
+  run (&r, answers, 1, "Retries=2\n", TRUE, 20);
+  g_assert_cmpint (r.o.status, ==, 500);
+  g_assert_cmpuint (r.o.attempts, ==, 3);
+  g_assert_cmpint (g_atomic_int_get (&r.srv.requests), ==, 3);
   /* Backoff between attempts: at least a quarter second each. */
-  g_assert_cmpint (srv.request_time[1] - srv.request_time[0], >=, 250 * 1000);
-  g_free (o.body);
-  g_clear_pointer (&http, ep_http_free);
-  server_stop (&srv);
+  g_assert_cmpint (r.srv.request_time[1] - r.srv.request_time[0], >=, 250 * 1000);
+  run_clear (&r);
 }
 
 static void
@@ -219,33 +232,21 @@ test_retry_after_honoured_and_clamped (void)
 {
   static const Answer wait1[] = { { 429, "Retry-After: 1\r\n", "{}" }, { 200, NULL, "{}" } };
   static const Answer huge[] = { { 503, "Retry-After: 18446744073710\r\n", "{}" } };
-  Server srv;
-  server_start (&srv, wait1, 2);
-  g_autoptr (EpConfig) config = config_for (srv.port, "Retries=2\n");
-  g_autoptr (EpHttp) http = ep_http_new (config);
-  Outcome o = { 0 };
-  post_and_wait (http, TRUE, 10, &o);
-  g_assert_cmpint (o.status, ==, 200);
-  g_assert_cmpint (srv.request_time[1] - srv.request_time[0], >=, 950 * 1000);
-  g_free (o.body);
-  g_clear_pointer (&http, ep_http_free);
-  server_stop (&srv);
+  Run r;
+  run (&r, wait1, 2, "Retries=2\n", TRUE, 10);
+  g_assert_cmpint (r.o.status, ==, 200);
+  g_assert_cmpint (r.srv.request_time[1] - r.srv.request_time[0], >=, 950 * 1000);
+  run_clear (&r);
 
   /* 18446744073710 s in microseconds wraps a signed 64-bit number to under
    * half a second: clamped, it is a day, longer than the deadline. */
-  server_start (&srv, huge, 1);
-  g_autoptr (EpConfig) config2 = config_for (srv.port, "Retries=2\n");
-  g_autoptr (EpHttp) http2 = ep_http_new (config2);
-  Outcome o2 = { 0 };
-  double took = post_and_wait (http2, TRUE, 10, &o2);
-  g_assert_cmpint (o2.status, ==, 503);
-  g_assert_cmpuint (o2.attempts, ==, 1);
-  g_assert_cmpuint (o2.retry_after_s, ==, 24 * 60 * 60);
-  g_assert_cmpfloat (took, <, 2.0);
-  g_assert_cmpint (g_atomic_int_get (&srv.requests), ==, 1);
-  g_free (o2.body);
-  g_clear_pointer (&http2, ep_http_free);
-  server_stop (&srv);
+  run (&r, huge, 1, "Retries=2\n", TRUE, 10);
+  g_assert_cmpint (r.o.status, ==, 503);
+  g_assert_cmpuint (r.o.attempts, ==, 1);
+  g_assert_cmpuint (r.o.retry_after_s, ==, 24 * 60 * 60);
+  g_assert_cmpfloat (r.took, <, 2.0);
+  g_assert_cmpint (g_atomic_int_get (&r.srv.requests), ==, 1);
+  run_clear (&r);
 }
 
 static void
