@@ -2,7 +2,6 @@
 
 #include "api.h"
 #include "ep-build-config.h"
-#include "errors.h"
 #include "log.h"
 #include "wipe-buffer.h"
 
@@ -18,6 +17,8 @@
  * must not overflow a wait into a short one. Longer is never within a
  * Deadline anyway. */
 #define MAX_RETRY_AFTER_S (24 * 60 * 60)
+
+G_DEFINE_QUARK (ep-http-error-quark, ep_http_error)
 
 struct EpHttp {
   const EpConfig *config;
@@ -466,7 +467,7 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
   if (http->running >= http->config->max_concurrent &&
       g_queue_get_length (&http->waiting) >= http->config->max_queued)
     {
-      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+      g_set_error (error, EP_HTTP_ERROR, EP_HTTP_ERROR_QUEUE_FULL,
                    "too many calls in progress (%u running, %u waiting); try again later",
                    http->running, g_queue_get_length (&http->waiting));
       return FALSE;
