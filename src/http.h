@@ -7,7 +7,7 @@
 
 typedef struct EpHttp EpHttp;
 
-/* What ep_http_post refuses; errors.c names them for the bus. */
+/* The http module's failures as GErrors; errors.c names them for the bus. */
 #define EP_HTTP_ERROR (ep_http_error_quark ())
 GQuark ep_http_error_quark (void);
 
