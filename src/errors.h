@@ -1,6 +1,11 @@
-/* The service's error domain: one code per D-Bus error name of README "D-Bus API".
- * Every module reports failures a caller should see in this domain, so the
- * bus layer maps them without knowing where they came from. */
+/* The service's own error domain, and the one place where every domain is
+ * mapped to its D-Bus error name (docs/architecture.md "Errors").
+ *
+ * EP_ERROR holds what the service itself decides about a call, in the words
+ * of README "D-Bus API": service.c, validate.c, api.c, caller.c and bus.c
+ * use it. Modules that know nothing of calls have their own domain, declared
+ * in their header: EP_HTTP_ERROR (http.h), EP_KEYSTORE_ERROR (keystore.h),
+ * EP_CONFIG_ERROR (config.h, start-up only). */
 #pragma once
 
 #include <glib.h>
@@ -19,12 +24,12 @@ typedef enum {
   EP_ERROR_REJECTED,
   EP_ERROR_UNAVAILABLE,
   EP_ERROR_PROTOCOL_ERROR,
-  EP_ERROR_KEYSTORE_ERROR,
   EP_ERROR_ACCESS_DENIED,
 } EpErrorCode;
 
 #define EP_DBUS_ERROR_PREFIX "com.enapter.Provisioning1.Error."
 
-/* The full D-Bus error name for @error; any error outside EP_ERROR maps to
+/* The full D-Bus error name for @error, whatever its domain; an error no
+ * domain here claims (EP_CONFIG_ERROR, GLib's) maps to
  * org.freedesktop.DBus.Error.Failed. */
 const char *ep_error_dbus_name (const GError *error);

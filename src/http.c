@@ -2,12 +2,10 @@
 
 #include "api.h"
 #include "ep-build-config.h"
-#include "errors.h"
+#include "http-loop.h"
 #include "log.h"
 #include "wipe-buffer.h"
 
-#include <curl/curl.h>
-#include <glib-unix.h>
 #include <string.h>
 
 #define BACKOFF_BASE_US (500 * G_TIME_SPAN_MILLISECOND)
@@ -19,15 +17,15 @@
  * Deadline anyway. */
 #define MAX_RETRY_AFTER_S (24 * 60 * 60)
 
+G_DEFINE_QUARK (ep-http-error-quark, ep_http_error)
+
 struct EpHttp {
   const EpConfig *config;
-  CURLM *multi;
-  GSource *timer;             /* libcurl's one timer */
+  EpCurlLoop *loop;           /* NULL while libcurl could not be set up */
   struct curl_slist *headers[2];   /* per EpTarget, built once */
   GQueue waiting;             /* Transfer waiting for a slot */
   GList *transfers;           /* every Transfer alive */
   GPtrArray *idle_easy;       /* finished handles kept for reuse */
-  GList *watches;             /* every SocketWatch alive */
   guint running;              /* transfers holding a slot */
   gboolean closing;
 };
@@ -48,136 +46,31 @@ typedef struct {
   gboolean too_large;
   gboolean in_multi;
   gboolean queued;
-  GSource *backoff;
+  GSource *backoff;           /* also: the prompt end of an attempt that could not start */
   GSource *deadline_timer;
+  char *start_error;          /* why libcurl refused to start the attempt */
   char errbuf[CURL_ERROR_SIZE];
   EpHttpCallback callback;
   gpointer user_data;
 } Transfer;
 
-typedef struct {
-  EpHttp *http;
-  GList *link;                /* in http->watches */
-  curl_socket_t fd;
-  GSource *source;
-} SocketWatch;
-
 static void start_attempt (Transfer *t);
-static void process_messages (EpHttp *http);
-
-/* ---- libcurl on the GLib loop ---------------------------------------- */
-
-static gboolean
-on_socket_ready (gint fd, GIOCondition cond, gpointer data)
-{
-  SocketWatch *watch = data;
-  EpHttp *http = watch->http;
-  int flags = 0;
-  if (cond & G_IO_IN)
-    flags |= CURL_CSELECT_IN;
-  if (cond & G_IO_OUT)
-    flags |= CURL_CSELECT_OUT;
-  if (cond & (G_IO_ERR | G_IO_HUP))
-    flags |= CURL_CSELECT_ERR;
-  int running;
-  /* @watch may be freed inside this call (CURL_POLL_REMOVE). */
-  curl_multi_socket_action (http->multi, fd, flags, &running);
-  process_messages (http);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-watch_clear_source (SocketWatch *watch)
-{
-  if (watch->source == NULL)
-    return;
-  g_source_destroy (watch->source);
-  g_clear_pointer (&watch->source, g_source_unref);
-}
-
-static void
-watch_free (SocketWatch *watch)
-{
-  watch_clear_source (watch);
-  watch->http->watches = g_list_delete_link (watch->http->watches, watch->link);
-  g_free (watch);
-}
-
-static int
-on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-  EpHttp *http = userp;
-  SocketWatch *watch = socketp;
-
-  if (what == CURL_POLL_REMOVE)
-    {
-      if (watch != NULL)
-        watch_free (watch);
-      return 0;
-    }
-  if (watch == NULL)
-    {
-      watch = g_new0 (SocketWatch, 1);
-      watch->http = http;
-      watch->fd = fd;
-      http->watches = g_list_prepend (http->watches, watch);
-      watch->link = http->watches;
-      curl_multi_assign (http->multi, fd, watch);
-    }
-  watch_clear_source (watch);
-  if (http->closing)
-    return 0;
-  GIOCondition cond = 0;
-  if (what & CURL_POLL_IN)
-    cond |= G_IO_IN;
-  if (what & CURL_POLL_OUT)
-    cond |= G_IO_OUT;
-  watch->source = g_unix_fd_source_new (fd, cond);
-  g_source_set_callback (watch->source, G_SOURCE_FUNC (on_socket_ready), watch, NULL);
-  g_source_attach (watch->source, NULL);
-  return 0;
-}
-
-static gboolean
-on_curl_timeout (gpointer data)
-{
-  EpHttp *http = data;
-  /* This source ends here; libcurl may install the next timer meanwhile. */
-  g_clear_pointer (&http->timer, g_source_unref);
-  int running;
-  curl_multi_socket_action (http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  process_messages (http);
-  return G_SOURCE_REMOVE;
-}
-
-/* libcurl asks for one timer, replacing the previous one; -1 removes it.
- * Only schedules: libcurl must not be re-entered from here. */
-static int
-on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
-{
-  EpHttp *http = userp;
-  if (http->timer != NULL)
-    {
-      g_source_destroy (http->timer);
-      g_clear_pointer (&http->timer, g_source_unref);
-    }
-  if (timeout_ms < 0 || http->closing)
-    return 0;
-  http->timer = g_timeout_source_new ((guint) MIN (timeout_ms, G_MAXINT));
-  g_source_set_callback (http->timer, on_curl_timeout, http, NULL);
-  g_source_attach (http->timer, NULL);
-  return 0;
-}
+static void process_messages (gpointer data);
 
 /* ---- transfers -------------------------------------------------------- */
 
+/* Takes the transfer's handle out of the multi handle and gives up its slot. */
 static void
-clear_source (GSource **source)
+leave_multi (Transfer *t)
 {
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
+  EpHttp *http = t->http;
+  CURLMcode rc = curl_multi_remove_handle (ep_curl_loop_multi (http->loop), t->easy);
+  /* Nothing to undo: the handle is reset before it is used again. */
+  if (rc != CURLM_OK)
+    ep_debug ("http: libcurl could not remove the transfer to %s: %s", t->url,
+              curl_multi_strerror (rc));
+  t->in_multi = FALSE;
+  http->running--;
 }
 
 /* Stops whatever the transfer is doing and frees it. */
@@ -188,12 +81,9 @@ transfer_free (Transfer *t)
   if (t->queued)
     g_queue_remove (&http->waiting, t);
   if (t->in_multi)
-    {
-      curl_multi_remove_handle (http->multi, t->easy);
-      http->running--;
-    }
-  clear_source (&t->backoff);
-  clear_source (&t->deadline_timer);
+    leave_multi (t);
+  ep_clear_source (&t->backoff);
+  ep_clear_source (&t->deadline_timer);
   /* Keep up to MaxConcurrent handles: their buffers and state are reused. */
   if (t->easy != NULL && http->idle_easy->len < http->config->max_concurrent && !http->closing)
     g_ptr_array_add (http->idle_easy, t->easy);
@@ -201,6 +91,7 @@ transfer_free (Transfer *t)
     curl_easy_cleanup (t->easy);
   http->transfers = g_list_delete_link (http->transfers, t->link);
   ep_wipe_buffer_clear (&t->response);
+  g_free (t->start_error);
   g_free (t->url);
   g_free (t->body);
   g_free (t);
@@ -280,47 +171,125 @@ on_body (char *data, size_t size, size_t nmemb, void *userp)
   return n;
 }
 
-static void
+/* curl_easy_setopt's options take different types: a macro keeps the
+ * first failure and its option's name. */
+#define EASY_SETOPT(st, easy, opt, val)                                                       \
+  do {                                                                                        \
+    if ((st)->rc == CURLE_OK && ((st)->rc = curl_easy_setopt ((easy), (opt), (val))) != CURLE_OK) \
+      (st)->option = #opt;                                                                    \
+  } while (0)
+
+typedef struct {
+  CURLcode rc;
+  const char *option;   /* the first one libcurl refused */
+} SetoptStatus;
+
+/* Readies the transfer's handle for one attempt, or says why libcurl would
+ * not (a message for the caller). */
+static char *
 setup_easy (Transfer *t, gint64 remaining_us)
 {
   EpHttp *http = t->http;
   const EpEndpoint *ep = ep_config_endpoint (http->config, t->target);
-  long attempt_ms = (long) MIN (http->config->timeout * 1000, remaining_us / 1000);
+  long attempt_ms = MAX ((long) MIN (http->config->timeout * 1000, remaining_us / 1000), 1L);
 
   if (t->easy == NULL && http->idle_easy->len > 0)
     t->easy = g_ptr_array_steal_index_fast (http->idle_easy, http->idle_easy->len - 1);
   else if (t->easy == NULL)
     t->easy = curl_easy_init ();
+  if (t->easy == NULL)
+    return g_strdup_printf ("cannot send to %s: libcurl cannot create a transfer (out of "
+                            "memory?); try again later", t->url);
+  if (http->headers[t->target] == NULL)
+    return g_strdup_printf ("cannot send to %s: libcurl could not build the request headers "
+                            "at start (out of memory?); restart the daemon", t->url);
   curl_easy_reset (t->easy);
   CURL *e = t->easy;
-  curl_easy_setopt (e, CURLOPT_URL, t->url);
-  curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (e, CURLOPT_POST, 1L);
-  curl_easy_setopt (e, CURLOPT_POSTFIELDS, t->body);
-  curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE, (long) strlen (t->body));
-  curl_easy_setopt (e, CURLOPT_HTTPHEADER, http->headers[t->target]);
-  curl_easy_setopt (e, CURLOPT_USERAGENT, "enapter-provisiond/" EP_VERSION);
-  curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, MAX (attempt_ms, 1L));
-  curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, MAX (attempt_ms, 1L));
-  curl_easy_setopt (e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) EP_API_MAX_RESPONSE);
-  curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt (e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt (e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt (e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt (e, CURLOPT_TCP_KEEPALIVE, 1L);
+  SetoptStatus st = { CURLE_OK, NULL };
+  EASY_SETOPT (&st, e, CURLOPT_URL, t->url);
+  EASY_SETOPT (&st, e, CURLOPT_PROTOCOLS_STR, "http,https");
+  EASY_SETOPT (&st, e, CURLOPT_POST, 1L);
+  EASY_SETOPT (&st, e, CURLOPT_POSTFIELDS, t->body);
+  EASY_SETOPT (&st, e, CURLOPT_POSTFIELDSIZE, (long) strlen (t->body));
+  EASY_SETOPT (&st, e, CURLOPT_HTTPHEADER, http->headers[t->target]);
+  EASY_SETOPT (&st, e, CURLOPT_USERAGENT, "enapter-provisiond/" EP_VERSION);
+  EASY_SETOPT (&st, e, CURLOPT_NOSIGNAL, 1L);
+  EASY_SETOPT (&st, e, CURLOPT_TIMEOUT_MS, attempt_ms);
+  EASY_SETOPT (&st, e, CURLOPT_CONNECTTIMEOUT_MS, attempt_ms);
+  EASY_SETOPT (&st, e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) EP_API_MAX_RESPONSE);
+  EASY_SETOPT (&st, e, CURLOPT_WRITEFUNCTION, on_body);
+  EASY_SETOPT (&st, e, CURLOPT_WRITEDATA, t);
+  EASY_SETOPT (&st, e, CURLOPT_ERRORBUFFER, t->errbuf);
+  EASY_SETOPT (&st, e, CURLOPT_PRIVATE, t);
+  EASY_SETOPT (&st, e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Responses are small; libcurl's default 16 KiB per handle is not needed. */
-  curl_easy_setopt (e, CURLOPT_BUFFERSIZE, 4096L);
+  EASY_SETOPT (&st, e, CURLOPT_BUFFERSIZE, 4096L);
   /* Verification stays on; a gateway with its own CA names it in CAFile. */
-  curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 2L);
+  EASY_SETOPT (&st, e, CURLOPT_SSL_VERIFYPEER, 1L);
+  EASY_SETOPT (&st, e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (ep->ca_file != NULL)
-    curl_easy_setopt (e, CURLOPT_CAINFO, ep->ca_file);
+    EASY_SETOPT (&st, e, CURLOPT_CAINFO, ep->ca_file);
   /* libcurl quietly sends a request again when a reused connection turns
    * out to be closed, even if the server had it. Where that may not happen,
    * a fresh connection leaves no such ambiguity. */
   if (!t->idempotent || t->attempts > http->config->retries)
-    curl_easy_setopt (e, CURLOPT_FRESH_CONNECT, 1L);
+    EASY_SETOPT (&st, e, CURLOPT_FRESH_CONNECT, 1L);
+  if (st.rc == CURLE_OK)
+    return NULL;
+  return g_strdup_printf ("cannot send to %s: libcurl refused %s: %s; the installed libcurl "
+                          "lacks what this daemon needs (HTTPS, TLS) or memory ran out; check "
+                          "it, then try again", t->url, st.option, curl_easy_strerror (st.rc));
+}
+
+static gboolean
+on_start_failed (gpointer data)
+{
+  Transfer *t = data;
+  g_clear_pointer (&t->backoff, g_source_unref);
+  g_autofree char *msg = g_steal_pointer (&t->start_error);
+  finish (t, EP_HTTP_FAILED, 0, msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* libcurl would not start the attempt: the transfer ends at once, from the
+ * loop (never inside ep_http_post), with @msg (taken). It holds no slot. */
+static void
+fail_start (Transfer *t, char *msg)
+{
+  t->start_error = msg;
+  t->backoff = g_timeout_source_new (0);
+  g_source_set_callback (t->backoff, on_start_failed, t, NULL);
+  g_source_attach (t->backoff, NULL);
+}
+
+/* Sets up libcurl's multi handle; FALSE with @error when libcurl refuses. */
+static gboolean
+loop_start (EpHttp *http, GError **error)
+{
+  http->loop = ep_curl_loop_new ((long) http->config->max_concurrent, process_messages, http,
+                                 error);
+  return http->loop != NULL;
+}
+
+/* The multi handle, set up again when an earlier try failed; NULL, or why
+ * not, for the caller. */
+static char *
+ensure_loop (Transfer *t)
+{
+  g_autoptr (GError) error = NULL;
+  if (t->http->loop != NULL || loop_start (t->http, &error))
+    return NULL;
+  return g_strdup_printf ("cannot send to %s: %s", t->url, error->message);
+}
+
+/* At start and after a release: a failure is said here, and the next
+ * request tries again and tells its caller. */
+static void
+loop_start_or_warn (EpHttp *http)
+{
+  g_autoptr (GError) error = NULL;
+  if (!loop_start (http, &error))
+    ep_warning ("http: %s", error->message);
 }
 
 static void
@@ -338,8 +307,21 @@ start_attempt (Transfer *t)
   t->too_large = FALSE;
   t->errbuf[0] = '\0';
   ep_wipe_buffer_empty (&t->response);
-  setup_easy (t, remaining);
-  curl_multi_add_handle (http->multi, t->easy);
+  char *problem = ensure_loop (t);
+  if (problem == NULL)
+    problem = setup_easy (t, remaining);
+  if (problem != NULL)
+    {
+      fail_start (t, problem);
+      return;
+    }
+  CURLMcode rc = curl_multi_add_handle (ep_curl_loop_multi (http->loop), t->easy);
+  if (rc != CURLM_OK)
+    {
+      fail_start (t, g_strdup_printf ("cannot send to %s: libcurl refused the transfer: %s; "
+                                      "try again later", t->url, curl_multi_strerror (rc)));
+      return;
+    }
   t->in_multi = TRUE;
   http->running++;
 }
@@ -373,7 +355,9 @@ static gboolean
 never_reached (CURL *easy, CURLcode rc)
 {
   long sent = 0;
-  curl_easy_getinfo (easy, CURLINFO_REQUEST_SIZE, &sent);
+  /* Unknown counts as sent: retrying then could repeat what the server did. */
+  if (curl_easy_getinfo (easy, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+    sent = 1;
   return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
          rc == CURLE_COULDNT_CONNECT || sent == 0;
 }
@@ -408,11 +392,12 @@ transfer_done (Transfer *t, CURLcode rc)
   EpHttp *http = t->http;
   long status = 0;
   curl_off_t retry_after = 0;
-  curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo (t->easy, CURLINFO_RETRY_AFTER, &retry_after);
-  curl_multi_remove_handle (http->multi, t->easy);
-  t->in_multi = FALSE;
-  http->running--;
+  /* Unknown, they stay 0: no answer (an error), no wait asked for. */
+  if (curl_easy_getinfo (t->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+    status = 0;
+  if (curl_easy_getinfo (t->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
+    retry_after = 0;
+  leave_multi (t);
 
   if (rc == CURLE_OK)
     {
@@ -445,16 +430,25 @@ transfer_done (Transfer *t, CURLcode rc)
 }
 
 static void
-process_messages (EpHttp *http)
+process_messages (gpointer data)
 {
+  EpHttp *http = data;
   CURLMsg *msg;
   int left;
-  while ((msg = curl_multi_info_read (http->multi, &left)) != NULL)
+  while ((msg = curl_multi_info_read (ep_curl_loop_multi (http->loop), &left)) != NULL)
     {
       if (msg->msg != CURLMSG_DONE)
         continue;
       Transfer *t = NULL;
-      curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+      /* Without its transfer the handle cannot be finished here; the
+       * transfer's deadline still answers the caller. */
+      if (curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &t) != CURLE_OK ||
+          t == NULL)
+        {
+          ep_warning ("http: libcurl lost track of a finished transfer; its caller is answered "
+                      "at the deadline");
+          continue;
+        }
       transfer_done (t, msg->data.result);
     }
 }
@@ -466,7 +460,7 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
   if (http->running >= http->config->max_concurrent &&
       g_queue_get_length (&http->waiting) >= http->config->max_queued)
     {
-      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+      g_set_error (error, EP_HTTP_ERROR, EP_HTTP_ERROR_QUEUE_FULL,
                    "too many calls in progress (%u running, %u waiting); try again later",
                    http->running, g_queue_get_length (&http->waiting));
       return FALSE;
@@ -494,53 +488,48 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
 
 /* ---- the client ------------------------------------------------------- */
 
+static void
+free_headers (struct curl_slist *list)
+{
+  for (struct curl_slist *l = list; l; l = l->next)
+    explicit_bzero (l->data, strlen (l->data));
+  curl_slist_free_all (list);
+}
+
+/* Adds @line to *@list; on failure frees the list and leaves NULL, which
+ * every later call turns into FALSE too. */
+static gboolean
+append_header (struct curl_slist **list, const char *line)
+{
+  struct curl_slist *longer = *list != NULL ? curl_slist_append (*list, line) : NULL;
+  if (longer == NULL)
+    {
+      free_headers (*list);
+      *list = NULL;
+      return FALSE;
+    }
+  *list = longer;
+  return TRUE;
+}
+
+/* The headers of every request to @ep, or NULL when libcurl could not hold
+ * them (start_attempt then fails each request to @ep, saying so). */
 static struct curl_slist *
 build_headers (const EpEndpoint *ep)
 {
-  struct curl_slist *list = NULL;
-  list = curl_slist_append (list, "Content-Type: application/json");
-  list = curl_slist_append (list, "Accept: application/json");
-  list = curl_slist_append (list, "Expect:");
+  struct curl_slist *list = curl_slist_append (NULL, "Content-Type: application/json");
+  append_header (&list, "Accept: application/json");
+  append_header (&list, "Expect:");
   if (ep->token != NULL)
     {
       g_autofree char *auth = g_strconcat ("X-Enapter-Auth-Token: ", ep->token, NULL);
-      list = curl_slist_append (list, auth);
+      append_header (&list, auth);
       explicit_bzero (auth, strlen (auth));
     }
   /* The API refuses a token over plain HTTP unless told this is intended. */
   if (ep->url != NULL && g_ascii_strncasecmp (ep->url, "http://", 7) == 0)
-    list = curl_slist_append (list, "X-Enapter-Allow-HTTP: true");
+    append_header (&list, "X-Enapter-Allow-HTTP: true");
   return list;
-}
-
-static CURLM *
-multi_new (EpHttp *http)
-{
-  CURLM *multi = curl_multi_init ();
-  long max = (long) http->config->max_concurrent;
-  curl_multi_setopt (multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-  curl_multi_setopt (multi, CURLMOPT_SOCKETDATA, http);
-  curl_multi_setopt (multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  curl_multi_setopt (multi, CURLMOPT_TIMERDATA, http);
-  curl_multi_setopt (multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
-  curl_multi_setopt (multi, CURLMOPT_MAXCONNECTS, max);
-  return multi;
-}
-
-/* Closes every cached connection and the timer. libcurl (7.88) tells
- * on_curl_socket to remove a socket when its transfer leaves the multi, not
- * when it closes a cached connection here; a watch it never removed would
- * poll a closed fd for ever, so whatever is left goes too. */
-static void
-multi_close (EpHttp *http)
-{
-  http->closing = TRUE;
-  curl_multi_cleanup (http->multi);
-  http->multi = NULL;
-  while (http->watches != NULL)
-    watch_free (http->watches->data);
-  clear_source (&http->timer);
-  http->closing = FALSE;
 }
 
 EpHttp *
@@ -548,7 +537,7 @@ ep_http_new (const EpConfig *config)
 {
   EpHttp *http = g_new0 (EpHttp, 1);
   http->config = config;
-  http->multi = multi_new (http);
+  loop_start_or_warn (http);
   g_queue_init (&http->waiting);
   http->idle_easy = g_ptr_array_new_with_free_func ((GDestroyNotify) curl_easy_cleanup);
   http->headers[EP_TARGET_CLOUD] = build_headers (&config->cloud);
@@ -564,16 +553,8 @@ ep_http_release_idle (EpHttp *http)
   if (http->transfers != NULL || http->idle_easy->len == 0)
     return;
   g_ptr_array_set_size (http->idle_easy, 0);
-  multi_close (http);
-  http->multi = multi_new (http);
-}
-
-static void
-free_headers (struct curl_slist *list)
-{
-  for (struct curl_slist *l = list; l; l = l->next)
-    explicit_bzero (l->data, strlen (l->data));
-  curl_slist_free_all (list);
+  g_clear_pointer (&http->loop, ep_curl_loop_free);
+  loop_start_or_warn (http);
 }
 
 void
@@ -586,7 +567,7 @@ ep_http_free (EpHttp *http)
   while (http->transfers != NULL)
     transfer_free (http->transfers->data);
   g_ptr_array_unref (http->idle_easy);
-  multi_close (http);
+  g_clear_pointer (&http->loop, ep_curl_loop_free);
   free_headers (http->headers[EP_TARGET_CLOUD]);
   free_headers (http->headers[EP_TARGET_GATEWAY]);
   g_free (http);

@@ -7,6 +7,15 @@
 
 typedef struct EpHttp EpHttp;
 
+/* The http module's failures as GErrors; errors.c names them for the bus. */
+#define EP_HTTP_ERROR (ep_http_error_quark ())
+GQuark ep_http_error_quark (void);
+
+typedef enum {
+  EP_HTTP_ERROR_QUEUE_FULL,  /* MaxConcurrent running and MaxQueued waiting */
+  EP_HTTP_ERROR_SETUP,       /* libcurl could not be set up (http-loop.c) */
+} EpHttpErrorCode;
+
 typedef enum {
   EP_HTTP_RESPONSE,    /* the server answered: see status and body */
   EP_HTTP_FAILED,      /* no usable answer (connect, TLS, timeout, deadline) */
@@ -42,8 +51,10 @@ EpHttp *ep_http_new (const EpConfig *config);
 void ep_http_free (EpHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpHttp, ep_http_free)
 
-/* Queues @request. Fails with EP_ERROR_BUSY when MaxConcurrent transfers run
- * and MaxQueued wait already. @callback runs exactly once, from the loop. */
+/* Queues @request. Fails with EP_HTTP_ERROR_QUEUE_FULL when MaxConcurrent
+ * transfers run and MaxQueued wait already. Otherwise @callback runs exactly
+ * once, from the loop, never from within this call: also when libcurl
+ * refuses to start the transfer (EP_HTTP_FAILED, at once). */
 gboolean ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callback,
                        gpointer user_data, GError **error);
 

@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "keystore-checks.h"
 
-#include "errors.h"
+#include "keystore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,15 +68,17 @@ walk_top (Walk *w)
   return &g_array_index (w->steps, Step, w->steps->len - 1);
 }
 
+/* @code: EP_KEYSTORE_ERROR_UNTRUSTED when the path is unsafe, _OPEN when a
+ * system call failed on the way. */
 static gboolean
-refuse (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+refuse (GError **error, EpKeystoreErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static gboolean
-refuse (GError **error, const char *fmt, ...)
+refuse (GError **error, EpKeystoreErrorCode code, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  g_propagate_error (error, g_error_new_valist (EP_ERROR, EP_ERROR_KEYSTORE_ERROR, fmt, ap));
+  g_propagate_error (error, g_error_new_valist (EP_KEYSTORE_ERROR, code, fmt, ap));
   va_end (ap);
   return FALSE;
 }
@@ -92,11 +94,12 @@ walk_push (Walk *w, int fd, const char *name, gboolean last, GError **error)
   g_autofree char *where = walk_where (w);
   struct stat st;
   if (fstat (fd, &st) < 0)
-    return refuse (error, "cannot check keystore %s: %s: %s", w->path, where, g_strerror (errno));
+    return refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot check keystore %s: %s: %s", w->path,
+                   where, g_strerror (errno));
   if (last)
     return TRUE;
   if (!trusted_uid (st.st_uid))
-    return refuse (error,
+    return refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
                    "keystore %s is not safe: directory %s is owned by uid %u, who could replace "
                    "what lies below it; give it to root (chown root %s) or set [Keystore] Path= "
                    "to a directory below directories only root can change",
@@ -104,7 +107,7 @@ walk_push (Walk *w, int fd, const char *name, gboolean last, GError **error)
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
     return TRUE;
   if (!(st.st_mode & S_ISVTX))
-    return refuse (error,
+    return refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
                    "keystore %s is not safe: directory %s is writable by users other than root "
                    "and this daemon's uid %u (mode %04o), who could replace what lies below it; "
                    "remove that permission (chmod go-w %s) or set [Keystore] Path= elsewhere",
@@ -150,11 +153,11 @@ walk_component (Walk *w, GQueue *todo, const char *name, int *links, GError **er
       /* Created by the daemon in a directory already found safe. */
       if (errno != ENOENT || (mkdirat (top->fd, name, 0700) < 0 && errno != EEXIST) ||
           fstatat (top->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return refuse (error, "cannot create keystore %s: %s: %s", w->path, child,
-                       g_strerror (errno));
+        return refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot create keystore %s: %s: %s",
+                       w->path, child, g_strerror (errno));
     }
   if (top->shared && !trusted_uid (st.st_uid))
-    return refuse (error,
+    return refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
                    "keystore %s is not safe: %s in %s, which others can write to, belongs to "
                    "uid %u, not to root or this daemon's uid %u; remove it or set [Keystore] "
                    "Path= elsewhere",
@@ -165,8 +168,8 @@ walk_component (Walk *w, GQueue *todo, const char *name, int *links, GError **er
       char target[PATH_MAX];
       ssize_t n = readlinkat (top->fd, name, target, sizeof target - 1);
       if (n < 0 || ++*links > MAX_LINKS)
-        return refuse (error, "cannot resolve keystore %s: %s: %s", w->path, child,
-                       g_strerror (n < 0 ? errno : ELOOP));
+        return refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot resolve keystore %s: %s: %s",
+                       w->path, child, g_strerror (n < 0 ? errno : ELOOP));
       target[n] = '\0';
       if (target[0] == '/')
         walk_pop_to (w, 1);
@@ -175,7 +178,8 @@ walk_component (Walk *w, GQueue *todo, const char *name, int *links, GError **er
     }
   int fd = openat (top->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return refuse (error, "cannot open keystore %s: %s: %s", w->path, child, g_strerror (errno));
+    return refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot open keystore %s: %s: %s", w->path,
+                   child, g_strerror (errno));
   return walk_push (w, fd, name, g_queue_is_empty (todo), error);
 }
 
@@ -217,10 +221,10 @@ check_acl (int fd, const char *path, GError **error)
       g_autofree char *extra = n < 0 ? (errno == ERANGE ? g_strdup ("with many entries") : NULL)
                                      : extra_acl_entry (buf, n);
       if (n < 0 && extra == NULL)
-        return refuse (error, "cannot read the ACL of keystore %s: %s", path,
-                       g_strerror (errno));
+        return refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot read the ACL of keystore %s: %s",
+                       path, g_strerror (errno));
       if (extra != NULL)
-        return refuse (error,
+        return refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
                        "keystore %s carries an ACL (%s, entry %s) that grants access to other "
                        "users or groups; remove it (setfacl -b -k %s) or set [Keystore] Path= "
                        "elsewhere",
@@ -239,20 +243,21 @@ open_keystore_dir (Walk *w, GError **error)
   struct stat st;
   if (fd < 0 || fstat (fd, &st) < 0)
     {
-      refuse (error, "cannot open keystore %s (%s): %s", w->path, where, g_strerror (errno));
+      refuse (error, EP_KEYSTORE_ERROR_OPEN, "cannot open keystore %s (%s): %s", w->path, where,
+              g_strerror (errno));
       if (fd >= 0)
         close (fd);
       return -1;
     }
   if (st.st_uid != geteuid ())
-    refuse (error,
+    refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
             "keystore %s (%s) is owned by uid %u, not by this daemon's uid %u, and is not taken "
             "over; if it is this daemon's keystore, chown -R %u it, otherwise set [Keystore] "
             "Path= to another directory",
             w->path, where, (unsigned) st.st_uid, (unsigned) geteuid (),
             (unsigned) geteuid ());
   else if (st.st_mode & (S_IWGRP | S_IWOTH))
-    refuse (error,
+    refuse (error, EP_KEYSTORE_ERROR_UNTRUSTED,
             "keystore %s (%s) is writable by others (mode %04o), who may have planted entries; "
             "check what it holds, then chmod go-w it",
             w->path, where, (unsigned) (st.st_mode & 07777));
@@ -272,7 +277,8 @@ ep_keystore_open_trusted (const char *path, GError **error)
   int fd = -1;
 
   if (!g_path_is_absolute (path))
-    refuse (error, "keystore %s: [Keystore] Path= must be an absolute path", path);
+    refuse (error, EP_KEYSTORE_ERROR_OPEN, "keystore %s: [Keystore] Path= must be an absolute path",
+            path);
   else if (walk_push (&w, open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC), "", FALSE, error))
     {
       gboolean ok = TRUE;

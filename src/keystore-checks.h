@@ -8,7 +8,8 @@
 /* Resolves @path from / one component at a time (O_PATH|O_NOFOLLOW, symlinks
  * followed only where they sit in a directory already found safe), creating
  * missing directories 0700, and returns the keystore opened O_RDONLY|
- * O_DIRECTORY, or -1 with @error (EP_ERROR_KEYSTORE_ERROR) saying which
- * directory is unsafe and what to do. The keystore itself must belong to the
- * daemon's user and be writable by nobody else. */
+ * O_DIRECTORY, or -1 with @error saying which directory is unsafe
+ * (EP_KEYSTORE_ERROR_UNTRUSTED) or could not be opened (_OPEN), and what to
+ * do. The keystore itself must belong to the daemon's user and be writable
+ * by nobody else. */
 int ep_keystore_open_trusted (const char *path, GError **error);

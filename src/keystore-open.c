@@ -1,6 +1,5 @@
 #include "keystore-private.h"
 
-#include "errors.h"
 #include "keystore-checks.h"
 #include "json-util.h"
 #include "log.h"
@@ -70,8 +69,9 @@ fix_mode (EpKeystore *ks, int fd, const struct stat *st, const char *what, mode_
 {
   if ((st->st_mode & 07777) == want && (!ks->group_set || st->st_gid == ks->gid))
     return NULL;
-  if (ep_keystore_set_owner_mode (fd, ks->group_set, ks->gid, want) < 0)
-    return g_strdup_printf ("cannot give %s mode %04o: %s", what, want, g_strerror (errno));
+  int r = ep_keystore_set_owner_mode (fd, ks->group_set, ks->gid, want);
+  if (r < 0)
+    return g_strdup_printf ("cannot give %s mode %04o: %s", what, want, g_strerror (-r));
   if ((st->st_mode & 07777) != want)
     ep_warning ("keystore: %s had mode %04o, now %04o", what, st->st_mode & 07777, want);
   else
@@ -188,7 +188,8 @@ scan (EpKeystore *ks, GError **error)
   DIR *dir = fdopendir (dup (ks->dirfd));
   if (dir == NULL)
     {
-      g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR, "cannot read keystore %s: %s",
+      g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_OPEN,
+                   "cannot read keystore %s: %s; check the directory and its file system",
                    ks->path, g_strerror (errno));
       return FALSE;
     }
@@ -199,10 +200,14 @@ scan (EpKeystore *ks, GError **error)
       if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
         continue;
       if (!is_temporary (name))
-        load_entry (ks, name);
-      else if (ep_keystore_remove_at (ks->dirfd, name, 0) < 0)
+        {
+          load_entry (ks, name);
+          continue;
+        }
+      int r = ep_keystore_remove_at (ks->dirfd, name, 0);
+      if (r < 0)
         ep_warning ("keystore: cannot remove leftover %s/%s: %s", ks->path, name,
-                    ep_keystore_strerror (errno));
+                    ep_keystore_strerror (-r));
       else
         ep_info ("keystore: removed leftover %s/%s", ks->path, name);
     }
@@ -230,7 +235,7 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   if (fstat (ks->dirfd, &st) < 0 ||
       (why = fix_mode (ks, ks->dirfd, &st, path, ep_keystore_dir_mode (group_set))) != NULL)
     {
-      g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+      g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_OPEN,
                    "keystore %s: %s; it must be mode %04o", path,
                    why ? why : g_strerror (errno), ep_keystore_dir_mode (group_set));
       return NULL;

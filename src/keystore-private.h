@@ -1,5 +1,8 @@
 /* What keystore.c (writing), keystore-open.c (opening, start-up checks) and
- * keystore-index.c (the index) share. Not for other modules. */
+ * keystore-index.c (the index) share. Not for other modules.
+ *
+ * The system-call helpers here return 0 (or an fd) or -errno, as systemd's
+ * do; only the module's entry points turn that into EP_KEYSTORE_ERROR. */
 #pragma once
 
 #include "keystore.h"
@@ -36,13 +39,14 @@ ep_keystore_file_mode (gboolean group_set)
   return group_set ? 0640 : 0600;
 }
 
-/* Gives @fd the keystore group (when set) and @mode. */
+/* Gives @fd the keystore group (when set) and @mode: 0 or -errno. */
 int ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode);
 
-/* Removes @name below @dirfd: a file, a link (not followed) or a tree. It
- * never descends into another mount (a bind mount, say): that removal fails
- * with EXDEV and leaves the mounted tree as it is. */
+/* Removes @name below @dirfd: a file, a link (not followed) or a tree; 0 or
+ * -errno. It never descends into another mount (a bind mount, say): that
+ * removal fails with -EXDEV and leaves the mounted tree as it is. */
 int ep_keystore_remove_at (int dirfd, const char *name, int depth);
 
-/* g_strerror, but saying what EXDEV from ep_keystore_remove_at means. */
+/* g_strerror (@err, a positive errno), but saying what EXDEV from
+ * ep_keystore_remove_at means. */
 const char *ep_keystore_strerror (int err);

@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "keystore-private.h"
 
-#include "errors.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -11,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+G_DEFINE_QUARK (ep-keystore-error-quark, ep_keystore_error)
 
 typedef struct {
   char *name;
@@ -49,8 +50,10 @@ int
 ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode)
 {
   if (group_set && fchown (fd, (uid_t) -1, gid) < 0)
-    return -1;
-  return fchmod (fd, mode);
+    return -errno;
+  if (fchmod (fd, mode) < 0)
+    return -errno;
+  return 0;
 }
 
 const char *
@@ -63,15 +66,16 @@ ep_keystore_strerror (int err)
 }
 
 /* Opens the directory @name below @dirfd without following a link, refusing
- * (EXDEV) one that is the root of another mount: a bind mount of the same
- * file system has the same st_dev, so the mount itself is asked. */
+ * (-EXDEV) one that is the root of another mount: a bind mount of the same
+ * file system has the same st_dev, so the mount itself is asked. Returns
+ * the fd or -errno. */
 static int
 open_subdir (int dirfd, const char *name)
 {
   auto_fd fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct statx sx;
   if (fd < 0 || statx (fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) < 0)
-    return -1;
+    return -errno;
   gboolean crossing;
   if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
     crossing = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
@@ -80,15 +84,12 @@ open_subdir (int dirfd, const char *name)
       /* Kernels before 5.8: at least another file system is seen. */
       struct statx parent;
       if (statx (dirfd, "", AT_EMPTY_PATH, STATX_TYPE, &parent) < 0)
-        return -1;
+        return -errno;
       crossing = sx.stx_dev_major != parent.stx_dev_major ||
                  sx.stx_dev_minor != parent.stx_dev_minor;
     }
   if (crossing)
-    {
-      errno = EXDEV;
-      return -1;
-    }
+    return -EXDEV;
   int ret = fd;
   fd = -1;
   return ret;
@@ -97,31 +98,29 @@ open_subdir (int dirfd, const char *name)
 typedef int (*EntryFunc) (int dirfd, const char *name, unsigned char type, int depth,
                           gpointer data);
 
-/* Calls @func on every entry of the directory @fd but . and ..; -1 when a
- * call or reading fails, after trying every entry. */
+/* Calls @func (0 or -errno) on every entry of the directory @fd but . and
+ * ..; the first -errno of a call or of reading, after trying every entry. */
 static int
 each_entry (int fd, EntryFunc func, int depth, gpointer data)
 {
   /* getdents64 into the stack rather than readdir: each DIR is a 32 KiB
    * allocation, and one per write under a burst fragments the heap. */
   char buf[2048] __attribute__ ((aligned (8)));
-  int ret = 0, saved = 0;
+  int ret = 0;
   ssize_t n;
   while ((n = getdents64 (fd, buf, sizeof buf)) > 0)
     for (ssize_t off = 0; off < n;)
       {
         const struct dirent64 *de = (const struct dirent64 *) (buf + off);
         off += de->d_reclen;
-        if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0 &&
-            func (fd, de->d_name, de->d_type, depth + 1, data) < 0)
-          {
-            ret = -1;
-            saved = saved ? saved : errno;
-          }
+        if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+          continue;
+        int r = func (fd, de->d_name, de->d_type, depth + 1, data);
+        if (r < 0 && ret == 0)
+          ret = r;
       }
   if (n < 0)
-    return -1;
-  errno = saved;
+    return -errno;
   return ret;
 }
 
@@ -137,17 +136,20 @@ ep_keystore_remove_at (int dirfd, const char *name, int depth)
   if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
     return 0;
   if ((errno != EISDIR && errno != EPERM) || depth > 4)
-    return -1;
+    return -errno;
   auto_fd fd = open_subdir (dirfd, name);
-  if (fd < 0 || each_entry (fd, remove_entry, depth, NULL) < 0)
-    return -1;
+  if (fd < 0)
+    return fd;
+  int r = each_entry (fd, remove_entry, depth, NULL);
+  if (r < 0)
+    return r;
   if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return -1;
+    return -errno;
   return 0;
 }
 
 /* Finds a mount below the directory @name of @dirfd; sets @data (char **)
- * to its path relative to @dirfd. 0 when there is none. */
+ * to its path relative to @dirfd. 0 (found or not) or -errno. */
 static int
 find_mount (int dirfd, const char *name, unsigned char type, int depth, gpointer data)
 {
@@ -155,13 +157,13 @@ find_mount (int dirfd, const char *name, unsigned char type, int depth, gpointer
   if ((type != DT_DIR && type != DT_UNKNOWN) || depth > 5 || *found != NULL)
     return 0;
   auto_fd fd = open_subdir (dirfd, name);
-  if (fd < 0 && errno == EXDEV)
+  if (fd == -EXDEV)
     {
       *found = g_strdup (name);
       return 0;
     }
   if (fd < 0)
-    return errno == ENOTDIR || errno == ELOOP ? 0 : -1;
+    return fd == -ENOTDIR || fd == -ELOOP ? 0 : fd;
   g_autofree char *below = NULL;
   int ret = each_entry (fd, find_mount, depth, &below);
   if (below != NULL)
@@ -169,7 +171,8 @@ find_mount (int dirfd, const char *name, unsigned char type, int depth, gpointer
   return ret;
 }
 
-static gboolean
+/* 0 or -errno, like every system-call helper here. */
+static int
 write_all (int fd, const char *data, size_t len)
 {
   while (len > 0)
@@ -177,39 +180,44 @@ write_all (int fd, const char *data, size_t len)
       ssize_t n = write (fd, data, len);
       if (n < 0 && errno == EINTR)
         continue;
-      if (n <= 0)
-        {
-          if (n == 0)
-            errno = EIO;
-          return FALSE;
-        }
+      if (n < 0)
+        return -errno;
+      if (n == 0)
+        return -EIO;
       data += n;
       len -= (size_t) n;
     }
-  return TRUE;
+  return 0;
 }
 
-static gboolean
+static int
 write_file_at (int dirfd, const char *name, const char *contents, gboolean group_set, gid_t gid)
 {
-  auto_fd fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-                       0600);
-  if (fd < 0 ||
-      ep_keystore_set_owner_mode (fd, group_set, gid, ep_keystore_file_mode (group_set)) < 0 ||
-      !write_all (fd, contents, strlen (contents)) || fsync (fd) < 0)
-    return FALSE;
-  int rc = close (fd);
+  auto_fd fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
+                                    O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  int r = ep_keystore_set_owner_mode (fd, group_set, gid, ep_keystore_file_mode (group_set));
+  if (r == 0)
+    r = write_all (fd, contents, strlen (contents));
+  if (r == 0 && fsync (fd) < 0)
+    r = -errno;
+  if (r < 0)
+    return r;
+  r = close (fd);
   fd = -1;
-  return rc == 0;
+  return r < 0 ? -errno : 0;
 }
 
+/* The module boundary of a write: -errno @r of @step into the GError the
+ * caller sees, naming the device and the keystore. */
 static gboolean
-keystore_error (GError **error, const char *device_id, const char *step)
+write_error (GError **error, WriteJob *job, const char *step, int r)
 {
-  int saved = errno;
-  g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
-               "cannot store the credentials of device %s: %s: %s", device_id, step,
-               g_strerror (saved));
+  g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE,
+               "cannot store the credentials of device %s in keystore %s: %s: %s; its previous "
+               "set, if any, is kept; fix the keystore's file system, then try again",
+               job->entry->device_id, job->path, step, g_strerror (-r));
   return FALSE;
 }
 
@@ -219,24 +227,28 @@ write_set (WriteJob *job, const char *tmp, GError **error)
 {
   EpKeystoreEntry *e = job->entry;
   if (mkdirat (job->dirfd, tmp, 0700) < 0)
-    return keystore_error (error, e->device_id, "creating a temporary directory");
+    return write_error (error, job, "creating a temporary directory", -errno);
   auto_fd fd = openat (job->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 || ep_keystore_set_owner_mode (fd, job->group_set, job->gid,
-                                            ep_keystore_dir_mode (job->group_set)) < 0)
-    return keystore_error (error, e->device_id, "opening the temporary directory");
+  int r = fd < 0 ? -errno
+                 : ep_keystore_set_owner_mode (fd, job->group_set, job->gid,
+                                               ep_keystore_dir_mode (job->group_set));
+  if (r < 0)
+    return write_error (error, job, "opening the temporary directory", r);
 
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), e->metadata);
   g_autofree char *json = json_to_string (node, TRUE);
-  if (!write_file_at (fd, METADATA_FILE, json, job->group_set, job->gid))
-    return keystore_error (error, e->device_id, "writing " METADATA_FILE);
+  r = write_file_at (fd, METADATA_FILE, json, job->group_set, job->gid);
+  if (r < 0)
+    return write_error (error, job, "writing " METADATA_FILE, r);
   for (guint i = 0; i < e->files->len; i++)
     {
       EntryFile *f = &g_array_index (e->files, EntryFile, i);
-      if (!write_file_at (fd, f->name, f->contents, job->group_set, job->gid))
-        return keystore_error (error, e->device_id, "writing a credential file");
+      r = write_file_at (fd, f->name, f->contents, job->group_set, job->gid);
+      if (r < 0)
+        return write_error (error, job, "writing a credential file", r);
     }
   if (fsync (fd) < 0)
-    return keystore_error (error, e->device_id, "syncing the temporary directory");
+    return write_error (error, job, "syncing the temporary directory", -errno);
   return TRUE;
 }
 
@@ -245,7 +257,7 @@ static gboolean
 not_a_device_set (WriteJob *job, GError **error)
 {
   const char *id = job->entry->device_id;
-  g_set_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+  g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE,
                "cannot store the credentials of device %s: the keystore holds %s/%s, which is "
                "not one of this daemon's device sets (see the warning at start), so nothing was "
                "changed; move it out of the keystore, then try again",
@@ -290,7 +302,7 @@ swap_in (WriteJob *job, const char *tmp, GError **error)
         return not_a_device_set (job, error);
       /* The old set came back between the two renames: try again. */
     }
-  return keystore_error (error, id, "replacing the device directory");
+  return write_error (error, job, "replacing the device directory", -errno);
 }
 
 static void
@@ -311,7 +323,7 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
     {
       /* Not durable: put the previous state back, so the failure the
        * caller sees is also what the keystore holds. */
-      keystore_error (&error, id, "syncing the keystore directory");
+      write_error (&error, job, "syncing the keystore directory", -errno);
       if (job->exchanged ? renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0
                          : renameat (job->dirfd, id, job->dirfd, tmp) == 0)
         ep_keystore_remove_at (job->dirfd, tmp, 0);
@@ -321,9 +333,10 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
     }
   /* The old set is now at @tmp; a failure here leaves a temporary that the
    * next start removes, never a mixed set. */
-  if (job->exchanged && ep_keystore_remove_at (job->dirfd, tmp, 0) < 0)
-    ep_warning ("keystore: could not remove the previous set of %s: %s", id,
-                ep_keystore_strerror (errno));
+  int r = job->exchanged ? ep_keystore_remove_at (job->dirfd, tmp, 0) : 0;
+  if (r < 0)
+    ep_warning ("keystore: could not remove the previous set of %s (%s/%s): %s", id, job->path,
+                tmp, ep_keystore_strerror (-r));
   g_task_return_boolean (task, TRUE);
 }
 
@@ -382,6 +395,17 @@ forget_job_free (ForgetJob *job)
   g_free (job);
 }
 
+/* The module boundary of a removal: -errno @r into the GError the caller
+ * sees, naming the device and its directory. */
+static void
+return_forget_error (GTask *task, ForgetJob *job, int r)
+{
+  g_task_return_new_error (task, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_FORGET,
+                           "cannot remove the credentials of device %s (%s/%s): %s; the device "
+                           "is kept; fix the keystore's file system, then try again",
+                           job->device_id, job->path, job->device_id, g_strerror (-r));
+}
+
 static void
 forget_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
@@ -389,16 +413,15 @@ forget_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   g_autofree char *mount = NULL;
   /* A file system mounted inside stays intact, and so does the device: a
    * refusal before anything changes rather than a half-removed set. */
-  if (find_mount (job->dirfd, job->device_id, DT_DIR, 0, &mount) < 0)
+  int r = find_mount (job->dirfd, job->device_id, DT_DIR, 0, &mount);
+  if (r < 0)
     {
-      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
-                               "cannot remove the credentials of device %s: %s", job->device_id,
-                               g_strerror (errno));
+      return_forget_error (task, job, r);
       return;
     }
   if (mount != NULL)
     {
-      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
+      g_task_return_new_error (task, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_FORGET,
                                "cannot remove the credentials of device %s: %s/%s is the mount "
                                "point of another file system; unmount it and try again",
                                job->device_id, job->path, mount);
@@ -408,19 +431,18 @@ forget_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   gboolean moved = renameat (job->dirfd, job->device_id, job->dirfd, tmp) == 0;
   if (!moved || fsync (job->dirfd) < 0)
     {
-      int saved = errno;
+      r = -errno;
       /* Not durably gone: keep the device, as the error says. */
       if (moved)
         renameat (job->dirfd, tmp, job->dirfd, job->device_id);
-      g_task_return_new_error (task, EP_ERROR, EP_ERROR_KEYSTORE_ERROR,
-                               "cannot remove the credentials of device %s: %s",
-                               job->device_id, g_strerror (saved));
+      return_forget_error (task, job, r);
       return;
     }
   /* The device is gone from its name, durably: what remains is clean-up. */
-  if (ep_keystore_remove_at (job->dirfd, tmp, 0) < 0)
+  r = ep_keystore_remove_at (job->dirfd, tmp, 0);
+  if (r < 0)
     ep_warning ("keystore: could not delete %s/%s: %s", job->path, tmp,
-                ep_keystore_strerror (errno));
+                ep_keystore_strerror (-r));
   g_task_return_boolean (task, TRUE);
 }
 

@@ -10,12 +10,26 @@
 #include <json-glib/json-glib.h>
 #include <sys/types.h>
 
+/* How the keystore fails; errors.c maps every code to KeystoreError. The
+ * codes tell what was being done, for callers and tests that care; each
+ * message names the keystore path or the device and what to do. */
+#define EP_KEYSTORE_ERROR (ep_keystore_error_quark ())
+GQuark ep_keystore_error_quark (void);
+
+typedef enum {
+  EP_KEYSTORE_ERROR_OPEN,       /* opening or reading the keystore at start failed */
+  EP_KEYSTORE_ERROR_UNTRUSTED,  /* the keystore path is not safe (owner, mode, ACL) */
+  EP_KEYSTORE_ERROR_WRITE,      /* storing a device's set failed; nothing changed */
+  EP_KEYSTORE_ERROR_FORGET,     /* removing a device failed; the device is kept */
+} EpKeystoreErrorCode;
+
 typedef struct EpKeystore EpKeystore;
 typedef struct EpKeystoreEntry EpKeystoreEntry;
 
 /* Opens (creating it if needed) the keystore at @path, removes leftover
  * temporaries and loads the index. With @group_set, directories are 0750 and
- * files 0640 owned by group @gid; otherwise 0700 and 0600. */
+ * files 0640 owned by group @gid; otherwise 0700 and 0600. Fails with
+ * EP_KEYSTORE_ERROR_UNTRUSTED or EP_KEYSTORE_ERROR_OPEN. */
 EpKeystore *ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **error);
 void ep_keystore_free (EpKeystore *ks);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystore, ep_keystore_free)
@@ -30,7 +44,7 @@ void ep_keystore_entry_free (EpKeystoreEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystoreEntry, ep_keystore_entry_free)
 
 /* Stores @entry (taking it) durably, replacing any earlier set of the device
- * in one atomic step. Failures are EP_ERROR_KEYSTORE_ERROR naming the device. */
+ * in one atomic step. Failures are EP_KEYSTORE_ERROR_WRITE naming the device. */
 void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
                               GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index holds the new metadata; @replaced tells whether the
@@ -39,7 +53,7 @@ gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolea
                                    GError **error);
 
 /* Removes the device's directory: atomically gone from its name first, then
- * deleted. */
+ * deleted. Failures are EP_KEYSTORE_ERROR_FORGET naming the device. */
 void ep_keystore_forget_async (EpKeystore *ks, const char *device_id,
                                GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index no longer holds the device. */

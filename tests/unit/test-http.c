@@ -1,7 +1,8 @@
 /* Unit tests of src/http.h against a scripted HTTP server in the same
  * process: which answers are retried, how often, how Retry-After and the
- * deadline bound the waiting, and when the queue is full. The end-to-end
- * suite covers the same through the daemon; these reach the logic directly. */
+ * deadline bound the waiting. The end-to-end suite covers the same through
+ * the daemon; these reach the logic directly. Failures (a full queue, a
+ * request libcurl refuses): test-http-failures.c. */
 #include "errors.h"
 #include "http.h"
 
@@ -267,30 +268,6 @@ test_unreachable_retried_for_any_kind (void)
   g_free (o.body);
 }
 
-static void
-test_queue_full_is_busy (void)
-{
-  static const Answer answers[] = { { 200, NULL, "{}" } };
-  Server srv;
-  server_start (&srv, answers, 1);
-  g_autoptr (EpConfig) config = config_for (srv.port, "MaxConcurrent=1\nMaxQueued=0\n");
-  g_autoptr (EpHttp) http = ep_http_new (config);
-  Outcome o = { .loop = g_main_loop_new (NULL, FALSE) };
-  EpHttpRequest req = { .target = EP_TARGET_CLOUD, .path = "/x", .body = "{}",
-                        .deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC };
-  g_autoptr (GError) error = NULL;
-  g_assert_true (ep_http_post (http, &req, on_done, &o, &error));
-  g_assert_false (ep_http_post (http, &req, on_done, &o, &error));
-  g_assert_nonnull (error);
-  g_assert_cmpstr (ep_error_dbus_name (error), ==, EP_DBUS_ERROR_PREFIX "Busy");
-  g_main_loop_run (o.loop);
-  g_main_loop_unref (o.loop);
-  g_assert_cmpint (o.calls, ==, 1);
-  g_free (o.body);
-  g_clear_pointer (&http, ep_http_free);
-  server_stop (&srv);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -300,6 +277,5 @@ main (int argc, char **argv)
   g_test_add_func ("/http/retries-bounded", test_retries_bounded);
   g_test_add_func ("/http/retry-after-honoured-and-clamped", test_retry_after_honoured_and_clamped);
   g_test_add_func ("/http/unreachable-retried-for-any-kind", test_unreachable_retried_for_any_kind);
-  g_test_add_func ("/http/queue-full-is-busy", test_queue_full_is_busy);
   return g_test_run ();
 }

@@ -192,8 +192,24 @@ test_open_fails (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (EpKeystore) ks = ep_keystore_open (f->ks_path, FALSE, 0, &error);
   g_assert_null (ks);
-  g_assert_error (error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_OPEN);
   g_assert_nonnull (strstr (error->message, f->ks_path));
+}
+
+/* A keystore others can write to is refused as untrusted, not as a failed
+ * open, and the caller is told how to fix it; both are KeystoreError. */
+static void
+test_open_untrusted (Fixture *f, gconstpointer data)
+{
+  make_dir (f->ks_path, 0700);
+  g_assert_cmpint (g_chmod (f->ks_path, 0770), ==, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EpKeystore) ks = ep_keystore_open (f->ks_path, FALSE, 0, &error);
+  g_assert_null (ks);
+  g_assert_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED);
+  g_assert_nonnull (strstr (error->message, f->ks_path));
+  g_assert_nonnull (strstr (error->message, "chmod go-w"));
+  g_assert_cmpstr (ep_error_dbus_name (error), ==, EP_DBUS_ERROR_PREFIX "KeystoreError");
 }
 
 static void
@@ -270,7 +286,7 @@ test_find_and_forget (Fixture *f, gconstpointer data)
   /* Forgetting what is not there fails, naming the device. */
   Outcome missing = forget_device (ks, "lua-1");
   g_assert_false (missing.ok);
-  g_assert_error (missing.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_error (missing.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_FORGET);
   g_assert_nonnull (strstr (missing.error->message, "lua-1"));
   g_clear_error (&missing.error);
 }
@@ -294,7 +310,7 @@ test_failed_write_keeps_old_set (Fixture *f, gconstpointer data)
   ep_keystore_entry_add_file (bad, "password", "second copy");   /* EEXIST on write */
   Outcome failed = write_entry (ks, bad);
   g_assert_false (failed.ok);
-  g_assert_error (failed.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_error (failed.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
   g_assert_nonnull (strstr (failed.error->message, DEVICE_ID));
   assert_no_secret (failed.error->message);
   g_clear_error (&failed.error);
@@ -319,7 +335,7 @@ test_failed_write_vanished_keystore (Fixture *f, gconstpointer data)
 
   Outcome o = write_entry (ks, entry_for ("ucm", "MQTTS", MQTTS_RESPONSE));
   g_assert_false (o.ok);
-  g_assert_error (o.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_error (o.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
   g_assert_nonnull (strstr (o.error->message, DEVICE_ID));
   g_clear_error (&o.error);
   g_autofree char *top = list_dir (f->ks_path);
@@ -348,7 +364,7 @@ test_file_in_place_of_device (Fixture *f, gconstpointer data)
     }
   else
     {
-      g_assert_error (o.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+      g_assert_error (o.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
       g_assert_nonnull (strstr (o.error->message, DEVICE_ID));
       g_clear_error (&o.error);
       g_autofree char *text = read_text (dev_path);
@@ -371,7 +387,7 @@ test_unindexed_entry_in_place (Fixture *f, gconstpointer data)
 
   Outcome o = write_entry (ks, entry_for ("ucm", "MQTTS", MQTTS_RESPONSE));
   g_assert_false (o.ok);
-  g_assert_error (o.error, EP_ERROR, EP_ERROR_KEYSTORE_ERROR);
+  g_assert_error (o.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
   g_assert_nonnull (strstr (o.error->message, DEVICE_ID));
   g_assert_nonnull (strstr (o.error->message, "not one of this daemon's device sets"));
   assert_no_secret (o.error->message);
@@ -424,6 +440,7 @@ main (int argc, char **argv)
   ADD ("/keystore/open/cleans-leftovers", test_open_cleans_leftovers);
   ADD ("/keystore/open/fixes-mode", test_open_fixes_mode);
   ADD ("/keystore/open/fails", test_open_fails);
+  ADD ("/keystore/open/untrusted", test_open_untrusted);
   ADD ("/keystore/group-modes", test_group_modes);
   ADD ("/keystore/find-and-forget", test_find_and_forget);
   ADD ("/keystore/failure/keeps-old-set", test_failed_write_keeps_old_set);
