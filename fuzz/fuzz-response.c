@@ -8,11 +8,13 @@
  * error; only a body that is one strict JSON text (RFC 8259) is accepted;
  * errors are ProtocolError with bus-safe text that quotes no secret;
  * a result's device_id and slug are plain names that cannot escape the
- * keystore, its credentials match the protocol asked for, and every field
- * the daemon puts on the bus is text sd-bus accepts. */
+ * keystore, its credentials match the protocol asked for, every field
+ * the daemon puts on the bus is text sd-bus accepts, and every field is
+ * present exactly where the field table (fields.h) says. */
 #include "fuzz-common.h"
 
 #include "api.h"
+#include "fields.h"
 #include "json-check.h"
 #include "errors.h"
 #include "validate.h"
@@ -225,6 +227,33 @@ check_config (const EpArgs *args, const EpApiResult *r)
     check_optional_text ("config.mqtt_credentials.username", r->username);
 }
 
+/* The field table's promises, row by row, so a new row is checked too: a
+ * field is present only where it applies, required ones are present, and
+ * those marked as bus text are. */
+static void
+check_fields (const EpArgs *args, const EpApiResult *r)
+{
+  const char *protocol = r->protocol;
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      if (f->response == NULL)
+        continue;
+      gboolean port = f->type == EP_VALUE_PORT;
+      const char *text = port ? NULL : ep_api_result_text (r, i);
+      gboolean present = port ? ep_api_result_port (r, i) != 0 : text != NULL;
+      gboolean applies = ep_field_applies (f, args->kind, protocol);
+      FUZZ_CHECK ("field-applies", applies || !present, "%s is set for a %s %s answer",
+                  f->response, args->kind->kind, protocol ? protocol : "");
+      FUZZ_CHECK ("field-required", !applies || f->optional || present, "%s is missing",
+                  f->response);
+      if (text != NULL && f->display)
+        check_optional_text (f->response, text);
+      if (text != NULL)
+        FUZZ_CHECK ("field-nonempty", *text != '\0', "%s is empty", f->response);
+    }
+}
+
 static void
 check_result (const EpArgs *args, const EpApiResult *r, JsonNode *json, const char *body,
               size_t len)
@@ -262,6 +291,7 @@ check_result (const EpArgs *args, const EpApiResult *r, JsonNode *json, const ch
     FUZZ_CHECK ("slug", r->slug == NULL, "kind %s has no slug, yet the result has one",
                 kind->kind);
   check_config (args, r);
+  check_fields (args, r);
 }
 
 FUZZ_JSON_GLIB_LEAK_FILTER

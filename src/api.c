@@ -14,24 +14,6 @@
 
 /* ---- request ---------------------------------------------------------- */
 
-/* The object that holds the last segment of @path, created on the way. */
-static JsonObject *
-object_for_path (JsonObject *root, const char *path, const char **leaf)
-{
-  JsonObject *obj = root;
-  const char *dot;
-  while ((dot = strchr (path, '.')) != NULL)
-    {
-      g_autofree char *name = g_strndup (path, dot - path);
-      if (!json_object_has_member (obj, name))
-        json_object_set_object_member (obj, name, json_object_new ());
-      obj = json_object_get_object_member (obj, name);
-      path = dot + 1;
-    }
-  *leaf = path;
-  return obj;
-}
-
 char *
 ep_api_build_body (const EpArgs *args)
 {
@@ -41,7 +23,7 @@ ep_api_build_body (const EpArgs *args)
     {
       const EpArg *arg = &kind->args[i];
       const char *leaf;
-      JsonObject *obj = object_for_path (root, arg->json ? arg->json : arg->name, &leaf);
+      JsonObject *obj = ep_json_object_for_path (root, arg->json ? arg->json : arg->name, &leaf);
       if (arg->type == 'd')
         json_object_set_double_member (obj, leaf, args->num[i]);
       else
@@ -77,119 +59,117 @@ is_display_text (const char *s, gsize max)
   return n > 0 && n <= max && ep_is_plain_text (s);
 }
 
-static JsonNode *
-member (JsonObject *obj, const char *name)
+/* The object holding the last segment of @path (set in @leaf): every object
+ * on the way must be there. */
+static JsonObject *
+parent_of (JsonObject *root, const char *path, const char **leaf, GError **error)
 {
-  return obj ? json_object_get_member (obj, name) : NULL;
+  JsonObject *obj = root;
+  const char *p = path;
+  const char *dot;
+  for (; (dot = strchr (p, '.')) != NULL; p = dot + 1)
+    {
+      g_autofree char *name = g_strndup (p, dot - p);
+      JsonNode *node = json_object_get_member (obj, name);
+      if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+        {
+          fail (error, "%.*s is %s", (int) (dot - path), path,
+                node ? "not an object" : "missing");
+          return NULL;
+        }
+      obj = json_node_get_object (node);
+    }
+  *leaf = p;
+  return obj;
 }
 
-/* A required (or, with @optional, absent-or-valid) non-empty string member.
- * With @display it must be text the bus can show; otherwise (secrets among
- * them) it is checked for type and emptiness only. Values are never quoted. */
+/* A non-empty string. With @display it must be text the bus can show;
+ * otherwise (secrets among them) it is checked for type and emptiness only.
+ * Values are never quoted. */
 static gboolean
-take_string (JsonObject *obj, const char *where, const char *name, gboolean optional,
-             gboolean display, char **out, GError **error)
+take_string (JsonNode *node, const char *path, gboolean display, char **out, GError **error)
 {
-  JsonNode *node = member (obj, name);
-  if (node == NULL && optional)
-    return TRUE;
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
       json_node_get_value_type (node) != G_TYPE_STRING)
-    return fail (error, "%s%s is %s", where, name, node ? "not a string" : "missing");
+    return fail (error, "%s is %s", path, node ? "not a string" : "missing");
   const char *s = json_node_get_string (node);
   if (display ? !is_display_text (s, 255) : *s == '\0')
-    return fail (error, "%s%s is empty or not printable text", where, name);
+    return fail (error, "%s is empty or not printable text", path);
   *out = g_strdup (s);
   return TRUE;
 }
 
 static gboolean
-take_port (JsonObject *obj, const char *where, const char *name, gboolean optional, guint *out,
-           GError **error)
+take_port (JsonNode *node, const char *path, guint *out, GError **error)
 {
-  JsonNode *node = member (obj, name);
-  if (node == NULL && optional)
-    return TRUE;
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
       json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 1 ||
       json_node_get_int (node) > 65535)
-    return fail (error, "%s%s is not a port number from 1 to 65535", where, name);
+    return fail (error, "%s is not a port number from 1 to 65535", path);
   *out = (guint) json_node_get_int (node);
   return TRUE;
 }
 
-static JsonObject *
-take_object (JsonObject *obj, const char *where, const char *name, GError **error)
-{
-  JsonNode *node = member (obj, name);
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      fail (error, "%s%s is %s", where, name, node ? "not an object" : "missing");
-      return NULL;
-    }
-  return json_node_get_object (node);
-}
-
-/* A name that becomes a keystore path component, or is shown on the bus. */
+/* Credentials must be exactly those of the protocol: a stray password next
+ * to a key means the response is not what the API documents. */
 static gboolean
-take_plain_name (JsonObject *obj, const char *name, char **out, GError **error)
+refuse_other_credentials (JsonObject *root, const EpKind *kind, const char *protocol,
+                          GError **error)
 {
-  if (!take_string (obj, "", name, FALSE, FALSE, out, error))
-    return FALSE;
-  if (!ep_is_plain_name (*out))
-    return fail (error, "%s is not a plain name (1-128 bytes, no '/', no leading '.', no "
-                 "control characters)", name);
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      if ((f->when != EP_WHEN_MQTT && f->when != EP_WHEN_MQTTS) ||
+          ep_field_applies (f, kind, protocol))
+        continue;
+      const char *leaf;
+      JsonObject *obj = parent_of (root, f->response, &leaf, NULL);
+      if (obj != NULL && json_object_has_member (obj, leaf))
+        return fail (error, "%s credentials carry %s", protocol, leaf);
+    }
   return TRUE;
 }
 
+/* The value's own rule, and the call's argument it must repeat. */
 static gboolean
-parse_credentials (JsonObject *config, const EpArgs *args, EpApiResult *r, GError **error)
+check_value (JsonObject *root, const EpArgs *args, const EpField *f, const char *path,
+             const char *value, GError **error)
 {
-  const char *where = "config.mqtt_credentials.";
-  JsonObject *creds = take_object (config, "config.", "mqtt_credentials", error);
-  if (creds == NULL || !take_string (creds, where, "protocol", FALSE, TRUE, &r->protocol, error))
-    return FALSE;
-
-  gboolean tls = strcmp (r->protocol, "MQTTS") == 0;
-  if (!tls && strcmp (r->protocol, "MQTT") != 0)
-    return fail (error, "%sprotocol is neither MQTT nor MQTTS", where);
-  const char *asked = ep_args_get (args, "protocol");
-  if (asked != NULL && strcmp (asked, r->protocol) != 0)
-    return fail (error, "%s credentials were returned for a %s request", r->protocol, asked);
-
-  /* Credentials must be exactly those of the protocol: a stray password next
-   * to a key means the response is not what the API documents. */
-  static const char *const mqtt[] = { "username", "password", NULL };
-  static const char *const mqtts[] = { "private_key", "certificate", "ca_chain", NULL };
-  const char *const *other = tls ? mqtt : mqtts;
-  for (size_t i = 0; other[i]; i++)
-    if (json_object_has_member (creds, other[i]))
-      return fail (error, "%s credentials carry %s", r->protocol, other[i]);
-
-  if (tls)
-    return take_string (creds, where, "private_key", FALSE, FALSE, &r->private_key, error) &&
-           take_string (creds, where, "certificate", FALSE, FALSE, &r->certificate, error) &&
-           take_string (creds, where, "ca_chain", FALSE, FALSE, &r->ca_chain, error);
-  return take_string (creds, where, "username", FALSE, TRUE, &r->username, error) &&
-         take_string (creds, where, "password", FALSE, FALSE, &r->password, error);
+  if (f->type == EP_VALUE_PLAIN_NAME && !ep_is_plain_name (value))
+    return fail (error, "%s is not a plain name (1-128 bytes, no '/', no leading '.', no "
+                 "control characters)", path);
+  if (f->type == EP_VALUE_PROTOCOL && strcmp (value, "MQTT") != 0 &&
+      strcmp (value, "MQTTS") != 0)
+    return fail (error, "%s is neither MQTT nor MQTTS", path);
+  const char *asked = f->asked != EP_ARG_PLAIN ? ep_args_role (args, f->asked) : NULL;
+  if (asked != NULL && strcmp (asked, value) != 0)
+    return f->type == EP_VALUE_PROTOCOL
+               ? fail (error, "%s credentials were returned for a %s request", value, asked)
+               : fail (error, "%s differs from the requested one", path);
+  if (f->type == EP_VALUE_PROTOCOL)
+    return refuse_other_credentials (root, args->kind, value, error);
+  return TRUE;
 }
 
+/* One answer field into its member of @r. */
 static gboolean
-parse_config (JsonObject *root, const EpArgs *args, EpApiResult *r, GError **error)
+take_field (JsonObject *root, const EpArgs *args, const EpField *f, EpApiResult *r,
+            GError **error)
 {
-  const char *where = "config.";
-  JsonObject *config = take_object (root, "", "config", error);
-  r->has_config = TRUE;
-  return config != NULL &&
-         take_string (config, where, "mqtt_host", FALSE, TRUE, &r->mqtt_host, error) &&
-         take_port (config, where, "mqtt_port", FALSE, &r->mqtt_port, error) &&
-         parse_credentials (config, args, r, error) &&
-         take_string (config, where, "time_sync_protocol", TRUE, TRUE, &r->time_sync_protocol,
-                      error) &&
-         take_string (config, where, "time_sync_host", TRUE, TRUE, &r->time_sync_host, error) &&
-         take_port (config, where, "time_sync_port", TRUE, &r->time_sync_port, error) &&
-         take_string (config, where, "hardware_id", TRUE, TRUE, &r->hardware_id, error) &&
-         take_string (config, where, "channel_id", TRUE, TRUE, &r->channel_id, error);
+  /* The device id is the only field whose name differs between kinds. */
+  const char *path = f == &ep_fields[EP_FIELD_DEVICE_ID] ? args->kind->id_field : f->response;
+  const char *leaf;
+  JsonObject *obj = parent_of (root, path, &leaf, error);
+  if (obj == NULL)
+    return FALSE;
+  JsonNode *node = json_object_get_member (obj, leaf);
+  if (node == NULL && f->optional)
+    return TRUE;
+  if (f->type == EP_VALUE_PORT)
+    return take_port (node, path, G_STRUCT_MEMBER_P (r, f->offset), error);
+  char **out = G_STRUCT_MEMBER_P (r, f->offset);
+  return take_string (node, path, f->display, out, error) &&
+         check_value (root, args, f, path, *out, error);
 }
 
 EpApiResult *
@@ -222,22 +202,39 @@ ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **e
   JsonObject *root = json_node_get_object (node);
 
   g_autoptr (EpApiResult) r = g_new0 (EpApiResult, 1);
-  if (!take_plain_name (root, kind->id_field, &r->device_id, error))
-    return NULL;
-  if (kind->has_slug)
+  r->has_config = kind->has_config;
+  const char *protocol = NULL;
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
-      if (!take_plain_name (root, "slug", &r->slug, error))
+      const EpField *f = &ep_fields[i];
+      if (f->response == NULL || !ep_field_applies (f, kind, protocol))
+        continue;
+      if (!take_field (root, args, f, r, error))
         return NULL;
-      const char *asked = ep_args_get (args, "slug");
-      if (asked != NULL && strcmp (asked, r->slug) != 0)
-        {
-          fail (error, "slug differs from the requested one");
-          return NULL;
-        }
+      if (f->type == EP_VALUE_PROTOCOL)
+        protocol = ep_api_result_text (r, i);
     }
-  if (kind->has_config && !parse_config (root, args, r, error))
-    return NULL;
   return g_steal_pointer (&r);
+}
+
+/* The member of @r for the answer field @f. */
+static gpointer
+member_of (const EpApiResult *r, const EpField *f, gboolean port)
+{
+  g_assert (f->response != NULL && (f->type == EP_VALUE_PORT) == port);
+  return G_STRUCT_MEMBER_P (r, f->offset);
+}
+
+const char *
+ep_api_result_text (const EpApiResult *r, EpFieldId id)
+{
+  return *(const char **) member_of (r, &ep_fields[id], FALSE);
+}
+
+guint
+ep_api_result_port (const EpApiResult *r, EpFieldId id)
+{
+  return *(guint *) member_of (r, &ep_fields[id], TRUE);
 }
 
 void
@@ -245,36 +242,30 @@ ep_api_result_free (EpApiResult *r)
 {
   if (r == NULL)
     return;
-  g_free (r->device_id);
-  g_free (r->slug);
-  g_free (r->mqtt_host);
-  g_free (r->protocol);
-  g_free (r->username);
-  ep_secret_free (r->password);
-  ep_secret_free (r->private_key);
-  g_free (r->certificate);
-  g_free (r->ca_chain);
-  g_free (r->time_sync_protocol);
-  g_free (r->time_sync_host);
-  g_free (r->hardware_id);
-  g_free (r->channel_id);
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      if (f->response == NULL || f->type == EP_VALUE_PORT)
+        continue;
+      char **value = member_of (r, f, FALSE);
+      if (f->secret)
+        ep_secret_free (*value);
+      else
+        g_free (*value);
+    }
   g_free (r);
 }
 
 const char *
 ep_api_result_holding_secret (const EpApiResult *r)
 {
-  const struct { const char *name; const char *value; } fields[] = {
-    { "device_id", r->device_id }, { "slug", r->slug }, { "mqtt_host", r->mqtt_host },
-    { "protocol", r->protocol }, { "username", r->username }, { "password", r->password },
-    { "private_key", r->private_key }, { "certificate", r->certificate },
-    { "ca_chain", r->ca_chain }, { "time_sync_protocol", r->time_sync_protocol },
-    { "time_sync_host", r->time_sync_host }, { "hardware_id", r->hardware_id },
-    { "channel_id", r->channel_id },
-  };
-  for (size_t i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (ep_redact_needed (fields[i].value))
-      return fields[i].name;
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      if (f->response != NULL && f->type != EP_VALUE_PORT &&
+          ep_redact_needed (ep_api_result_text (r, i)))
+        return ep_field_leaf (f);
+    }
   return NULL;
 }
 

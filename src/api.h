@@ -3,11 +3,14 @@
  * functions, no I/O, so they are unit-tested and fuzzed directly. */
 #pragma once
 
+#include "fields.h"
 #include "kinds.h"
 
 #define EP_API_MAX_RESPONSE (1024 * 1024)
 
-/* What a successful response says. The secret members are wiped on free. */
+/* What a successful response says: one member per answer field of the
+ * table in fields.c, which fills, checks and frees them. The secret members
+ * are wiped on free. */
 typedef struct {
   char *device_id;
   char *slug;              /* NULL when the kind's response has none */
@@ -37,6 +40,11 @@ char *ep_api_build_body (const EpArgs *args);
 EpApiResult *ep_api_parse_result (const EpArgs *args, const char *body, gsize len,
                                   GError **error);
 void ep_api_result_free (EpApiResult *result);
+
+/* The string member of @result for the answer field @id (NULL when absent),
+ * or the port (0 when absent). */
+const char *ep_api_result_text (const EpApiResult *result, EpFieldId id);
+guint ep_api_result_port (const EpApiResult *result, EpFieldId id);
 
 /* The name of a member of @result that holds a secret registered with
  * redact.h (an API token: an API that echoes one must not get it stored,

@@ -1,5 +1,7 @@
 #include "device-info.h"
 
+#include "fields.h"
+
 #include <string.h>
 
 /* An EpDeviceInfo is the fields as "name\0value\0" pairs, ended by an empty
@@ -17,9 +19,11 @@ add_members (GString *out, JsonObject *obj, const char *prefix)
       /* "" would end the list; a dotted name could pass for a config one. */
       if (name[0] == '\0' || strchr (name, '.') != NULL)
         continue;
-      if (prefix == NULL && strcmp (name, "config") == 0 && JSON_NODE_HOLDS_OBJECT (node))
+      /* One level of nesting: the objects the device schema keeps fields in. */
+      if (prefix == NULL && JSON_NODE_HOLDS_OBJECT (node) && ep_fields_nest_in (name))
         {
-          add_members (out, json_node_get_object (node), "config.");
+          g_autofree char *nested = g_strconcat (name, ".", NULL);
+          add_members (out, json_node_get_object (node), nested);
           continue;
         }
       if (!JSON_NODE_HOLDS_VALUE (node))

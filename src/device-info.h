@@ -8,8 +8,8 @@
 
 typedef struct EpDeviceInfo EpDeviceInfo;
 
-/* The fields of @metadata: top-level strings and integers, and those of its
- * "config" object. Numbers that are not integers, booleans and arrays are
+/* The fields of @metadata: top-level strings and integers, and those of the
+ * objects the device schema nests fields in ("config", fields.h). Numbers that are not integers, booleans and arrays are
  * left out: nothing looks them up. */
 EpDeviceInfo *ep_device_info_new (JsonObject *metadata);
 void ep_device_info_free (EpDeviceInfo *info);

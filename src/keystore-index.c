@@ -4,6 +4,8 @@
  * after each write or removal. */
 #include "keystore-private.h"
 
+#include "fields.h"
+
 #include <string.h>
 
 void
@@ -22,7 +24,7 @@ static gboolean
 matches (const EpDeviceInfo *info, const char *kind, const char *const *names,
          const char *const *values)
 {
-  if (g_strcmp0 (ep_device_info_get (info, "kind"), kind) != 0)
+  if (g_strcmp0 (ep_device_info_field (info, EP_FIELD_KIND), kind) != 0)
     return FALSE;
   for (size_t i = 0; names[i]; i++)
     if (g_strcmp0 (ep_device_info_get (info, names[i]), values[i]) != 0)

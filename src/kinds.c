@@ -2,10 +2,10 @@
 
 #include <string.h>
 
-#define SITE_ID     { "site_id", 's', EP_RULE_ID, NULL, FALSE }
-#define HARDWARE_ID { "hardware_id", 's', EP_RULE_HARDWARE_ID, NULL, TRUE }
-#define NAME        { "name", 's', EP_RULE_NAME, NULL, FALSE }
-#define PROTOCOL    { "protocol", 's', EP_RULE_PROTOCOL, NULL, FALSE }
+#define SITE_ID     { "site_id", 's', EP_RULE_ID, NULL, FALSE, EP_ARG_PLAIN }
+#define HARDWARE_ID { "hardware_id", 's', EP_RULE_HARDWARE_ID, NULL, TRUE, EP_ARG_HARDWARE_ID }
+#define NAME        { "name", 's', EP_RULE_NAME, NULL, FALSE, EP_ARG_NAME }
+#define PROTOCOL    { "protocol", 's', EP_RULE_PROTOCOL, NULL, FALSE, EP_ARG_PROTOCOL }
 
 const EpKind ep_kinds[] = {
   {
@@ -25,7 +25,7 @@ const EpKind ep_kinds[] = {
   {
     .kind = "embedded", .method = "ProvisionEmbedded", .endpoint = "/v3/provisioning/embedded",
     .route = EP_ROUTE_DEFAULT,
-    .args = { { "device_type", 's', EP_RULE_DEVICE_TYPE, NULL, FALSE },
+    .args = { { "device_type", 's', EP_RULE_DEVICE_TYPE, NULL, FALSE, EP_ARG_PLAIN },
               SITE_ID, HARDWARE_ID, NAME, PROTOCOL },
     .id_field = "device_id", .has_slug = TRUE, .has_config = TRUE,
     .idempotent = TRUE,
@@ -43,7 +43,7 @@ const EpKind ep_kinds[] = {
     .endpoint = "/v3/provisioning/link_slave",
     .route = EP_ROUTE_GATEWAY,
     .args = { SITE_ID, HARDWARE_ID, NAME,
-              { "master_device_id", 's', EP_RULE_ID, NULL, FALSE } },
+              { "master_device_id", 's', EP_RULE_ID, NULL, FALSE, EP_ARG_PLAIN } },
     .id_field = "device_id",
     .idempotent = TRUE,
   },
@@ -51,18 +51,18 @@ const EpKind ep_kinds[] = {
     .kind = "standalone", .method = "ProvisionStandalone",
     .endpoint = "/v3/provisioning/standalone",
     .route = EP_ROUTE_DEFAULT,
-    .args = { { "site_id", 's', EP_RULE_ID, NULL, TRUE },
-              { "name", 's', EP_RULE_NAME, NULL, TRUE } },
+    .args = { { "site_id", 's', EP_RULE_ID, NULL, TRUE, EP_ARG_PLAIN },
+              { "name", 's', EP_RULE_NAME, NULL, TRUE, EP_ARG_NAME } },
     .id_field = "device_id", .has_slug = TRUE,
   },
   {
     .kind = "lua_device", .method = "ProvisionLuaDevice",
     .endpoint = "/v3/provisioning/lua_device",
     .route = EP_ROUTE_DEFAULT,
-    .args = { { "runtime_id", 's', EP_RULE_ID, NULL, TRUE },
-              { "blueprint_id", 's', EP_RULE_ID, NULL, FALSE },
+    .args = { { "runtime_id", 's', EP_RULE_ID, NULL, TRUE, EP_ARG_PLAIN },
+              { "blueprint_id", 's', EP_RULE_ID, NULL, FALSE, EP_ARG_PLAIN },
               NAME,
-              { "slug", 's', EP_RULE_SLUG, NULL, TRUE } },
+              { "slug", 's', EP_RULE_SLUG, NULL, TRUE, EP_ARG_SLUG } },
     .id_field = "device_id", .has_slug = TRUE,
     .cannot_reprovision = TRUE,
   },
@@ -70,12 +70,14 @@ const EpKind ep_kinds[] = {
     .kind = "gateway", .method = "ProvisionGateway", .endpoint = "/v3/provisioning/gateway",
     .route = EP_ROUTE_CLOUD,
     .args = { SITE_ID, HARDWARE_ID,
-              { "gateway_version", 's', EP_RULE_SEMVER, NULL, FALSE },
-              { "site_name", 's', EP_RULE_NAME, NULL, FALSE },
-              { "site_timezone", 's', EP_RULE_TIMEZONE, NULL, FALSE },
-              { "latitude", 'd', EP_RULE_LATITUDE, "site_location.latitude", FALSE },
-              { "longitude", 'd', EP_RULE_LONGITUDE, "site_location.longitude", FALSE } },
-    .name_arg = "site_name",
+              { "gateway_version", 's', EP_RULE_SEMVER, NULL, FALSE, EP_ARG_PLAIN },
+              /* A gateway's device.json names it after its site. */
+              { "site_name", 's', EP_RULE_NAME, NULL, FALSE, EP_ARG_NAME },
+              { "site_timezone", 's', EP_RULE_TIMEZONE, NULL, FALSE, EP_ARG_PLAIN },
+              { "latitude", 'd', EP_RULE_LATITUDE, "site_location.latitude", FALSE,
+                EP_ARG_PLAIN },
+              { "longitude", 'd', EP_RULE_LONGITUDE, "site_location.longitude", FALSE,
+                EP_ARG_PLAIN } },
     .id_field = "gateway_device_id", .has_config = TRUE,
     .idempotent = TRUE,
   },
@@ -118,6 +120,15 @@ ep_kind_arg_index (const EpKind *kind, const char *name)
   return -1;
 }
 
+int
+ep_kind_role_index (const EpKind *kind, EpArgRole role)
+{
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    if (kind->args[i].role == role)
+      return (int) i;
+  return -1;
+}
+
 char *
 ep_kind_signature (const EpKind *kind)
 {
@@ -153,13 +164,20 @@ ep_args_get (const EpArgs *args, const char *name)
   return i >= 0 ? args->str[i] : NULL;
 }
 
+const char *
+ep_args_role (const EpArgs *args, EpArgRole role)
+{
+  int i = ep_kind_role_index (args->kind, role);
+  return i >= 0 ? args->str[i] : NULL;
+}
+
 char *
 ep_args_busy_key (const EpArgs *args)
 {
   const EpKind *kind = args->kind;
   GString *key = g_string_new (NULL);
   /* Hardware is one namespace across kinds; other identities are per kind. */
-  if (ep_kind_arg_index (kind, "hardware_id") < 0)
+  if (ep_kind_role_index (kind, EP_ARG_HARDWARE_ID) < 0)
     g_string_append (key, kind->kind);
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
     if (kind->args[i].busy_key)

@@ -21,6 +21,17 @@ typedef enum {
   EP_RULE_LONGITUDE,     /* finite, [-180, 180] */
 } EpRule;
 
+/* What an argument means to the generic code, which asks for an argument by
+ * its role, never by its name. At most one argument of a kind has a role. */
+typedef enum {
+  EP_ARG_PLAIN,          /* only sent, stored and shown */
+  EP_ARG_HARDWARE_ID,    /* the hardware: one Busy key across kinds, and what an
+                          * answer naming a stored device must match */
+  EP_ARG_PROTOCOL,       /* the credentials' protocol the answer must carry */
+  EP_ARG_SLUG,           /* the slug the answer must carry */
+  EP_ARG_NAME,           /* the device's name in device.json */
+} EpArgRole;
+
 typedef struct {
   const char *name;      /* D-Bus argument name, device.json key */
   char type;             /* D-Bus type: 's' or 'd' */
@@ -29,6 +40,7 @@ typedef struct {
   gboolean busy_key;     /* part of the key that makes two calls "the same
                           * device": a second one in flight is Busy, and a
                           * device that cannot be reprovisioned is found by it */
+  EpArgRole role;
 } EpArg;
 
 typedef enum {
@@ -43,7 +55,6 @@ typedef struct {
   const char *endpoint;  /* path below the target's base URL */
   EpRoute route;
   EpArg args[EP_MAX_ARGS];   /* terminated by a row with name NULL */
-  const char *name_arg;  /* argument that names the device; NULL: "name" */
   const char *id_field;  /* response member holding the new device's id */
   gboolean has_slug;     /* the response carries "slug" */
   gboolean has_config;   /* the response carries "config" with credentials */
@@ -63,6 +74,8 @@ const EpKind *ep_kind_by_name (const char *kind);
 guint ep_kind_n_args (const EpKind *kind);
 /* Index of the argument called @name, or -1. */
 int ep_kind_arg_index (const EpKind *kind, const char *name);
+/* Index of the argument with @role, or -1. */
+int ep_kind_role_index (const EpKind *kind, EpArgRole role);
 /* The D-Bus input signature, e.g. "ssss"; owned by the caller. */
 char *ep_kind_signature (const EpKind *kind);
 
@@ -77,6 +90,8 @@ EpArgs *ep_args_new (const EpKind *kind);
 void ep_args_free (EpArgs *args);
 /* The string argument @name, or NULL when the kind has none. */
 const char *ep_args_get (const EpArgs *args, const char *name);
+/* The string argument with @role, or NULL when the kind has none. */
+const char *ep_args_role (const EpArgs *args, EpArgRole role);
 /* A key naming the device a call is about (kind-independent for hardware
  * ids, so two kinds cannot provision one piece of hardware at once). */
 char *ep_args_busy_key (const EpArgs *args);

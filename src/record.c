@@ -1,29 +1,40 @@
 #include "record.h"
 
+#include "fields.h"
+#include "json-util.h"
 #include "validate.h"
 
 #include <string.h>
 
-static JsonObject *
-config_metadata (const EpApiResult *r)
+static void
+set_field (JsonObject *meta, EpFieldId id, const char *value)
 {
-  JsonObject *config = json_object_new ();
-  json_object_set_string_member (config, "mqtt_host", r->mqtt_host);
-  json_object_set_int_member (config, "mqtt_port", r->mqtt_port);
-  json_object_set_string_member (config, "protocol", r->protocol);
-  if (r->username != NULL)
-    json_object_set_string_member (config, "username", r->username);
-  if (r->time_sync_protocol != NULL)
-    json_object_set_string_member (config, "time_sync_protocol", r->time_sync_protocol);
-  if (r->time_sync_host != NULL)
-    json_object_set_string_member (config, "time_sync_host", r->time_sync_host);
-  if (r->time_sync_port != 0)
-    json_object_set_int_member (config, "time_sync_port", r->time_sync_port);
-  if (r->hardware_id != NULL)
-    json_object_set_string_member (config, "hardware_id", r->hardware_id);
-  if (r->channel_id != NULL)
-    json_object_set_string_member (config, "channel_id", r->channel_id);
-  return config;
+  json_object_set_string_member (meta, ep_fields[id].stored, value);
+}
+
+/* The answer's fields that device.json keeps at its top level, or (with
+ * @nested) inside its objects such as "config". Secrets have no key there. */
+static void
+store_answer (JsonObject *meta, const EpApiResult *r, gboolean nested)
+{
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      if (f->response == NULL || f->stored == NULL || (strchr (f->stored, '.') != NULL) != nested)
+        continue;
+      gboolean port = f->type == EP_VALUE_PORT;
+      const char *text = port ? NULL : ep_api_result_text (r, i);
+      guint number = port ? ep_api_result_port (r, i) : 0;
+      /* Absent fields (0: no port) leave no key, and no empty object. */
+      if (text == NULL && number == 0)
+        continue;
+      const char *leaf;
+      JsonObject *obj = ep_json_object_for_path (meta, f->stored, &leaf);
+      if (port)
+        json_object_set_int_member (obj, leaf, number);
+      else
+        json_object_set_string_member (obj, leaf, text);
+    }
 }
 
 JsonObject *
@@ -31,11 +42,10 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *t
 {
   const EpKind *kind = args->kind;
   JsonObject *meta = json_object_new ();
-  json_object_set_string_member (meta, "kind", kind->kind);
-  json_object_set_string_member (meta, "device_id", result->device_id);
-  /* Which API holds the device: a later answer naming it through the
-   * other one is not about this device. */
-  json_object_set_string_member (meta, "target", target);
+  /* What the file is about first; the answer's own fields follow the call's. */
+  set_field (meta, EP_FIELD_KIND, kind->kind);
+  set_field (meta, EP_FIELD_DEVICE_ID, result->device_id);
+  set_field (meta, EP_FIELD_TARGET, target);
   /* Every argument: the identifying fields of README "Keystore" and the rest of
    * the request, none of which is secret. */
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
@@ -45,18 +55,16 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *t
       else
         json_object_set_string_member (meta, kind->args[i].name, args->str[i]);
     }
-  if (result->slug != NULL)
-    json_object_set_string_member (meta, "slug", result->slug);
-  /* Every device has a name in device.json; the gateway's is its site's. */
-  const char *name = ep_args_get (args, kind->name_arg ? kind->name_arg : "name");
+  /* Keys already set (the device id, a requested slug) keep their place. */
+  store_answer (meta, result, FALSE);
+  const char *name = ep_args_role (args, EP_ARG_NAME);
   if (name != NULL)
-    json_object_set_string_member (meta, "name", name);
+    set_field (meta, EP_FIELD_NAME, name);
 
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
-  json_object_set_string_member (meta, "provisioned_at", stamp);
-  if (result->has_config)
-    json_object_set_object_member (meta, "config", config_metadata (result));
+  set_field (meta, EP_FIELD_PROVISIONED_AT, stamp);
+  store_answer (meta, result, TRUE);
   return meta;
 }
 
@@ -65,14 +73,12 @@ ep_record_entry (const EpArgs *args, const EpApiResult *result, const char *targ
 {
   g_autoptr (JsonObject) meta = ep_record_metadata (args, result, target);
   EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
-  if (result->private_key != NULL)
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
-      ep_keystore_entry_add_file (entry, "private_key.pem", result->private_key);
-      ep_keystore_entry_add_file (entry, "certificate.pem", result->certificate);
-      ep_keystore_entry_add_file (entry, "ca_chain.pem", result->ca_chain);
+      const char *value = ep_fields[i].file ? ep_api_result_text (result, i) : NULL;
+      if (value != NULL)
+        ep_keystore_entry_add_file (entry, ep_fields[i].file, value);
     }
-  if (result->password != NULL)
-    ep_keystore_entry_add_file (entry, "password", result->password);
   return entry;
 }
 
@@ -83,39 +89,32 @@ add (EpDetails *d, const char *key, char type, const char *string, guint32 numbe
   d->items[d->n++] = (EpDetail) { .key = key, .type = type, .string = string, .number = number };
 }
 
-/* Strings go on D-Bus, which refuses invalid UTF-8 and noncharacters; a
- * hand-edited device.json may hold anything. */
-static void
-add_string (EpDetails *d, const EpDeviceInfo *info, const char *field, const char *key)
-{
-  const char *value = ep_device_info_get (info, field);
-  if (value != NULL && ep_is_plain_text (value))
-    add (d, key, 's', value, 0);
-}
-
 void
 ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
                    gboolean reprovisioned)
 {
-  static const char *const top[] = { "kind", "device_id", "slug", "site_id", "hardware_id",
-                                     "name", "provisioned_at" };
   d->n = 0;
-  for (size_t i = 0; i < G_N_ELEMENTS (top); i++)
-    add_string (d, info, top[i], top[i]);
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const EpField *f = &ep_fields[i];
+      const char *value = f->detail ? ep_device_info_get (info, f->stored) : NULL;
+      guint64 port;
+      if (value == NULL)
+        continue;
+      /* Strings go on D-Bus, which refuses invalid UTF-8 and noncharacters; a
+       * hand-edited device.json may hold anything. */
+      if (f->detail_type == 's' && ep_is_plain_text (value))
+        add (d, f->detail, 's', value, 0);
+      /* 'u' details are ports. */
+      if (f->detail_type == 'u' && g_ascii_string_to_unsigned (value, 10, 0, 65535, &port, NULL))
+        add (d, f->detail, 'u', NULL, (guint32) port);
+    }
   add (d, "reprovisioned", 'b', NULL, reprovisioned ? 1 : 0);
 
-  const char *id = ep_device_info_get (info, "device_id");
+  const char *id = ep_device_info_field (info, EP_FIELD_DEVICE_ID);
   d->keystore_path = g_build_filename (keystore_path, id ? id : "", NULL);
   if (ep_is_plain_text (d->keystore_path))
     add (d, "keystore_path", 's', d->keystore_path, 0);
-
-  add_string (d, info, "config.protocol", "protocol");
-  add_string (d, info, "config.mqtt_host", "mqtt_host");
-  add_string (d, info, "config.channel_id", "channel_id");
-  const char *port = ep_device_info_get (info, "config.mqtt_port");
-  guint64 port_number;
-  if (port != NULL && g_ascii_string_to_unsigned (port, 10, 0, 65535, &port_number, NULL))
-    add (d, "mqtt_port", 'u', NULL, (guint32) port_number);
 }
 
 void

@@ -2,6 +2,7 @@
 
 #include "api.h"
 #include "errors.h"
+#include "fields.h"
 #include "record.h"
 #include "redact.h"
 #include "validate.h"
@@ -139,10 +140,10 @@ kind_target (EpService *svc, const EpKind *kind)
 static const char *
 stored_target (EpService *svc, const EpDeviceInfo *info)
 {
-  const char *target = ep_device_info_get (info, "target");
+  const char *target = ep_device_info_field (info, EP_FIELD_TARGET);
   if (target != NULL)
     return target;
-  const EpKind *kind = ep_kind_by_name (ep_device_info_get (info, "kind"));
+  const EpKind *kind = ep_kind_by_name (ep_device_info_field (info, EP_FIELD_KIND));
   EpTarget target_then = kind ? kind_target (svc, kind) : svc->config->default_target;
   return ep_config_endpoint (svc->config, target_then)->name;
 }
@@ -182,12 +183,12 @@ check_response_device (Job *job, const EpApiResult *result, GError **error)
   const EpDeviceInfo *held = ep_keystore_lookup (svc->keystore, id);
   if (held == NULL)
     return TRUE;
-  const char *kind = ep_device_info_get (held, "kind");
+  const char *kind = ep_device_info_field (held, EP_FIELD_KIND);
   const char *target = stored_target (svc, held);
-  const char *hardware_id = ep_device_info_get (held, "hardware_id");
+  const char *hardware_id = ep_device_info_field (held, EP_FIELD_HARDWARE_ID);
   const char *asked_target = ep_config_endpoint (svc->config, job->target)->name;
   if (g_strcmp0 (kind, job->args->kind->kind) == 0 && g_strcmp0 (target, asked_target) == 0 &&
-      g_strcmp0 (hardware_id, ep_args_get (job->args, "hardware_id")) == 0)
+      g_strcmp0 (hardware_id, ep_args_role (job->args, EP_ARG_HARDWARE_ID)) == 0)
     return TRUE;
   g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
                "the API answered with device %s, which the keystore holds as another device "
@@ -352,7 +353,7 @@ typedef struct {
 static char *
 stored_busy_key (const EpDeviceInfo *info)
 {
-  const EpKind *kind = ep_kind_by_name (ep_device_info_get (info, "kind"));
+  const EpKind *kind = ep_kind_by_name (ep_device_info_field (info, EP_FIELD_KIND));
   if (kind == NULL)
     return NULL;
   g_autoptr (EpArgs) args = ep_args_new (kind);

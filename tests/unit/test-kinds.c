@@ -1,5 +1,5 @@
 /* Unit tests of src/kinds.h: the table of the eight kinds against README
- * sections 2, 3 and 6, and the identity of a call. */
+ * sections 2, 3 and 6, the arguments' roles, and the identity of a call. */
 #include "unit-util.h"
 
 typedef struct {
@@ -217,6 +217,52 @@ test_args_get (void)
   g_assert_null (ep_args_get (args, "slug"));
 }
 
+/* The roles generic code asks for: at most one argument each, the one the
+ * README's argument tables mean. */
+static void
+test_roles (void)
+{
+  static const struct { EpArgRole role; EpRule rule; } by_rule[] = {
+    { EP_ARG_HARDWARE_ID, EP_RULE_HARDWARE_ID }, { EP_ARG_PROTOCOL, EP_RULE_PROTOCOL },
+    { EP_ARG_SLUG, EP_RULE_SLUG },
+  };
+  for (const EpKind *k = ep_kinds; k->kind; k++)
+    {
+      for (guint i = 0; i < ep_kind_n_args (k); i++)
+        {
+          const EpArg *arg = &k->args[i];
+          for (guint j = i + 1; j < ep_kind_n_args (k); j++)
+            g_assert_true (arg->role == EP_ARG_PLAIN || k->args[j].role != arg->role);
+          for (size_t r = 0; r < G_N_ELEMENTS (by_rule); r++)
+            g_assert_cmpint (arg->role == by_rule[r].role, ==, arg->rule == by_rule[r].rule);
+        }
+      /* The device's name: "name", or the gateway's site's. */
+      int name = ep_kind_role_index (k, EP_ARG_NAME);
+      g_assert_cmpint (name, >=, 0);
+      g_assert_cmpstr (k->args[name].name, ==,
+                       strcmp (k->kind, "gateway") == 0 ? "site_name" : "name");
+      g_assert_cmpint (ep_kind_role_index (k, EP_ARG_HARDWARE_ID), ==,
+                       ep_kind_arg_index (k, "hardware_id"));
+      g_assert_cmpint (ep_kind_role_index (k, EP_ARG_PROTOCOL), ==,
+                       ep_kind_arg_index (k, "protocol"));
+      g_assert_cmpint (ep_kind_role_index (k, EP_ARG_SLUG), ==, ep_kind_arg_index (k, "slug"));
+    }
+
+  g_autoptr (EpArgs) slave = unit_args_seed ("link_slave");
+  g_assert_cmpstr (ep_args_role (slave, EP_ARG_NAME), ==, "ENP-AO6 BCC4");
+  g_assert_cmpstr (ep_args_role (slave, EP_ARG_HARDWARE_ID), ==,
+                   "435840FFE5CD4E9DA93545DDF7E6D5FB");
+  g_assert_null (ep_args_role (slave, EP_ARG_PROTOCOL));
+  g_assert_null (ep_args_role (slave, EP_ARG_SLUG));
+  g_autoptr (EpArgs) gateway = unit_args_seed ("gateway");
+  g_assert_cmpstr (ep_args_role (gateway, EP_ARG_NAME), ==, "My Site");
+  g_autoptr (EpArgs) lua = unit_args_seed ("lua_device");
+  g_assert_cmpstr (ep_args_role (lua, EP_ARG_SLUG), ==, "gas-sensor-1");
+  g_assert_null (ep_args_role (lua, EP_ARG_HARDWARE_ID));
+  g_autoptr (EpArgs) ucm = unit_args_seed ("ucm");
+  g_assert_cmpstr (ep_args_role (ucm, EP_ARG_PROTOCOL), ==, "MQTTS");
+}
+
 static char *
 identity_of (const char *kind, const char *const *names, const char *const *values)
 {
@@ -315,6 +361,7 @@ main (int argc, char **argv)
   g_test_add_func ("/kinds/flags", test_flags);
   g_test_add_func ("/kinds/body-paths", test_body_paths);
   g_test_add_func ("/kinds/args-get", test_args_get);
+  g_test_add_func ("/kinds/roles", test_roles);
   g_test_add_func ("/kinds/identity/hardware", test_identity_hardware);
   g_test_add_func ("/kinds/identity/standalone", test_identity_standalone);
   g_test_add_func ("/kinds/identity/lua", test_identity_lua);
