@@ -185,7 +185,8 @@ load_entry (EpKeystore *ks, const char *name)
 static gboolean
 scan (EpKeystore *ks, GError **error)
 {
-  DIR *dir = fdopendir (dup (ks->dirfd));
+  auto_fd fd = dup (ks->dirfd);
+  DIR *dir = fd < 0 ? NULL : fdopendir (fd);
   if (dir == NULL)
     {
       g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_OPEN,
@@ -193,6 +194,7 @@ scan (EpKeystore *ks, GError **error)
                    ks->path, g_strerror (errno));
       return FALSE;
     }
+  fd = -1;   /* now @dir's */
   struct dirent *de;
   while ((de = readdir (dir)) != NULL)
     {
