@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""enapter-provisionctl against the real daemon on a private system-type bus
+(the integration harness): the keystore's commands list, show and forget,
+their text and --json output, and monitor, its lines for each signal until
+SIGINT or SIGTERM.
+
+EP_CTL names the client; see ctl_util.py."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from ctl_util import (clean_env, CTL, CtlTestCase, default_args, ERROR_PREFIX, kind_argv, main,
+                      parse_fields, text_of, width)
+
+
+class Keystore(CtlTestCase):
+    """list, show and forget (a harness of its own: the keystore starts
+    empty)."""
+
+    def test_list_show_forget(self):
+        self.assertEqual(self.ok("list"), "No devices.\n")
+        self.assertEqual(self.ok_json("list"), [])
+        self.assertEqual(self.ok("list", "--ids"), "")
+
+        made = [self.provision("ucm", default_args("ucm", name="Wärme 漢字 pump")),
+                self.provision("gateway", default_args("gateway")),
+                self.provision("standalone", default_args("standalone"))]
+        ids = {d["device_id"] for d in made}
+
+        # --json: the details of each device, exactly as show and the bus give them.
+        listed = self.ok_json("list")
+        self.assertEqual({d["device_id"] for d in listed}, ids)
+        raw = self.H.call("ListDevices", "")
+        self.assertTrue(raw.ok, raw.doc)
+        self.assertEqual(sorted(listed, key=lambda d: d["device_id"]),
+                         sorted(raw.reply[0], key=lambda d: d["device_id"]))
+        for device in listed:
+            self.assertEqual(self.show(device["device_id"]), device)
+        self.assertEqual(set(self.ok("list", "--ids").split()), ids)
+
+        # The table: a header, one row per device, columns aligned.
+        lines = self.ok("list").splitlines()
+        header, rows = lines[0], lines[1:]
+        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED"]
+        starts = [header.index(t) for t in titles]
+        self.assertEqual(starts[0], 0)
+        self.assertEqual(header.split("  ")[0], "DEVICE ID")
+        self.assertEqual(len(rows), 3, lines)
+        by_id = {d["device_id"]: d for d in listed}
+        order = []
+        for row in rows:
+            # Cut at the header's columns, counting terminal columns.
+            cells, col, cell = [], 0, ""
+            bounds = starts[1:] + [10 ** 6]
+            for ch in row:
+                if col >= bounds[len(cells)]:
+                    cells.append(cell)
+                    cell = ""
+                cell += ch
+                col += width(ch)
+            cells.append(cell)
+            self.assertEqual(len(cells), 5, f"row {row!r}")
+            device = by_id[cells[0].strip()]
+            order.append(device)
+            expected = [device["device_id"], device["kind"], device.get("name", "-"),
+                        device.get("slug", "-"), device["provisioned_at"]]
+            self.assertEqual([c.strip() for c in cells], expected, row)
+            for c in cells[:-1]:
+                self.assertTrue(c.endswith("  "), f"columns not separated in {row!r}")
+        self.assertEqual(order, sorted(order, key=lambda d: (d["provisioned_at"],
+                                                             d["device_id"])))
+
+        # show: the same details as text.
+        ucm = made[0]["device_id"]
+        fields = parse_fields(self, self.ok("show", ucm))
+        self.assertEqual(fields, {k: text_of(v) for k, v in by_id[ucm].items()})
+        self.assertEqual(fields["name"], "Wärme 漢字 pump")
+
+        # forget, seen by monitor; then the device is gone everywhere.
+        monitor = self.monitor("--json")
+        gateway = made[1]["device_id"]
+        self.assertEqual(parse_fields(self, self.ok("forget", gateway)),
+                         {"device_id": gateway, "forgotten": "yes"})
+        self.assertFalse(os.path.exists(self.H.device_dir(gateway)))
+        line, = monitor.wait_lines(1)
+        self.assertEqual(json.loads(line), {"signal": "DeviceForgotten", "device_id": gateway})
+        self.assertEqual(set(self.ok("list", "--ids").split()), ids - {gateway})
+        err = self.failure("--verbose", "show", gateway)
+        self.assertIn(ERROR_PREFIX + "NotFound", err)
+        self.assertIn(gateway, err)
+        err = self.failure("forget", gateway)
+        self.assertIn(gateway, err)
+        self.assertNotIn(ERROR_PREFIX, err)
+        err = self.failure("--verbose", "forget", gateway)
+        self.assertIn(ERROR_PREFIX + "NotFound", err)
+
+        standalone = made[2]["device_id"]
+        self.assertEqual(self.ok_json("forget", standalone),
+                         {"device_id": standalone, "forgotten": True})
+        self.assertEqual(self.ok("list", "--ids").split(), [ucm])
+        self.assertEqual(monitor.stop(), 0)
+        self.assertEqual(len(monitor.out), 2, monitor.out)
+
+
+class Monitoring(CtlTestCase):
+    """monitor: a line per signal as it happens, until SIGINT or SIGTERM."""
+
+    def test_monitor_json(self):
+        monitor = self.monitor("--json")
+        # A provisioning through the client, one through the bus directly,
+        # a failure and a forget.
+        doc = self.provision("ucm", default_args("ucm"))
+        args = default_args("standalone")
+        res = self.H.provision("standalone", args)
+        device_id, details = self.assertOk(res)
+        bad = default_args("link_slave", master_device_id="no-master")
+        self.failure(*kind_argv("link_slave", bad))
+        self.ok("forget", doc["device_id"])
+
+        lines = [json.loads(line) for line in monitor.wait_lines(4)]
+        self.assertEqual(lines[0], {"signal": "DeviceProvisioned", "kind": "ucm",
+                                    "device_id": doc["device_id"], "details": doc})
+        self.assertEqual(lines[1], {"signal": "DeviceProvisioned", "kind": "standalone",
+                                    "device_id": device_id, "details": details})
+        failed = lines[2]
+        self.assertEqual(failed["signal"], "ProvisioningFailed")
+        self.assertEqual(failed["kind"], "link_slave")
+        self.assertEqual(failed["error_name"], ERROR_PREFIX + "NotFound")
+        self.assertIn("no-master", failed["message"])
+        self.assertEqual(failed["request"], bad)
+        self.assertEqual(lines[3], {"signal": "DeviceForgotten", "device_id": doc["device_id"]})
+        self.assertEqual(monitor.stop(signal.SIGINT), 0)
+        self.assertEqual(len(monitor.out), 4, monitor.out)
+        self.assertNoSecrets("\n".join(monitor.out + monitor.err), "monitor's output")
+
+    def test_monitor_text(self):
+        monitor = self.monitor()
+        args = default_args("ucm", name="Boiler room")
+        first = self.provision("ucm", args)
+        self.provision("ucm", args)
+        gateway = self.provision("gateway", default_args("gateway"))
+        self.failure(*kind_argv("ucm", default_args("ucm", site_id="bad/site")))
+        self.ok("forget", first["device_id"])
+        lines = monitor.wait_lines(5)
+        ucm = first["device_id"]
+        self.assertEqual(lines[0], f'provisioned ucm {ucm} (name "Boiler room")')
+        self.assertEqual(lines[1], f'provisioned ucm {ucm} (name "Boiler room", reprovisioned)')
+        # A gateway's details name it only if the daemon knows a name.
+        named = f' (name "{gateway["name"]}")' if "name" in gateway else ""
+        self.assertEqual(lines[2], f"provisioned gateway {gateway['device_id']}{named}")
+        self.assertRegex(lines[3], r"^failed ucm: " + re.escape(ERROR_PREFIX)
+                         + r"InvalidArgument: .*site_id")
+        self.assertEqual(lines[4], f"forgotten {ucm}")
+        self.assertEqual(monitor.stop(signal.SIGTERM), 0)
+
+    def test_monitor_short_error_names(self):
+        """Without --verbose a failure line names the error briefly, and
+        stderr stays quiet (it is no terminal)."""
+        proc = subprocess.Popen([CTL, "--address", self.H.address, "monitor"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env())
+        lines = []
+
+        def read():
+            for line in proc.stdout:
+                lines.append(line)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            # Nothing says when it has subscribed: fail calls until it shows one.
+            argv = kind_argv("ucm", default_args("ucm", site_id="bad/site"))
+            deadline = time.monotonic() + 10
+            while not lines and time.monotonic() < deadline:
+                self.failure(*argv)
+                time.sleep(0.2)
+            self.assertTrue(lines, "monitor printed nothing")
+            self.assertRegex(lines[0], r"^failed ucm: InvalidArgument: .*site_id")
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(10), 0)
+            reader.join(5)
+            for line in lines:
+                self.assertEqual(line, lines[0])
+            self.assertEqual(proc.stderr.read(), "")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+
+
+if __name__ == "__main__":
+    main()
