@@ -13,16 +13,18 @@
  *   fast-standin --token TOKEN [--listen 127.0.0.1] [--port 0] [--port-file PATH]
  *
  * GET /_standin/stats -> {"connections","provisioning_connections","requests"}
- * POST /_standin/reset -> clears the counters (devices are kept). */
+ * POST /_standin/reset -> clears the counters (devices are kept).
+ *
+ * This file is the server; the ucm answer is fast-standin-ucm.c. */
 #define _GNU_SOURCE
+#include "fast-standin.h"
+
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,33 +34,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IN_MAX (64 * 1024)     /* a request larger than this gets 413 */
-#define PREFIX "CANARY"
-
-typedef struct {
-  int fd;
-  char in[IN_MAX];
-  size_t in_len;
-  char *out;
-  size_t out_len, out_off, out_cap;
-  unsigned generation;         /* stats generation of its last provisioning request */
-  int closing;                 /* close once the output is flushed */
-} Conn;
-
-typedef struct Device {
-  struct Device *next;
-  char *key;                   /* site_id \x1f hardware_id */
-  char id[40];
-  char *slug;
-} Device;
-
 static const char *token;
 static unsigned generation = 1;
-static unsigned long long n_connections, n_prov_connections, n_requests, serial, next_device;
-static Device *devices[1 << 16];
+static unsigned long long n_connections, n_prov_connections, n_requests;
 static volatile sig_atomic_t stop;
 
-static void
+void
 die (const char *what)
 {
   fprintf (stderr, "fast-standin: %s: %s\n", what, strerror (errno));
@@ -81,63 +62,7 @@ out_append (Conn *c, const char *data, size_t len)
   c->out_len += len;
 }
 
-typedef struct {
-  char *buf;
-  size_t len, cap;
-} Str;
-
-static void
-str_add (Str *s, const char *data, size_t len)
-{
-  if (s->len + len + 1 > s->cap)
-    {
-      s->cap = (s->len + len + 1) * 2;
-      s->buf = realloc (s->buf, s->cap);
-      if (s->buf == NULL)
-        die ("realloc");
-    }
-  memcpy (s->buf + s->len, data, len);
-  s->len += len;
-  s->buf[s->len] = '\0';
-}
-
-static void __attribute__ ((format (printf, 2, 3)))
-str_printf (Str *s, const char *fmt, ...)
-{
-  char tmp[1024];
-  va_list ap;
-  va_start (ap, fmt);
-  int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
-  va_end (ap);
-  if (n < 0 || (size_t) n >= sizeof tmp)
-    {
-      fprintf (stderr, "fast-standin: response piece too long\n");
-      exit (1);
-    }
-  str_add (s, tmp, (size_t) n);
-}
-
-/* A JSON string literal of @v (quotes included). */
-static void
-str_json (Str *s, const char *v)
-{
-  str_add (s, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *) v; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        {
-          char esc[2] = { '\\', (char) *p };
-          str_add (s, esc, 2);
-        }
-      else if (*p < 0x20)
-        str_printf (s, "\\u%04x", *p);
-      else
-        str_add (s, (const char *) p, 1);
-    }
-  str_add (s, "\"", 1);
-}
-
-static void
+void
 respond (Conn *c, int status, const char *reason, const char *body)
 {
   char head[256];
@@ -150,7 +75,7 @@ respond (Conn *c, int status, const char *reason, const char *body)
   out_append (c, body, len);
 }
 
-static void
+void
 respond_error (Conn *c, int status, const char *reason, const char *code, const char *message)
 {
   char body[512];
@@ -160,162 +85,6 @@ respond_error (Conn *c, int status, const char *reason, const char *code, const 
 }
 
 /* ---- requests ------------------------------------------------------------ */
-
-/* The value of JSON string member @key in @body (escapes kept as sent but
- * \" and \\ resolved), or NULL. Enough for the bodies the daemon sends. */
-static char *
-json_string_member (const char *body, size_t len, const char *key)
-{
-  size_t klen = strlen (key);
-  const char *end = body + len;
-  for (const char *p = body; p + klen + 2 < end; p++)
-    {
-      if (p[0] != '"' || memcmp (p + 1, key, klen) != 0 || p[klen + 1] != '"')
-        continue;
-      const char *q = p + klen + 2;
-      while (q < end && isspace ((unsigned char) *q))
-        q++;
-      if (q >= end || *q++ != ':')
-        continue;
-      while (q < end && isspace ((unsigned char) *q))
-        q++;
-      if (q >= end || *q++ != '"')
-        return NULL;
-      char *v = malloc ((size_t) (end - q) + 1);
-      size_t n = 0;
-      while (q < end && *q != '"')
-        {
-          if (*q == '\\' && q + 1 < end)
-            q++;
-          v[n++] = *q++;
-        }
-      v[n] = '\0';
-      if (q >= end)
-        {
-          free (v);
-          return NULL;
-        }
-      return v;
-    }
-  return NULL;
-}
-
-static uint32_t
-hash (const char *s)
-{
-  uint32_t h = 2166136261u;
-  for (; *s; s++)
-    h = (h ^ (unsigned char) *s) * 16777619u;
-  return h;
-}
-
-static char *
-slugify (const char *name)
-{
-  size_t n = strlen (name);
-  char *slug = malloc (n + 8);
-  size_t o = 0;
-  int dash = 0;
-  for (const char *p = name; *p && o < 64; p++)
-    {
-      char ch = (char) tolower ((unsigned char) *p);
-      if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
-        {
-          if (dash && o > 0)
-            slug[o++] = '-';
-          dash = 0;
-          if (o < 64)
-            slug[o++] = ch;
-        }
-      else
-        dash = 1;
-    }
-  slug[o] = '\0';
-  if (o == 0)
-    strcpy (slug, "device");
-  return slug;
-}
-
-static Device *
-device_for (const char *site, const char *hw, const char *name)
-{
-  size_t klen = strlen (site) + strlen (hw) + 2;
-  char *key = malloc (klen);
-  snprintf (key, klen, "%s\x1f%s", site, hw);
-  uint32_t h = hash (key) & ((1u << 16) - 1);
-  for (Device *d = devices[h]; d; d = d->next)
-    if (strcmp (d->key, key) == 0)
-      {
-        free (key);
-        return d;
-      }
-  Device *d = calloc (1, sizeof *d);
-  d->key = key;
-  /* uuid4-shaped, counter-based: unique for this run. */
-  snprintf (d->id, sizeof d->id, "%08x-0000-4000-8000-%012llx", (unsigned) getpid (),
-            ++next_device);
-  d->slug = slugify (name);
-  d->next = devices[h];
-  devices[h] = d;
-  return d;
-}
-
-static void
-pem (Str *s, const char *label, const char *text, unsigned long long n, const char *suffix)
-{
-  char buf[256];
-  snprintf (buf, sizeof buf, "-----BEGIN %s-----\n" PREFIX "-%s-%llu%s\n-----END %s-----\n",
-            label, text, n, suffix, label);
-  str_json (s, buf);
-}
-
-static void
-provision (Conn *c, const char *body, size_t len)
-{
-  char *site = json_string_member (body, len, "site_id");
-  char *hw = json_string_member (body, len, "hardware_id");
-  char *name = json_string_member (body, len, "name");
-  char *protocol = json_string_member (body, len, "protocol");
-  if (!site || !hw || !name || !protocol ||
-      (strcmp (protocol, "MQTT") != 0 && strcmp (protocol, "MQTTS") != 0))
-    respond_error (c, 422, "Unprocessable Entity", "invalid_request",
-                   "site_id, hardware_id, name and protocol (MQTT or MQTTS) are required");
-  else
-    {
-      Device *d = device_for (site, hw, name);
-      unsigned long long n = ++serial;
-      int tls = strcmp (protocol, "MQTTS") == 0;
-      Str s = { 0 };
-      str_printf (&s, "{\"config\":{\"mqtt_host\":\"mqtt.standin.invalid\",\"mqtt_port\":%d,"
-                      "\"mqtt_credentials\":{\"protocol\":\"%s\",",
-                  tls ? 8883 : 1883, protocol);
-      if (tls)
-        {
-          str_add (&s, "\"private_key\":", 14);
-          pem (&s, "PRIVATE KEY", "PRIVATE-KEY", n, "");
-          str_add (&s, ",\"certificate\":", 15);
-          pem (&s, "CERTIFICATE", "CERT", n, "");
-          str_add (&s, ",\"ca_chain\":", 12);
-          pem (&s, "CERTIFICATE", "CERT", n, "-CA");
-        }
-      else
-        str_printf (&s, "\"username\":\"user-%s\",\"password\":\"" PREFIX "-PASSWORD-%llu\"",
-                    d->id, n);
-      str_printf (&s, "},\"time_sync_protocol\":\"HTTP\",\"time_sync_host\":\"127.0.0.1\","
-                      "\"time_sync_port\":80,\"hardware_id\":");
-      str_json (&s, hw);
-      str_printf (&s, ",\"channel_id\":\"ucm\"},\"device_id\":\"%s\",\"slug\":", d->id);
-      str_json (&s, d->slug);
-      str_add (&s, "}", 1);
-      respond (c, 200, "OK", s.buf);
-      free (s.buf);
-    }
-  free (site);
-  free (hw);
-  free (name);
-  free (protocol);
-}
-
 /* The value of header @name in the header block @head (NUL-terminated), or
  * NULL; @out gets at most @size-1 bytes. */
 static const char *
