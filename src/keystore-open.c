@@ -1,5 +1,6 @@
 #include "keystore-private.h"
 
+#include "fields.h"
 #include "keystore-checks.h"
 #include "json-util.h"
 #include "log.h"
@@ -38,7 +39,9 @@ read_metadata (int dir, const char *what, const char *device_id, char **why)
   if (n > 0 && n < MAX_METADATA && json_parser_load_from_data (parser, buf, n, NULL))
     root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-      g_strcmp0 (ep_json_string (json_node_get_object (root), "device_id"), device_id) != 0)
+      g_strcmp0 (ep_json_string (json_node_get_object (root),
+                                 ep_fields[EP_FIELD_DEVICE_ID].stored),
+                 device_id) != 0)
     {
       *why = g_strdup_printf ("%s/" METADATA_FILE " is not the metadata of device %s", what,
                               device_id);
