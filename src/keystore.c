@@ -210,15 +210,22 @@ write_file_at (int dirfd, const char *name, const char *contents, gboolean group
 }
 
 /* The module boundary of a write: -errno @r of @step into the GError the
- * caller sees, naming the device and the keystore. */
+ * caller sees, naming the device, the keystore and what it now holds. */
+static gboolean
+write_error_held (GError **error, WriteJob *job, const char *step, int r, const char *held)
+{
+  g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE,
+               "cannot store the credentials of device %s in keystore %s: %s: %s; %s; fix the "
+               "keystore's file system, then try again",
+               job->entry->device_id, job->path, step, g_strerror (-r), held);
+  return FALSE;
+}
+
+/* A failure before the swap: the previous set is untouched. */
 static gboolean
 write_error (GError **error, WriteJob *job, const char *step, int r)
 {
-  g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE,
-               "cannot store the credentials of device %s in keystore %s: %s: %s; its previous "
-               "set, if any, is kept; fix the keystore's file system, then try again",
-               job->entry->device_id, job->path, step, g_strerror (-r));
-  return FALSE;
+  return write_error_held (error, job, step, r, "its previous set, if any, is kept");
 }
 
 /* Fills a fresh temporary directory with the whole set, durably. */
@@ -323,11 +330,16 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
     {
       /* Not durable: put the previous state back, so the failure the
        * caller sees is also what the keystore holds. */
-      write_error (&error, job, "syncing the keystore directory", -errno);
-      if (job->exchanged ? renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0
-                         : renameat (job->dirfd, id, job->dirfd, tmp) == 0)
+      int r = -errno;
+      gboolean back = job->exchanged
+                          ? renameat2 (job->dirfd, tmp, job->dirfd, id, RENAME_EXCHANGE) == 0
+                          : renameat (job->dirfd, id, job->dirfd, tmp) == 0;
+      if (back)
         ep_keystore_remove_at (job->dirfd, tmp, 0);
       fsync (job->dirfd);
+      write_error_held (&error, job, "syncing the keystore directory", r,
+                        back ? "its previous set, if any, is kept"
+                             : "the new set may be in place, but not durably");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }

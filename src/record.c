@@ -89,6 +89,19 @@ add (EpDetails *d, const char *key, char type, const char *string, guint32 numbe
   d->items[d->n++] = (EpDetail) { .key = key, .type = type, .string = string, .number = number };
 }
 
+/* What a device's details say beyond its stored fields: whether this call
+ * replaced a set, and where the set is. */
+static void
+add_computed (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
+              gboolean reprovisioned)
+{
+  add (d, "reprovisioned", 'b', NULL, reprovisioned ? 1 : 0);
+  const char *id = ep_device_info_field (info, EP_FIELD_DEVICE_ID);
+  d->keystore_path = g_build_filename (keystore_path, id ? id : "", NULL);
+  if (ep_is_plain_text (d->keystore_path))
+    add (d, "keystore_path", 's', d->keystore_path, 0);
+}
+
 void
 ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
                    gboolean reprovisioned)
@@ -99,22 +112,19 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
       const EpField *f = &ep_fields[i];
       const char *value = f->detail ? ep_device_info_get (info, f->stored) : NULL;
       guint64 port;
-      if (value == NULL)
-        continue;
-      /* Strings go on D-Bus, which refuses invalid UTF-8 and noncharacters; a
-       * hand-edited device.json may hold anything. */
-      if (f->detail_type == 's' && ep_is_plain_text (value))
+      if (value != NULL && f->detail_type == 's' && ep_is_plain_text (value))
+        /* Strings go on D-Bus, which refuses invalid UTF-8 and
+         * noncharacters; a hand-edited device.json may hold anything. */
         add (d, f->detail, 's', value, 0);
       /* 'u' details are ports. */
-      if (f->detail_type == 'u' && g_ascii_string_to_unsigned (value, 10, 0, 65535, &port, NULL))
+      if (value != NULL && f->detail_type == 'u' &&
+          g_ascii_string_to_unsigned (value, 10, 0, 65535, &port, NULL))
         add (d, f->detail, 'u', NULL, (guint32) port);
+      /* Where they always stood: after the device's identity, before its
+       * MQTT configuration. */
+      if (i == EP_FIELD_PROVISIONED_AT)
+        add_computed (d, info, keystore_path, reprovisioned);
     }
-  add (d, "reprovisioned", 'b', NULL, reprovisioned ? 1 : 0);
-
-  const char *id = ep_device_info_field (info, EP_FIELD_DEVICE_ID);
-  d->keystore_path = g_build_filename (keystore_path, id ? id : "", NULL);
-  if (ep_is_plain_text (d->keystore_path))
-    add (d, "keystore_path", 's', d->keystore_path, 0);
 }
 
 void
