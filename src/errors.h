@@ -25,6 +25,7 @@ typedef enum {
   EP_ERROR_UNAVAILABLE,
   EP_ERROR_PROTOCOL_ERROR,
   EP_ERROR_ACCESS_DENIED,
+  EP_ERROR_N_CODES,      /* not a code: how many there are */
 } EpErrorCode;
 
 #define EP_DBUS_ERROR_PREFIX "com.enapter.Provisioning1.Error."

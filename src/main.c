@@ -293,8 +293,11 @@ main (int argc, char **argv)
         }
       ep_log_set_level (level);
     }
-  curl_global_init (CURL_GLOBAL_DEFAULT);
-  int status = run (&opts);
+  CURLcode rc = curl_global_init (CURL_GLOBAL_DEFAULT);
+  if (rc != CURLE_OK)
+    ep_error ("cannot initialise libcurl: %s; check the libcurl and TLS libraries installed",
+              curl_easy_strerror (rc));
+  int status = rc == CURLE_OK ? run (&opts) : 1;
   ep_secrets_forget ();
   curl_global_cleanup ();
   g_free (opts.config_path);

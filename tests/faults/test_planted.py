@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What others leave in the keystore cannot redirect the daemon (README "Keystore",
-issue "Keystore that never loses or mixes credentials"):
+"""What others leave in the keystore cannot redirect the daemon (README "Keystore":
+a keystore that never loses or mixes credentials):
 
 - a symlink at <device_id> pointing outside the keystore (to a copy of the set,
   to an empty directory, dangling), a regular file and a hard link to an

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Fault injection at every file-system step of the keystore (README "Keystore",
-issue "Keystore that never loses or mixes credentials").
+"""Fault injection at every file-system step of the keystore (README "Keystore":
+a keystore that never loses or mixes credentials).
 
 For each scenario (reprovisioning MQTTS -> MQTT, first provisioning into an
 empty slot, ForgetDevice), one run under strace records the system calls the
@@ -72,7 +72,7 @@ class Scenario:
         self.success_state = success_state
 
 
-# The issue's scenario, reprovisioning, gets every mode; first provisioning
+# The main scenario, reprovisioning, gets every mode; first provisioning
 # and ForgetDevice take the same code paths for every errno, so one errno
 # keeps the run time (ASan build included) within a few minutes.
 SCENARIOS = [
@@ -409,7 +409,7 @@ class Runner:
     # -- checks of the recorded sequence
 
     def check_recording(self, sc, calls, steps, dev):
-        """Static rules of the issue, read off the recorded calls."""
+        """Static rules of the keystore's writes, read off the recorded calls."""
         problems = []
         ks_calls = [e for e in calls if touches(e, self.ks)]
         for e in ks_calls:

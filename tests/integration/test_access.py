@@ -160,7 +160,7 @@ class BusPolicy(HarnessTestCase):
 
 
 class PolicyGroupMember(AccountsTestCase):
-    """The straight case of the issue: the repository's bus policy, [Access]
+    """The straight case: the repository's bus policy, [Access]
     Group = enapter-provisioning (the harness default), a real member of that
     group and a user outside it."""
 

@@ -40,7 +40,8 @@ test_default_target (void)
   g_assert_nonnull (msg);
 }
 
-/* README "Configuration"'s sample, verbatim, with its "# ..." remarks. */
+/* The first published sample of the configuration, with "# ..." remarks
+ * after values and on lines of their own: still accepted verbatim. */
 static const char spec_sample[] =
   "[Cloud]\n"
   "URL=https://api.enapter.com     # base; requests go to URL + /v3/provisioning/<endpoint>\n"
@@ -59,7 +60,7 @@ static const char spec_sample[] =
   "MaxConcurrent=8                 # HTTP requests in flight at once; further calls queue\n"
   "Timeout=10                      # seconds for one HTTP attempt\n"
   "Deadline=20                     # seconds a call may take in all, retries included\n"
-  "Retries=2                       # further attempts after a failed one, when safe (section 6)\n"
+  "Retries=2                       # further attempts after a failed one, when safe\n"
   "\n"
   "[Keystore]\n"
   "Path=/var/lib/enapter-provisiond/keystore\n"
@@ -77,6 +78,28 @@ test_spec_sample (void)
                                                 &error);
   g_assert_no_error (error);
   g_assert_nonnull (c);
+  assert_defaults (c);
+}
+
+/* README "Configuration"'s sample itself, read from the README: a user may
+ * copy it as it stands. */
+static void
+test_readme_sample (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autofree char *readme = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "..", "README.md", NULL);
+  g_assert_true (g_file_get_contents (path, &readme, NULL, &error));
+  const char *section = strstr (readme, "\n## Configuration\n");
+  g_assert_nonnull (section);
+  const char *start = strstr (section, "```ini\n");
+  g_assert_nonnull (start);
+  start += strlen ("```ini\n");
+  const char *end = strstr (start, "```");
+  g_assert_nonnull (end);
+  g_autoptr (EpConfig) c = ep_config_load_data (start, (gsize) (end - start), "README.md", &error);
+  g_assert_no_error (error);
   assert_defaults (c);
 }
 
@@ -319,6 +342,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/defaults", test_defaults);
   g_test_add_func ("/config/default-target", test_default_target);
   g_test_add_func ("/config/spec-sample", test_spec_sample);
+  g_test_add_func ("/config/readme-sample", test_readme_sample);
   g_test_add_func ("/config/remarks-after-values", test_remarks_after_values);
   g_test_add_func ("/config/bad-values", test_bad_values);
   g_test_add_func ("/config/url-userinfo", test_url_userinfo);

@@ -35,14 +35,17 @@ test_service_domain (void)
     { EP_ERROR_PROTOCOL_ERROR, EP_DBUS_ERROR_PREFIX "ProtocolError" },
     { EP_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied" },
   };
-  /* Every code, in order: a code added without a name shows here. */
-  g_assert_cmpuint (G_N_ELEMENTS (cases), ==, EP_ERROR_ACCESS_DENIED + 1);
+  /* Every code, in order: a code added without a name shows here, also
+   * one added at the end. */
+  g_assert_cmpuint (G_N_ELEMENTS (cases), ==, EP_ERROR_N_CODES);
+  for (int code = 0; code < EP_ERROR_N_CODES; code++)
+    g_assert_cmpstr (name_of (EP_ERROR, code), !=, FAILED);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_assert_cmpint (cases[i].code, ==, (int) i);
       g_assert_cmpstr (name_of (EP_ERROR, cases[i].code), ==, cases[i].name);
     }
-  g_assert_cmpstr (name_of (EP_ERROR, EP_ERROR_ACCESS_DENIED + 1), ==, FAILED);
+  g_assert_cmpstr (name_of (EP_ERROR, EP_ERROR_N_CODES), ==, FAILED);
   g_assert_cmpstr (name_of (EP_ERROR, -1), ==, FAILED);
 }
 

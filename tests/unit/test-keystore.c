@@ -1,5 +1,5 @@
 /* Unit tests of src/keystore.h: the keystore layout and modes of README
- * section 5, atomic replacement, start-up clean-up, look-ups and failures. */
+ * "Keystore", atomic replacement, start-up clean-up, look-ups and failures. */
 #include "keystore-util.h"
 
 /* ---- writing ------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /* Unit tests of src/kinds.h: the table of the eight kinds against README
- * sections 2, 3 and 6, the arguments' roles, and the identity of a call. */
+ * "D-Bus API" and "Configuration" and enapter-provisiond(8) "Retries", the
+ * arguments' roles, and the busy key of a call. */
 #include "unit-util.h"
 
 typedef struct {

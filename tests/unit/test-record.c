@@ -1,5 +1,6 @@
 /* Unit tests of src/record.h: device.json as README "Keystore" describes it,
- * written through the keystore, and the details dictionary of section 3;
+ * written through the keystore, and the details dictionary of README
+ * "D-Bus API";
  * and of src/device-info.h, what the index keeps of device.json. */
 #include "keystore-util.h"
 

@@ -1,5 +1,5 @@
 /* Unit tests of src/validate.h: the input rules of README "D-Bus API" and the
- * plain-name rule of section 5. */
+ * plain-name rule of README "Keystore". */
 #include "errors.h"
 #include "unit-util.h"
 #include "validate.h"
