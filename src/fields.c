@@ -1,6 +1,6 @@
 #include "fields.h"
 
-#include "api.h"
+#include "api-result.h"
 
 #include <string.h>
 
@@ -105,10 +105,4 @@ ep_fields_nest_in (const char *name)
         ep_fields[i].stored[n] == '.')
       return TRUE;
   return FALSE;
-}
-
-const char *
-ep_device_info_field (const EpDeviceInfo *info, EpFieldId id)
-{
-  return ep_device_info_get (info, ep_fields[id].stored);
 }
