@@ -8,7 +8,6 @@
 #pragma once
 
 #include "kinds.h"
-#include "device-info.h"
 
 /* How an answer's value is checked. */
 typedef enum {
@@ -83,6 +82,3 @@ const char *ep_field_leaf (const EpField *field);
 
 /* Whether device.json keeps fields inside its object member @name. */
 gboolean ep_fields_nest_in (const char *name);
-
-/* What a stored device.json says of @id, or NULL. */
-const char *ep_device_info_field (const EpDeviceInfo *info, EpFieldId id);
