@@ -1,7 +1,7 @@
 /* libcurl on the GLib loop (see http-loop.h). */
 #include "http-loop.h"
 
-#include "http.h"
+#include "http-error.h"
 #include "log.h"
 
 #include <glib-unix.h>
