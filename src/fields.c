@@ -82,9 +82,9 @@ ep_field_applies (const EpField *f, const EpKind *kind, const char *protocol)
     case EP_WHEN_CONFIG:
       return kind->has_config;
     case EP_WHEN_MQTT:
-      return kind->has_config && g_strcmp0 (protocol, "MQTT") == 0;
+      return kind->has_config && g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTT]) == 0;
     case EP_WHEN_MQTTS:
-      return kind->has_config && g_strcmp0 (protocol, "MQTTS") == 0;
+      return kind->has_config && g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
     }
   g_assert_not_reached ();
 }

@@ -7,6 +7,12 @@
 #define NAME        { "name", 's', EP_RULE_NAME, NULL, FALSE, EP_ARG_NAME }
 #define PROTOCOL    { "protocol", 's', EP_RULE_PROTOCOL, NULL, FALSE, EP_ARG_PROTOCOL }
 
+const char *const ep_protocols[EP_N_PROTOCOLS + 1] = {
+  [EP_PROTOCOL_MQTT] = "MQTT",
+  [EP_PROTOCOL_MQTTS] = "MQTTS",
+  [EP_N_PROTOCOLS] = NULL,
+};
+
 const EpKind ep_kinds[] = {
   {
     .kind = "ucm", .method = "ProvisionUcm", .endpoint = "/v3/provisioning/ucm",

@@ -21,6 +21,17 @@ typedef enum {
   EP_RULE_LONGITUDE,     /* finite, [-180, 180] */
 } EpRule;
 
+/* The credentials' protocols, NULL-terminated: the input rule
+ * (EP_RULE_PROTOCOL), the answer's check and which answer fields belong to
+ * which credentials all read this one list. */
+typedef enum {
+  EP_PROTOCOL_MQTT,      /* a username and a password */
+  EP_PROTOCOL_MQTTS,     /* a private key, a certificate and a CA chain */
+  EP_N_PROTOCOLS
+} EpProtocol;
+
+extern const char *const ep_protocols[EP_N_PROTOCOLS + 1];
+
 /* What an argument means to the generic code, which asks for an argument by
  * its role, never by its name. At most one argument of a kind has a role. */
 typedef enum {
