@@ -158,8 +158,7 @@ static gboolean
 take_field (JsonObject *root, const EpArgs *args, const EpField *f, EpApiResult *r,
             GError **error)
 {
-  /* The device id is the only field whose name differs between kinds. */
-  const char *path = f == &ep_fields[EP_FIELD_DEVICE_ID] ? args->kind->id_field : f->response;
+  const char *path = f->path_from_kind ? args->kind->id_field : f->response;
   const char *leaf;
   JsonObject *obj = parent_of (root, path, &leaf, error);
   if (obj == NULL)

@@ -25,7 +25,7 @@ const EpField ep_fields[EP_N_FIELDS] = {
   [EP_FIELD_KIND] = CALL ("kind"),
   /* The keystore directory's name: a plain name. */
   [EP_FIELD_DEVICE_ID] = { ANSWER ("device_id", EP_VALUE_PLAIN_NAME, EP_WHEN_ALWAYS, device_id),
-                           .stored = "device_id", .detail = "device_id", .detail_type = 's' },
+                           .path_from_kind = TRUE, .stored = "device_id", .detail = "device_id", .detail_type = 's' },
   /* Which API holds the device: a later answer naming it through the other
    * one is not about this device. */
   [EP_FIELD_TARGET] = { .stored = "target" },

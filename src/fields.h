@@ -55,9 +55,11 @@ typedef enum {
 
 typedef struct {
   /* Path in a 2xx answer ("a.b" nests; every object on the way is
-   * required); NULL: not from the answer, record.c writes it from the call.
-   * The device id's row is found under the kind's id_field instead. */
+   * required); NULL: not from the answer, record.c writes it from the call. */
   const char *response;
+  /* Found in the answer under the kind's id_field, not under @response: the
+   * device id is the one field whose name differs between kinds. */
+  gboolean path_from_kind;
   EpValueType type;
   EpWhen when;
   gboolean optional;
