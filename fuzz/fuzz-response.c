@@ -211,7 +211,7 @@ check_config (const EpArgs *args, const EpApiResult *r)
 
   gboolean tls = strcmp (r->protocol, "MQTTS") == 0;
   FUZZ_CHECK ("protocol", tls || strcmp (r->protocol, "MQTT") == 0, "protocol is neither");
-  const char *asked = ep_args_get (args, "protocol");
+  const char *asked = ep_args_role (args, EP_ARG_PROTOCOL);
   FUZZ_CHECK ("protocol-asked", asked == NULL || strcmp (asked, r->protocol) == 0,
               "%s credentials accepted for a %s request", r->protocol, asked);
   if (tls)
@@ -282,7 +282,7 @@ check_result (const EpArgs *args, const EpApiResult *r, JsonNode *json, const ch
           FUZZ_CHECK ("plain-name", ep_is_plain_name (r->slug) && plain_name_oracle (r->slug),
                       "slug '%s' is not a plain name", r->slug);
           fuzz_check_bus_text ("slug", r->slug);
-          const char *asked = ep_args_get (args, "slug");
+          const char *asked = ep_args_role (args, EP_ARG_SLUG);
           FUZZ_CHECK ("slug-asked", asked == NULL || strcmp (asked, r->slug) == 0,
                       "slug '%s' accepted for a request of '%s'", r->slug, asked);
         }

@@ -138,9 +138,11 @@ check_value (JsonObject *root, const EpArgs *args, const EpField *f, const char 
   if (f->type == EP_VALUE_PLAIN_NAME && !ep_is_plain_name (value))
     return fail (error, "%s is not a plain name (1-128 bytes, no '/', no leading '.', no "
                  "control characters)", path);
-  if (f->type == EP_VALUE_PROTOCOL && strcmp (value, "MQTT") != 0 &&
-      strcmp (value, "MQTTS") != 0)
-    return fail (error, "%s is neither MQTT nor MQTTS", path);
+  /* The message names each protocol: a third one needs other words. */
+  G_STATIC_ASSERT (EP_N_PROTOCOLS == 2);
+  if (f->type == EP_VALUE_PROTOCOL && !g_strv_contains (ep_protocols, value))
+    return fail (error, "%s is neither %s nor %s", path, ep_protocols[EP_PROTOCOL_MQTT],
+                 ep_protocols[EP_PROTOCOL_MQTTS]);
   const char *asked = f->asked != EP_ARG_PLAIN ? ep_args_role (args, f->asked) : NULL;
   if (asked != NULL && strcmp (asked, value) != 0)
     return f->type == EP_VALUE_PROTOCOL
@@ -156,8 +158,7 @@ static gboolean
 take_field (JsonObject *root, const EpArgs *args, const EpField *f, EpApiResult *r,
             GError **error)
 {
-  /* The device id is the only field whose name differs between kinds. */
-  const char *path = f == &ep_fields[EP_FIELD_DEVICE_ID] ? args->kind->id_field : f->response;
+  const char *path = f->path_from_kind ? args->kind->id_field : f->response;
   const char *leaf;
   JsonObject *obj = parent_of (root, path, &leaf, error);
   if (obj == NULL)

@@ -1,7 +1,5 @@
 #include "device-info.h"
 
-#include "fields.h"
-
 #include <string.h>
 
 /* An EpDeviceInfo is the fields as "name\0value\0" pairs, ended by an empty
@@ -73,4 +71,10 @@ ep_device_info_get (const EpDeviceInfo *info, const char *field)
       p = value + strlen (value) + 1;
     }
   return NULL;
+}
+
+const char *
+ep_device_info_field (const EpDeviceInfo *info, EpFieldId id)
+{
+  return ep_device_info_get (info, ep_fields[id].stored);
 }

@@ -6,6 +6,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "fields.h"
+
 typedef struct EpDeviceInfo EpDeviceInfo;
 
 /* The fields of @metadata: top-level strings and integers, and those of the
@@ -17,3 +19,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpDeviceInfo, ep_device_info_free)
 
 /* The value of @field (integers in decimal), or NULL when absent. */
 const char *ep_device_info_get (const EpDeviceInfo *info, const char *field);
+/* What a stored device.json says of @id (its row's stored path), or NULL. */
+const char *ep_device_info_field (const EpDeviceInfo *info, EpFieldId id);

@@ -3,7 +3,7 @@
  * name of README "D-Bus API" a caller sees. */
 #include "errors.h"
 
-#include "http.h"
+#include "http-error.h"
 #include "keystore.h"
 
 G_DEFINE_QUARK (ep-error-quark, ep_error)

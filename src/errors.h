@@ -4,7 +4,7 @@
  * EP_ERROR holds what the service itself decides about a call, in the words
  * of README "D-Bus API": service.c, validate.c, api.c, caller.c and bus.c
  * use it. Modules that know nothing of calls have their own domain, declared
- * in their header: EP_HTTP_ERROR (http.h), EP_KEYSTORE_ERROR (keystore.h),
+ * in their header: EP_HTTP_ERROR (http-error.h), EP_KEYSTORE_ERROR (keystore.h),
  * EP_CONFIG_ERROR (config.h, start-up only). */
 #pragma once
 

@@ -1,6 +1,6 @@
 #include "fields.h"
 
-#include "api.h"
+#include "api-result.h"
 
 #include <string.h>
 
@@ -25,7 +25,7 @@ const EpField ep_fields[EP_N_FIELDS] = {
   [EP_FIELD_KIND] = CALL ("kind"),
   /* The keystore directory's name: a plain name. */
   [EP_FIELD_DEVICE_ID] = { ANSWER ("device_id", EP_VALUE_PLAIN_NAME, EP_WHEN_ALWAYS, device_id),
-                           .stored = "device_id", .detail = "device_id", .detail_type = 's' },
+                           .path_from_kind = TRUE, .stored = "device_id", .detail = "device_id", .detail_type = 's' },
   /* Which API holds the device: a later answer naming it through the other
    * one is not about this device. */
   [EP_FIELD_TARGET] = { .stored = "target" },
@@ -82,9 +82,9 @@ ep_field_applies (const EpField *f, const EpKind *kind, const char *protocol)
     case EP_WHEN_CONFIG:
       return kind->has_config;
     case EP_WHEN_MQTT:
-      return kind->has_config && g_strcmp0 (protocol, "MQTT") == 0;
+      return kind->has_config && g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTT]) == 0;
     case EP_WHEN_MQTTS:
-      return kind->has_config && g_strcmp0 (protocol, "MQTTS") == 0;
+      return kind->has_config && g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
     }
   g_assert_not_reached ();
 }
@@ -105,10 +105,4 @@ ep_fields_nest_in (const char *name)
         ep_fields[i].stored[n] == '.')
       return TRUE;
   return FALSE;
-}
-
-const char *
-ep_device_info_field (const EpDeviceInfo *info, EpFieldId id)
-{
-  return ep_device_info_get (info, ep_fields[id].stored);
 }

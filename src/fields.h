@@ -8,7 +8,6 @@
 #pragma once
 
 #include "kinds.h"
-#include "device-info.h"
 
 /* How an answer's value is checked. */
 typedef enum {
@@ -56,9 +55,11 @@ typedef enum {
 
 typedef struct {
   /* Path in a 2xx answer ("a.b" nests; every object on the way is
-   * required); NULL: not from the answer, record.c writes it from the call.
-   * The device id's row is found under the kind's id_field instead. */
+   * required); NULL: not from the answer, record.c writes it from the call. */
   const char *response;
+  /* Found in the answer under the kind's id_field, not under @response: the
+   * device id is the one field whose name differs between kinds. */
+  gboolean path_from_kind;
   EpValueType type;
   EpWhen when;
   gboolean optional;
@@ -83,6 +84,3 @@ const char *ep_field_leaf (const EpField *field);
 
 /* Whether device.json keeps fields inside its object member @name. */
 gboolean ep_fields_nest_in (const char *name);
-
-/* What a stored device.json says of @id, or NULL. */
-const char *ep_device_info_field (const EpDeviceInfo *info, EpFieldId id);

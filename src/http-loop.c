@@ -1,7 +1,7 @@
 /* libcurl on the GLib loop (see http-loop.h). */
 #include "http-loop.h"
 
-#include "http.h"
+#include "http-error.h"
 #include "log.h"
 
 #include <glib-unix.h>
@@ -146,13 +146,8 @@ on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
   return 0;
 }
 
-/* curl_multi_setopt's options take different types: a macro keeps the
- * first failure and its option's name. */
 #define MULTI_SETOPT(rc, failed, multi, opt, val)                                            \
-  do {                                                                                       \
-    if ((rc) == CURLM_OK && ((rc) = curl_multi_setopt ((multi), (opt), (val))) != CURLM_OK)  \
-      (failed) = #opt;                                                                       \
-  } while (0)
+  EP_CURL_SETOPT (curl_multi_setopt, CURLM_OK, rc, failed, multi, opt, #opt, val)
 
 EpCurlLoop *
 ep_curl_loop_new (long max_connections, EpCurlLoopProgress progress, gpointer user_data,

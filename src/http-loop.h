@@ -10,6 +10,17 @@
 
 typedef struct EpCurlLoop EpCurlLoop;
 
+/* Sets @opt on @handle with @setopt (curl_easy_setopt, curl_multi_setopt)
+ * unless an earlier option failed (@rc is no longer @ok), and keeps the
+ * first failure: its code in @rc and @name in @failed, for the message. A
+ * macro because the options take different types; @name is the caller's #opt
+ * so that it stays the option's own spelling. */
+#define EP_CURL_SETOPT(setopt, ok, rc, failed, handle, opt, name, val)                     \
+  do {                                                                                     \
+    if ((rc) == (ok) && ((rc) = setopt ((handle), (opt), (val))) != (ok))                  \
+      (failed) = (name);                                                                   \
+  } while (0)
+
 /* Runs after each time libcurl has worked (a socket was ready, its timer
  * fired): the place to call curl_multi_info_read. */
 typedef void (*EpCurlLoopProgress) (gpointer user_data);

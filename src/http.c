@@ -171,13 +171,8 @@ on_body (char *data, size_t size, size_t nmemb, void *userp)
   return n;
 }
 
-/* curl_easy_setopt's options take different types: a macro keeps the
- * first failure and its option's name. */
 #define EASY_SETOPT(st, easy, opt, val)                                                       \
-  do {                                                                                        \
-    if ((st)->rc == CURLE_OK && ((st)->rc = curl_easy_setopt ((easy), (opt), (val))) != CURLE_OK) \
-      (st)->option = #opt;                                                                    \
-  } while (0)
+  EP_CURL_SETOPT (curl_easy_setopt, CURLE_OK, (st)->rc, (st)->option, easy, opt, #opt, val)
 
 typedef struct {
   CURLcode rc;

@@ -4,17 +4,9 @@
 #pragma once
 
 #include "config.h"
+#include "http-error.h"
 
 typedef struct EpHttp EpHttp;
-
-/* The http module's failures as GErrors; errors.c names them for the bus. */
-#define EP_HTTP_ERROR (ep_http_error_quark ())
-GQuark ep_http_error_quark (void);
-
-typedef enum {
-  EP_HTTP_ERROR_QUEUE_FULL,  /* MaxConcurrent running and MaxQueued waiting */
-  EP_HTTP_ERROR_SETUP,       /* libcurl could not be set up (http-loop.c) */
-} EpHttpErrorCode;
 
 typedef enum {
   EP_HTTP_RESPONSE,    /* the server answered: see status and body */

@@ -7,6 +7,12 @@
 #define NAME        { "name", 's', EP_RULE_NAME, NULL, FALSE, EP_ARG_NAME }
 #define PROTOCOL    { "protocol", 's', EP_RULE_PROTOCOL, NULL, FALSE, EP_ARG_PROTOCOL }
 
+const char *const ep_protocols[EP_N_PROTOCOLS + 1] = {
+  [EP_PROTOCOL_MQTT] = "MQTT",
+  [EP_PROTOCOL_MQTTS] = "MQTTS",
+  [EP_N_PROTOCOLS] = NULL,
+};
+
 const EpKind ep_kinds[] = {
   {
     .kind = "ucm", .method = "ProvisionUcm", .endpoint = "/v3/provisioning/ucm",
@@ -171,17 +177,49 @@ ep_args_role (const EpArgs *args, EpArgRole role)
   return i >= 0 ? args->str[i] : NULL;
 }
 
+void
+ep_busy_args_init (EpBusyArgs *busy, const EpKind *kind, EpArgValueFunc value,
+                   gconstpointer source)
+{
+  guint n = 0;
+  *busy = (EpBusyArgs) { .kind = kind };
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    if (kind->args[i].busy_key)
+      {
+        busy->names[n] = kind->args[i].name;
+        busy->values[n++] = value (kind, i, source);
+      }
+}
+
+static const char *
+call_arg (const EpKind *kind G_GNUC_UNUSED, guint index, gconstpointer source)
+{
+  return ((const EpArgs *) source)->str[index];
+}
+
+void
+ep_args_busy_args (const EpArgs *args, EpBusyArgs *busy)
+{
+  ep_busy_args_init (busy, args->kind, call_arg, args);
+}
+
+char *
+ep_busy_args_key (const EpBusyArgs *busy)
+{
+  GString *key = g_string_new (NULL);
+  /* Hardware is one namespace across kinds; other identities are per kind. */
+  if (ep_kind_role_index (busy->kind, EP_ARG_HARDWARE_ID) < 0)
+    g_string_append (key, busy->kind->kind);
+  for (guint i = 0; busy->names[i] != NULL; i++)
+    g_string_append_printf (key, "\x1f%s=%s", busy->names[i],
+                            busy->values[i] ? busy->values[i] : "");
+  return g_string_free (key, FALSE);
+}
+
 char *
 ep_args_busy_key (const EpArgs *args)
 {
-  const EpKind *kind = args->kind;
-  GString *key = g_string_new (NULL);
-  /* Hardware is one namespace across kinds; other identities are per kind. */
-  if (ep_kind_role_index (kind, EP_ARG_HARDWARE_ID) < 0)
-    g_string_append (key, kind->kind);
-  for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    if (kind->args[i].busy_key)
-      g_string_append_printf (key, "\x1f%s=%s", kind->args[i].name,
-                              args->str[i] ? args->str[i] : "");
-  return g_string_free (key, FALSE);
+  EpBusyArgs busy;
+  ep_args_busy_args (args, &busy);
+  return ep_busy_args_key (&busy);
 }

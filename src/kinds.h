@@ -21,6 +21,17 @@ typedef enum {
   EP_RULE_LONGITUDE,     /* finite, [-180, 180] */
 } EpRule;
 
+/* The credentials' protocols, NULL-terminated: the input rule
+ * (EP_RULE_PROTOCOL), the answer's check and which answer fields belong to
+ * which credentials all read this one list. */
+typedef enum {
+  EP_PROTOCOL_MQTT,      /* a username and a password */
+  EP_PROTOCOL_MQTTS,     /* a private key, a certificate and a CA chain */
+  EP_N_PROTOCOLS
+} EpProtocol;
+
+extern const char *const ep_protocols[EP_N_PROTOCOLS + 1];
+
 /* What an argument means to the generic code, which asks for an argument by
  * its role, never by its name. At most one argument of a kind has a role. */
 typedef enum {
@@ -92,8 +103,30 @@ void ep_args_free (EpArgs *args);
 const char *ep_args_get (const EpArgs *args, const char *name);
 /* The string argument with @role, or NULL when the kind has none. */
 const char *ep_args_role (const EpArgs *args, EpArgRole role);
-/* A key naming the device a call is about (kind-independent for hardware
+
+/* What the busy key is made of: the kind's busy_key arguments, named the way
+ * device.json keeps them. A call and a stored device both yield it, so the
+ * Busy check, the keystore's "cannot reprovision" search and forgetting a
+ * device all compare the same arguments. */
+typedef struct {
+  const EpKind *kind;
+  const char *names[EP_MAX_ARGS + 1];   /* NULL-terminated */
+  const char *values[EP_MAX_ARGS + 1];  /* values[i] of names[i], NULL when absent */
+} EpBusyArgs;
+
+/* The value of @kind's argument at @index in @source, or NULL. */
+typedef const char *(*EpArgValueFunc) (const EpKind *kind, guint index, gconstpointer source);
+
+/* Fills @busy with @kind's busy-key arguments, their values read by @value
+ * from @source: a call's EpArgs (ep_args_busy_args) or a stored device. */
+void ep_busy_args_init (EpBusyArgs *busy, const EpKind *kind, EpArgValueFunc value,
+                        gconstpointer source);
+/* Fills @busy from a call's arguments. */
+void ep_args_busy_args (const EpArgs *args, EpBusyArgs *busy);
+/* A key naming the device @busy is about (kind-independent for hardware
  * ids, so two kinds cannot provision one piece of hardware at once). */
+char *ep_busy_args_key (const EpBusyArgs *busy);
+/* ep_busy_args_key () of a call's arguments. */
 char *ep_args_busy_key (const EpArgs *args);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpArgs, ep_args_free)

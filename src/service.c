@@ -263,19 +263,12 @@ check_reprovision_allowed (EpService *svc, const EpArgs *args, GError **error)
   const EpKind *kind = args->kind;
   if (!kind->cannot_reprovision)
     return TRUE;
-  const char *names[EP_MAX_ARGS + 1] = { 0 };
-  const char *values[EP_MAX_ARGS + 1] = { 0 };
-  guint n = 0;
-  for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    if (kind->args[i].busy_key)
-      {
-        names[n] = kind->args[i].name;
-        values[n++] = args->str[i];
-      }
-  const char *existing = ep_keystore_find (svc->keystore, kind->kind, names, values);
+  EpBusyArgs busy;
+  ep_args_busy_args (args, &busy);
+  const char *existing = ep_keystore_find (svc->keystore, kind->kind, busy.names, busy.values);
   if (existing == NULL)
     return TRUE;
-  g_autofree char *same = g_strjoinv (" and ", (char **) names);
+  g_autofree char *same = g_strjoinv (" and ", (char **) busy.names);
   g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
                "%s cannot reprovision: the keystore already holds %s device %s with the same "
                "%s; forget it first",
@@ -348,18 +341,23 @@ typedef struct {
   gpointer user_data;
 } ForgetCall;
 
-/* The busy key of a stored device, as ep_args_busy_key () makes it
- * for a call. */
+/* device.json keeps each argument under its own name. */
+static const char *
+stored_arg (const EpKind *kind, guint index, gconstpointer source)
+{
+  return ep_device_info_get (source, kind->args[index].name);
+}
+
+/* The busy key of a stored device, as a call for it would make it. */
 static char *
 stored_busy_key (const EpDeviceInfo *info)
 {
   const EpKind *kind = ep_kind_by_name (ep_device_info_field (info, EP_FIELD_KIND));
   if (kind == NULL)
     return NULL;
-  g_autoptr (EpArgs) args = ep_args_new (kind);
-  for (guint i = 0; i < ep_kind_n_args (kind); i++)
-    args->str[i] = g_strdup (ep_device_info_get (info, kind->args[i].name));
-  return ep_args_busy_key (args);
+  EpBusyArgs busy;
+  ep_busy_args_init (&busy, kind, stored_arg, info);
+  return ep_busy_args_key (&busy);
 }
 
 static gboolean

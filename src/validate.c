@@ -191,7 +191,6 @@ check_range (double v, double limit, char **problem)
 gboolean
 ep_validate_value (EpRule rule, const char *str, double num, char **problem)
 {
-  static const char *const protocols[] = { "MQTT", "MQTTS", NULL };
   static const char *const device_types[] = { "ELECTROLYSER", "DRYER", "WATER_TANK", NULL };
 
   if (rule != EP_RULE_LATITUDE && rule != EP_RULE_LONGITUDE && str == NULL)
@@ -208,7 +207,7 @@ ep_validate_value (EpRule rule, const char *str, double num, char **problem)
     case EP_RULE_NAME:
       return check_name (str, problem);
     case EP_RULE_PROTOCOL:
-      return check_one_of (str, protocols, problem);
+      return check_one_of (str, ep_protocols, problem);
     case EP_RULE_DEVICE_TYPE:
       return check_one_of (str, device_types, problem);
     case EP_RULE_SLUG:
