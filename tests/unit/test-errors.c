@@ -2,7 +2,7 @@
  * domain that can reach the bus has its D-Bus name, and nothing else does. */
 #include "config.h"
 #include "errors.h"
-#include "http.h"
+#include "http-error.h"
 #include "keystore.h"
 
 #include <gio/gio.h>
