@@ -151,6 +151,20 @@ parse_group (const KeySpec *spec, const char *value, void *dest, char **problem)
   return TRUE;
 }
 
+static gboolean
+parse_bool (const KeySpec *spec, const char *value, void *dest, char **problem)
+{
+  static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+  static const char *const no[] = { "no", "false", "off", "0", NULL };
+  if (!g_strv_contains (yes, value) && !g_strv_contains (no, value))
+    {
+      *problem = g_strdup_printf ("'%s' must be yes or no", value);
+      return FALSE;
+    }
+  *(gboolean *) dest = g_strv_contains (yes, value);
+  return TRUE;
+}
+
 /* Token files are parsed after the table, so their paths land here first. */
 typedef struct {
   EpConfig config;
@@ -180,6 +194,9 @@ static const KeySpec keys[] = {
   NUMBER ("Provisioning", "Retries", config.retries, 0, 20),
   KEY ("Provisioning", "KeepConnections", parse_seconds, config.keep_connections),
   NUMBER ("Service", "IdleTimeout", config.idle_timeout, 0, 86400),
+  KEY ("Renewal", "Auto", parse_bool, config.renewal_auto),
+  NUMBER ("Renewal", "At", config.renewal_at, 1, 99),
+  NUMBER ("Renewal", "RetryInterval", config.renewal_retry_interval, 1, 86400),
   KEY ("Keystore", "Path", parse_path, config.keystore_path),
   KEY ("Keystore", "Group", parse_group, keystore_group),
   KEY ("Access", "Group", parse_group, config.access_group),
@@ -216,6 +233,8 @@ set_defaults (EpConfig *c)
   c->deadline = 20;
   c->keep_connections = 10;
   c->retries = 2;
+  c->renewal_at = 80;
+  c->renewal_retry_interval = 600;
   c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   c->access_group = g_strdup (DEFAULT_ACCESS_GROUP);
 }

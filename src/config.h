@@ -35,6 +35,9 @@ typedef struct {
   guint retries;
   double keep_connections;   /* seconds connections stay open after the last call */
   guint idle_timeout;        /* seconds without calls before exit; 0 never */
+  gboolean renewal_auto;     /* renew MQTTS certificates before they expire */
+  guint renewal_at;          /* percent of a certificate's lifetime before renewal */
+  guint renewal_retry_interval;  /* seconds between failed renewals (jittered) */
   char *keystore_path;
   gboolean keystore_group_set;
   gid_t keystore_gid;
