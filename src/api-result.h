@@ -25,6 +25,11 @@ typedef struct {
   guint time_sync_port;
   char *hardware_id;
   char *channel_id;
+  /* Not in the answer: read off the certificate by the credentials check
+   * (credentials.h) once the set has passed it. */
+  gint64 certificate_not_before;
+  gint64 certificate_not_after;
+  char *certificate_sha256;
 } EpApiResult;
 
 /* Defined in api.c, which allocates results. */

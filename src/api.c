@@ -22,6 +22,8 @@ ep_api_build_body (const EpArgs *args)
   for (guint i = 0; i < ep_kind_n_args (kind); i++)
     {
       const EpArg *arg = &kind->args[i];
+      if (ep_arg_in_path (arg))
+        continue;
       const char *leaf;
       JsonObject *obj = ep_json_object_for_path (root, arg->json ? arg->json : arg->name, &leaf);
       if (arg->type == 'd')
@@ -31,6 +33,22 @@ ep_api_build_body (const EpArgs *args)
     }
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), root);
   return json_to_string (node, FALSE);
+}
+
+char *
+ep_api_build_path (const EpArgs *args)
+{
+  const EpKind *kind = args->kind;
+  g_autoptr (GString) path = g_string_new (kind->endpoint);
+  for (guint i = 0; i < ep_kind_n_args (kind); i++)
+    {
+      if (!ep_arg_in_path (&kind->args[i]))
+        continue;
+      g_autofree char *name = g_strdup_printf ("{%s}", kind->args[i].name);
+      g_autofree char *value = g_uri_escape_string (args->str[i], NULL, FALSE);
+      g_string_replace (path, name, value, 1);
+    }
+  return g_string_free (g_steal_pointer (&path), FALSE);
 }
 
 /* ---- response --------------------------------------------------------- */
@@ -119,7 +137,7 @@ refuse_other_credentials (JsonObject *root, const EpKind *kind, const char *prot
   for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
       const EpField *f = &ep_fields[i];
-      if ((f->when != EP_WHEN_MQTT && f->when != EP_WHEN_MQTTS) ||
+      if (f->response == NULL || (f->when != EP_WHEN_MQTT && f->when != EP_WHEN_MQTTS) ||
           ep_field_applies (f, kind, protocol))
         continue;
       const char *leaf;
@@ -154,16 +172,60 @@ check_value (JsonObject *root, const EpArgs *args, const EpField *f, const char 
 }
 
 /* One answer field into its member of @r. */
+/* The member at @path, or NULL when it (or an object on the way) is absent. */
+static JsonNode *
+find_member (JsonObject *root, const char *path)
+{
+  const char *leaf;
+  JsonObject *obj = path ? parent_of (root, path, &leaf, NULL) : NULL;
+  return obj ? json_object_get_member (obj, leaf) : NULL;
+}
+
+/* A field the answer may carry in two places (EpField.also): the one that is
+ * there; where both are, they must be the same string. */
+static gboolean
+take_either (JsonObject *root, const EpField *f, JsonNode **node, const char **path,
+             GError **error)
+{
+  JsonNode *also = find_member (root, f->also);
+  if (also == NULL)
+    return TRUE;
+  if (*node == NULL)
+    {
+      *node = also;
+      *path = f->also;
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (*node) && JSON_NODE_HOLDS_VALUE (also) &&
+      json_node_get_value_type (*node) == G_TYPE_STRING &&
+      json_node_get_value_type (also) == G_TYPE_STRING &&
+      g_strcmp0 (json_node_get_string (*node), json_node_get_string (also)) == 0)
+    return TRUE;
+  return fail (error, "%s and %s disagree", f->response, f->also);
+}
+
 static gboolean
 take_field (JsonObject *root, const EpArgs *args, const EpField *f, EpApiResult *r,
             GError **error)
 {
+  if (f->path_from_kind && args->kind->id_field == NULL)
+    {
+      /* A call on a stored device: its answer does not name it. */
+      char **out = G_STRUCT_MEMBER_P (r, f->offset);
+      *out = g_strdup (ep_args_role (args, EP_ARG_DEVICE_ID));
+      return TRUE;
+    }
   const char *path = f->path_from_kind ? args->kind->id_field : f->response;
   const char *leaf;
   JsonObject *obj = parent_of (root, path, &leaf, error);
-  if (obj == NULL)
+  JsonNode *node = obj ? json_object_get_member (obj, leaf) : NULL;
+  /* With a second place, the usual one may be missing altogether. */
+  if (f->also != NULL && obj == NULL)
+    g_clear_error (error);
+  if (obj == NULL && f->also == NULL)
     return FALSE;
-  JsonNode *node = json_object_get_member (obj, leaf);
+  if (f->also != NULL && !take_either (root, f, &node, &path, error))
+    return FALSE;
   if (node == NULL && f->optional)
     return TRUE;
   if (f->type == EP_VALUE_PORT)
@@ -218,24 +280,32 @@ ep_api_parse_result (const EpArgs *args, const char *body, gsize len, GError **e
   return g_steal_pointer (&r);
 }
 
-/* The member of @r for the answer field @f. */
+/* The member of @r for the field @f, of type @type (any text type is
+ * EP_VALUE_TEXT here). */
 static gpointer
-member_of (const EpApiResult *r, const EpField *f, gboolean port)
+member_of (const EpApiResult *r, const EpField *f, EpValueType type)
 {
-  g_assert (f->response != NULL && (f->type == EP_VALUE_PORT) == port);
+  g_assert (ep_field_in_result (f));
+  g_assert (ep_field_is_text (f) ? type == EP_VALUE_TEXT : f->type == type);
   return G_STRUCT_MEMBER_P (r, f->offset);
 }
 
 const char *
 ep_api_result_text (const EpApiResult *r, EpFieldId id)
 {
-  return *(const char **) member_of (r, &ep_fields[id], FALSE);
+  return *(const char **) member_of (r, &ep_fields[id], EP_VALUE_TEXT);
 }
 
 guint
 ep_api_result_port (const EpApiResult *r, EpFieldId id)
 {
-  return *(guint *) member_of (r, &ep_fields[id], TRUE);
+  return *(guint *) member_of (r, &ep_fields[id], EP_VALUE_PORT);
+}
+
+gint64
+ep_api_result_time (const EpApiResult *r, EpFieldId id)
+{
+  return *(gint64 *) member_of (r, &ep_fields[id], EP_VALUE_TIME);
 }
 
 void
@@ -246,9 +316,9 @@ ep_api_result_free (EpApiResult *r)
   for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
       const EpField *f = &ep_fields[i];
-      if (f->response == NULL || f->type == EP_VALUE_PORT)
+      if (!ep_field_in_result (f) || !ep_field_is_text (f))
         continue;
-      char **value = member_of (r, f, FALSE);
+      char **value = member_of (r, f, EP_VALUE_TEXT);
       if (f->secret)
         ep_secret_free (*value);
       else
@@ -263,7 +333,7 @@ ep_api_result_holding_secret (const EpApiResult *r)
   for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
       const EpField *f = &ep_fields[i];
-      if (f->response != NULL && f->type != EP_VALUE_PORT &&
+      if (ep_field_in_result (f) && ep_field_is_text (f) &&
           ep_redact_needed (ep_api_result_text (r, i)))
         return ep_field_leaf (f);
     }

@@ -13,6 +13,10 @@
  * the kind. */
 char *ep_api_build_body (const EpArgs *args);
 
+/* The request's path below the target's URL: the row's endpoint with each
+ * "{argument}" replaced by that argument, percent-encoded. */
+char *ep_api_build_path (const EpArgs *args);
+
 /* Parses a 2xx body. Anything that is not the documented JSON, or that is
  * unsafe to store (README "Keystore"), fails with EP_ERROR_PROTOCOL_ERROR and a
  * message that quotes no secret. */
@@ -23,6 +27,8 @@ EpApiResult *ep_api_parse_result (const EpArgs *args, const char *body, gsize le
  * or the port (0 when absent). */
 const char *ep_api_result_text (const EpApiResult *result, EpFieldId id);
 guint ep_api_result_port (const EpApiResult *result, EpFieldId id);
+/* The time member of @result for @id (0 when unknown). */
+gint64 ep_api_result_time (const EpApiResult *result, EpFieldId id);
 
 /* The name of a member of @result that holds a secret registered with
  * redact.h (an API token: an API that echoes one must not get it stored,

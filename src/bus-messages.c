@@ -41,13 +41,32 @@ ep_bus_append_details (sd_bus_message *m, gconstpointer data)
   for (guint i = 0; r >= 0 && i < d->n; i++)
     {
       const EpDetail *e = &d->items[i];
+      /* Each number in the width its D-Bus type has. */
       int b = e->number != 0;
+      uint32_t u = (uint32_t) e->number;
+      int64_t x = e->number;
       r = append_entry (m, e->key, e->type,
                         e->type == 's'   ? (const void *) e->string
                         : e->type == 'b' ? (const void *) &b
-                                         : (const void *) &e->number);
+                        : e->type == 'u' ? (const void *) &u
+                                         : (const void *) &x);
     }
   return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
+int
+ep_bus_append_credentials_changed (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusCredentialsChanged *c = data;
+  int r = sd_bus_message_append (m, "ss", c->device_id, c->reason);
+  return r < 0 ? r : ep_bus_append_details (m, c->details);
+}
+
+int
+ep_bus_append_expiring (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusExpiring *e = data;
+  return sd_bus_message_append (m, "sx", e->device_id, (int64_t) e->not_after);
 }
 
 int

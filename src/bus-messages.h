@@ -34,6 +34,24 @@ int ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data);
 int ep_bus_append_device_list (sd_bus_message *m, gconstpointer data);
 
 typedef struct {
+  const char *device_id;
+  const char *reason;
+  const EpDetails *details;
+} EpBusCredentialsChanged;
+
+/* @data: EpBusCredentialsChanged. CredentialsChanged: (s device_id,
+ * s reason, a{sv} details). */
+int ep_bus_append_credentials_changed (sd_bus_message *m, gconstpointer data);
+
+typedef struct {
+  const char *device_id;
+  gint64 not_after;
+} EpBusExpiring;
+
+/* @data: EpBusExpiring. CredentialsExpiring: (s device_id, x not_after). */
+int ep_bus_append_expiring (sd_bus_message *m, gconstpointer data);
+
+typedef struct {
   const char *kind;
   const char *error_name;
   const char *message;

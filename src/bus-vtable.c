@@ -30,17 +30,20 @@ ep_bus_vtable_new (sd_bus_message_handler_t provision, const sd_bus_vtable *fixe
 {
   static const sd_bus_vtable start = SD_BUS_VTABLE_START (0);
   static const sd_bus_vtable end = SD_BUS_VTABLE_END;
-  gsize n_kinds = 0;
-  while (ep_kinds[n_kinds].kind != NULL)
-    n_kinds++;
+  /* The Provision methods, then the methods on a stored device. */
+  GPtrArray *rows = g_ptr_array_new ();
+  for (const EpKind *k = ep_kinds; k->kind != NULL; k++)
+    g_ptr_array_add (rows, (gpointer) k);
+  for (const EpKind *k = ep_device_methods; k->method != NULL; k++)
+    g_ptr_array_add (rows, (gpointer) k);
 
   /* Zeroed, so the unused parts of each entry's union are defined. */
-  sd_bus_vtable *vt = g_new0 (sd_bus_vtable, n_kinds + n_fixed + 2);
+  sd_bus_vtable *vt = g_new0 (sd_bus_vtable, rows->len + n_fixed + 2);
   sd_bus_vtable *v = vt;
   memcpy (v++, &start, sizeof start);
-  for (gsize i = 0; i < n_kinds; i++, v++)
+  for (guint i = 0; i < rows->len; i++, v++)
     {
-      const EpKind *kind = &ep_kinds[i];
+      const EpKind *kind = rows->pdata[i];
       v->type = _SD_BUS_VTABLE_METHOD;
       v->flags = SD_BUS_VTABLE_UNPRIVILEGED;
       v->x.method.member = kind->method;
@@ -49,6 +52,7 @@ ep_bus_vtable_new (sd_bus_message_handler_t provision, const sd_bus_vtable *fixe
       v->x.method.handler = provision;
       v->x.method.names = keep (strings, method_names (kind));
     }
+  g_ptr_array_unref (rows);
   memcpy (v, fixed, n_fixed * sizeof *fixed);
   v += n_fixed;
   memcpy (v, &end, sizeof end);

@@ -134,22 +134,31 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
   EpBus *bus = call->bus;
   const EpKind *kind = args->kind;
 
+  /* Only a Provision method (a row with a kind) announces its outcome; a
+   * new set for a stored device is told by CredentialsChanged. */
+  gboolean announce = kind->kind != NULL;
   if (error != NULL)
     {
       reply_error (call, error);
       EpBusFailed f = { .kind = kind->kind, .error_name = ep_error_dbus_name (error),
                         .message = error->message, .args = args };
-      emit_with (bus, "ProvisioningFailed", ep_bus_append_failed_signal, &f);
+      if (announce)
+        emit_with (bus, "ProvisioningFailed", ep_bus_append_failed_signal, &f);
     }
   else
     {
       char who[256];
-      ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
-               caller_text (call, who, sizeof who), kind->kind, device_id);
       EpBusProvisioned p = { .kind = kind->kind, .device_id = device_id, .details = details };
+      if (announce)
+        ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
+                 caller_text (call, who, sizeof who), kind->kind, device_id);
+      else
+        ep_info ("%s (%s): device %s: new credentials stored in the keystore", kind->method,
+                 caller_text (call, who, sizeof who), device_id);
       reply_with (call, ep_bus_append_provisioned_reply, &p);
       /* Also when the caller has gone: others may be waiting for it. */
-      emit_with (bus, "DeviceProvisioned", ep_bus_append_provisioned_signal, &p);
+      if (announce)
+        emit_with (bus, "DeviceProvisioned", ep_bus_append_provisioned_signal, &p);
     }
   call_free (call);
 }
@@ -382,6 +391,28 @@ on_active_changed (gpointer data)
     bus->active_changed_idle = g_idle_add (emit_active_changed, bus);
 }
 
+static void
+on_credentials_changed (const char *device_id, const char *reason, const EpDetails *details,
+                        gpointer data)
+{
+  if (reason == NULL)
+    return;
+  EpBusCredentialsChanged c = { .device_id = device_id, .reason = reason, .details = details };
+  emit_with (data, "CredentialsChanged", ep_bus_append_credentials_changed, &c);
+}
+
+static const EpServiceListener service_listener = {
+  .active_changed = on_active_changed,
+  .credentials_changed = on_credentials_changed,
+};
+
+void
+ep_bus_emit_credentials_expiring (EpBus *bus, const char *device_id, gint64 not_after)
+{
+  EpBusExpiring e = { .device_id = device_id, .not_after = not_after };
+  emit_with (bus, "CredentialsExpiring", ep_bus_append_expiring, &e);
+}
+
 /* ---- the vtable ------------------------------------------------------- */
 
 /* Everything but the Provision methods, which come from the kinds table. */
@@ -401,6 +432,12 @@ static const sd_bus_vtable fixed_vtable[] = {
                                 SD_BUS_PARAM (message) SD_BUS_PARAM (request),
                             0),
   SD_BUS_SIGNAL_WITH_NAMES ("DeviceForgotten", "s", SD_BUS_PARAM (device_id), 0),
+  SD_BUS_SIGNAL_WITH_NAMES ("CredentialsChanged", "ssa{sv}",
+                            SD_BUS_PARAM (device_id) SD_BUS_PARAM (reason)
+                                SD_BUS_PARAM (details),
+                            0),
+  SD_BUS_SIGNAL_WITH_NAMES ("CredentialsExpiring", "sx",
+                            SD_BUS_PARAM (device_id) SD_BUS_PARAM (not_after), 0),
   SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("ActiveRequests", "u", get_active, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -467,7 +504,7 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
                    g_strerror (-r));
       return NULL;
     }
-  ep_service_on_active_changed (svc, on_active_changed, bus);
+  ep_service_add_listener (svc, &service_listener, bus);
   bus->source = ep_sdbus_source_new (bus->bus, on_bus_error, bus);
   g_source_attach (bus->source, NULL);
   return g_steal_pointer (&bus);
@@ -533,7 +570,7 @@ ep_bus_free (EpBus *bus)
   if (bus == NULL)
     return;
   if (bus->svc != NULL)
-    ep_service_on_active_changed (bus->svc, NULL, NULL);
+    ep_service_remove_listener (bus->svc, &service_listener, bus);
   if (bus->active_changed_idle != 0)
     g_source_remove (bus->active_changed_idle);
   if (bus->source != NULL)

@@ -29,6 +29,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpBus, ep_bus_free)
  * has confirmed: no call for the name can arrive after that. */
 void ep_bus_release_name (EpBus *bus, EpBusEvent on_released);
 
+/* Emits CredentialsExpiring (renewal.h decides when). */
+void ep_bus_emit_credentials_expiring (EpBus *bus, const char *device_id, gint64 not_after);
+
 /* g_get_monotonic_time () of the latest call received, 0 before any. */
 gint64 ep_bus_last_call (EpBus *bus);
 

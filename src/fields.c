@@ -12,6 +12,13 @@
 #define ANSWER(path_, type_, when_, member_)                                                \
   .response = path_, .type = type_, .when = when_, .offset = G_STRUCT_OFFSET (EpApiResult, member_)
 
+/* A field the credentials check reads off an MQTTS certificate, kept in
+ * device.json's config and shown under the same name. */
+#define CHECKED(type_, member_)                                                             \
+  .checked = TRUE, .type = type_, .when = EP_WHEN_MQTTS,                                   \
+  .offset = G_STRUCT_OFFSET (EpApiResult, member_), .stored = "config." #member_,          \
+  .detail = #member_
+
 #define CONFIG "config."
 #define CREDS "config.mqtt_credentials."
 
@@ -38,6 +45,9 @@ const EpField ep_fields[EP_N_FIELDS] = {
   /* Every device has a name in device.json: its EP_ARG_NAME argument. */
   [EP_FIELD_NAME] = CALL ("name"),
   [EP_FIELD_PROVISIONED_AT] = CALL ("provisioned_at"),
+  /* When the credentials last changed: provisioning, GenerateCredentials or
+   * renewal. */
+  [EP_FIELD_CREDENTIALS_UPDATED_AT] = CALL ("credentials_updated_at"),
 
   [EP_FIELD_MQTT_HOST] = { ANSWER (CONFIG "mqtt_host", EP_VALUE_TEXT, EP_WHEN_CONFIG, mqtt_host),
                            .display = TRUE, .stored = CONFIG "mqtt_host",
@@ -45,8 +55,9 @@ const EpField ep_fields[EP_N_FIELDS] = {
   [EP_FIELD_MQTT_PORT] = { ANSWER (CONFIG "mqtt_port", EP_VALUE_PORT, EP_WHEN_CONFIG, mqtt_port),
                            .stored = CONFIG "mqtt_port", .detail = "mqtt_port",
                            .detail_type = 'u' },
+  /* The API's documents show both places. */
   [EP_FIELD_PROTOCOL] = { ANSWER (CREDS "protocol", EP_VALUE_PROTOCOL, EP_WHEN_CONFIG, protocol),
-                          .display = TRUE, .asked = EP_ARG_PROTOCOL,
+                          .also = CONFIG "mqtt_protocol", .display = TRUE, .asked = EP_ARG_PROTOCOL,
                           .stored = CONFIG "protocol", .detail = "protocol",
                           .detail_type = 's' },
   [EP_FIELD_USERNAME] = { ANSWER (CREDS "username", EP_VALUE_TEXT, EP_WHEN_MQTT, username),
@@ -61,6 +72,13 @@ const EpField ep_fields[EP_N_FIELDS] = {
                              .file = "certificate.pem" },
   [EP_FIELD_CA_CHAIN] = { ANSWER (CREDS "ca_chain", EP_VALUE_TEXT, EP_WHEN_MQTTS, ca_chain),
                           .file = "ca_chain.pem" },
+  /* What the renewal schedule and the operator read off the certificate. */
+  [EP_FIELD_CERTIFICATE_NOT_BEFORE] = { CHECKED (EP_VALUE_TIME, certificate_not_before),
+                                        .detail_type = 'x' },
+  [EP_FIELD_CERTIFICATE_NOT_AFTER] = { CHECKED (EP_VALUE_TIME, certificate_not_after),
+                                       .detail_type = 'x' },
+  [EP_FIELD_CERTIFICATE_SHA256] = { CHECKED (EP_VALUE_TEXT, certificate_sha256),
+                                    .detail_type = 's' },
   [EP_FIELD_TIME_SYNC_PROTOCOL] = { CONFIG_EXTRA (time_sync_protocol) },
   [EP_FIELD_TIME_SYNC_HOST] = { CONFIG_EXTRA (time_sync_host) },
   [EP_FIELD_TIME_SYNC_PORT] = { ANSWER (CONFIG "time_sync_port", EP_VALUE_PORT, EP_WHEN_CONFIG,
@@ -89,11 +107,18 @@ ep_field_applies (const EpField *f, const EpKind *kind, const char *protocol)
   g_assert_not_reached ();
 }
 
+gboolean
+ep_field_in_result (const EpField *f)
+{
+  return f->response != NULL || f->checked;
+}
+
 const char *
 ep_field_leaf (const EpField *f)
 {
-  const char *dot = strrchr (f->response, '.');
-  return dot ? dot + 1 : f->response;
+  const char *path = f->response ? f->response : f->stored;
+  const char *dot = strrchr (path, '.');
+  return dot ? dot + 1 : path;
 }
 
 gboolean

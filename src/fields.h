@@ -15,6 +15,7 @@ typedef enum {
   EP_VALUE_PLAIN_NAME,   /* a string that may become a keystore path component */
   EP_VALUE_PORT,         /* an integer from 1 to 65535 */
   EP_VALUE_PROTOCOL,     /* MQTT or MQTTS: it chooses which credentials belong */
+  EP_VALUE_TIME,         /* Unix seconds (gint64), from the credentials check */
 } EpValueType;
 
 /* Which answers carry the field. */
@@ -37,6 +38,7 @@ typedef enum {
   EP_FIELD_HARDWARE_ID,
   EP_FIELD_NAME,
   EP_FIELD_PROVISIONED_AT,
+  EP_FIELD_CREDENTIALS_UPDATED_AT,
   EP_FIELD_MQTT_HOST,
   EP_FIELD_MQTT_PORT,
   EP_FIELD_PROTOCOL,
@@ -45,6 +47,9 @@ typedef enum {
   EP_FIELD_PRIVATE_KEY,
   EP_FIELD_CERTIFICATE,
   EP_FIELD_CA_CHAIN,
+  EP_FIELD_CERTIFICATE_NOT_BEFORE,
+  EP_FIELD_CERTIFICATE_NOT_AFTER,
+  EP_FIELD_CERTIFICATE_SHA256,
   EP_FIELD_TIME_SYNC_PROTOCOL,
   EP_FIELD_TIME_SYNC_HOST,
   EP_FIELD_TIME_SYNC_PORT,
@@ -57,6 +62,12 @@ typedef struct {
   /* Path in a 2xx answer ("a.b" nests; every object on the way is
    * required); NULL: not from the answer, record.c writes it from the call. */
   const char *response;
+  /* Another place the answer may carry it instead ("a.b"); where both are
+   * present they must agree. */
+  const char *also;
+  /* Not in the answer but read off its credentials by the check
+   * (credentials.h): a member of EpApiResult all the same. */
+  gboolean checked;
   /* Found in the answer under the kind's id_field, not under @response: the
    * device id is the one field whose name differs between kinds. */
   gboolean path_from_kind;
@@ -70,7 +81,7 @@ typedef struct {
   const char *stored;    /* device.json path ("config.x" nests), or NULL */
   const char *file;      /* credential file holding it, or NULL */
   const char *detail;    /* details key, or NULL */
-  char detail_type;      /* 's', or 'u' for a port */
+  char detail_type;      /* 's', 'u' for a port, 'x' for a time */
 } EpField;
 
 extern const EpField ep_fields[EP_N_FIELDS];
@@ -78,6 +89,16 @@ extern const EpField ep_fields[EP_N_FIELDS];
 /* Whether the kind's answers carry @field (@protocol: the answer's
  * credentials' protocol, or NULL before it is known). */
 gboolean ep_field_applies (const EpField *field, const EpKind *kind, const char *protocol);
+
+/* Whether @field is a member of EpApiResult: from the answer or its check. */
+gboolean ep_field_in_result (const EpField *field);
+
+/* Whether @field's member is a string (else a port, guint, or a time, gint64). */
+static inline gboolean
+ep_field_is_text (const EpField *field)
+{
+  return field->type != EP_VALUE_PORT && field->type != EP_VALUE_TIME;
+}
 
 /* The last segment of @field's answer path: how messages name it. */
 const char *ep_field_leaf (const EpField *field);

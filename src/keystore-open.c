@@ -13,9 +13,8 @@
 
 #define MAX_METADATA (64 * 1024)
 
-/* The device.json of the device directory @dir, or NULL with @why. */
-static JsonObject *
-read_metadata (int dir, const char *what, const char *device_id, char **why)
+JsonObject *
+ep_keystore_read_metadata (int dir, const char *what, const char *device_id, char **why)
 {
   /* Not a link, and never a FIFO or device that could block or act on open. */
   auto_fd fd = openat (dir, METADATA_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
@@ -172,7 +171,7 @@ load_entry (EpKeystore *ks, const char *name)
     }
   /* The metadata first: only a device directory is then checked and fixed. */
   g_autofree char *why = NULL;
-  g_autoptr (JsonObject) meta = read_metadata (dir, what, name, &why);
+  g_autoptr (JsonObject) meta = ep_keystore_read_metadata (dir, what, name, &why);
   if (meta != NULL)
     why = check_entry (ks, dir, what);
   if (why != NULL)

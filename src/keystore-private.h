@@ -22,6 +22,12 @@ struct EpKeystore {
 
 void ep_keystore_close_fd (int *fd);
 
+/* The device.json of @device_id's directory @dir (@what: its path, for
+ * messages), or NULL with @why. It must be a regular file (opened without
+ * following a link or blocking), at most 64 KiB, and name @device_id. */
+JsonObject *ep_keystore_read_metadata (int dir, const char *what, const char *device_id,
+                                       char **why);
+
 /* Puts what @metadata (its device.json) holds in the index, replacing the
  * device's earlier entry. */
 void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);

@@ -22,6 +22,7 @@ struct EpKeystoreEntry {
   char *device_id;
   JsonObject *metadata;
   GArray *files;       /* EntryFile */
+  gboolean update;     /* metadata is set over the stored device.json */
 };
 
 /* What a worker thread needs: the entry and a snapshot of the settings. */
@@ -228,11 +229,47 @@ write_error (GError **error, WriteJob *job, const char *step, int r)
   return write_error_held (error, job, step, r, "its previous set, if any, is kept");
 }
 
+/* An update's device.json: the stored one with the entry's members set over
+ * it. The worker owns the entry until the write finishes, so the merged
+ * metadata replaces the entry's and the index gets exactly what was written. */
+static gboolean
+merge_stored (WriteJob *job, GError **error)
+{
+  EpKeystoreEntry *e = job->entry;
+  g_autofree char *what = g_build_filename (job->path, e->device_id, NULL);
+  auto_fd dir = openat (job->dirfd, e->device_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                  O_CLOEXEC);
+  g_autofree char *why = NULL;
+  g_autoptr (JsonObject) stored = NULL;
+  if (dir < 0)
+    why = g_strdup_printf ("%s: %s", what, g_strerror (errno));
+  else
+    stored = ep_keystore_read_metadata (dir, what, e->device_id, &why);
+  if (stored == NULL)
+    {
+      g_set_error (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE,
+                   "cannot update the credentials of device %s: %s; nothing was changed; "
+                   "forget the device and provision it again", e->device_id, why);
+      return FALSE;
+    }
+  JsonObjectIter it;
+  const char *name;
+  JsonNode *value;
+  json_object_iter_init (&it, e->metadata);
+  while (json_object_iter_next (&it, &name, &value))
+    json_object_set_member (stored, name, json_node_copy (value));
+  json_object_unref (e->metadata);
+  e->metadata = g_steal_pointer (&stored);
+  return TRUE;
+}
+
 /* Fills a fresh temporary directory with the whole set, durably. */
 static gboolean
 write_set (WriteJob *job, const char *tmp, GError **error)
 {
   EpKeystoreEntry *e = job->entry;
+  if (e->update && !merge_stored (job, error))
+    return FALSE;
   if (mkdirat (job->dirfd, tmp, 0700) < 0)
     return write_error (error, job, "creating a temporary directory", -errno);
   auto_fd fd = openat (job->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -492,6 +529,12 @@ ep_keystore_entry_new (const char *device_id, JsonObject *metadata)
   e->metadata = json_object_ref (metadata);
   e->files = g_array_new (FALSE, FALSE, sizeof (EntryFile));
   return e;
+}
+
+void
+ep_keystore_entry_set_update (EpKeystoreEntry *entry)
+{
+  entry->update = TRUE;
 }
 
 void

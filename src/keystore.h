@@ -38,6 +38,10 @@ const char *ep_keystore_path (EpKeystore *ks);
 
 /* A complete credential set for one device; @metadata becomes device.json. */
 EpKeystoreEntry *ep_keystore_entry_new (const char *device_id, JsonObject *metadata);
+/* Makes @entry an update of the device's credentials: its device.json is
+ * the one stored now with each top-level member of @metadata set over it
+ * (the device's identity stays), and its files replace all of the old ones. */
+void ep_keystore_entry_set_update (EpKeystoreEntry *entry);
 /* Adds a file; its contents are wiped from memory when the entry is freed. */
 void ep_keystore_entry_add_file (EpKeystoreEntry *entry, const char *name, const char *contents);
 void ep_keystore_entry_free (EpKeystoreEntry *entry);

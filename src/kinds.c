@@ -90,13 +90,43 @@ const EpKind ep_kinds[] = {
   { .kind = NULL },
 };
 
+const EpKind ep_device_methods[] = {
+  {
+    /* A standalone device gets its first credentials this way, a Lua device
+     * (which cannot be reprovisioned) fresh ones; renewal uses it too. It
+     * can never create a device, so it is retried like the hardware-keyed
+     * kinds. */
+    .method = "GenerateCredentials", .endpoint = "/v3/devices/{device_id}/generate_config",
+    .route = EP_ROUTE_STORED,
+    .args = { { "device_id", 's', EP_RULE_DEVICE_ID, EP_IN_PATH, FALSE, EP_ARG_DEVICE_ID },
+              PROTOCOL },
+    .has_config = TRUE,
+    .idempotent = TRUE,
+    .change_reason = "generated",
+  },
+  { .method = NULL },
+};
+
+const EpKind *const ep_renewal_method = &ep_device_methods[0];
+
 const EpKind *
 ep_kind_by_method (const char *method)
 {
   for (const EpKind *k = ep_kinds; method && k->kind; k++)
     if (strcmp (k->method, method) == 0)
       return k;
+  for (const EpKind *k = ep_device_methods; method && k->method; k++)
+    if (strcmp (k->method, method) == 0)
+      return k;
   return NULL;
+}
+
+const char *
+ep_kind_change_reason (const EpKind *kind, gboolean replaced)
+{
+  if (kind->change_reason != NULL)
+    return kind->change_reason;
+  return replaced ? "reprovisioned" : "provisioned";
 }
 
 const EpKind *

@@ -19,6 +19,7 @@ typedef enum {
   EP_RULE_TIMEZONE,      /* an IANA zone that exists */
   EP_RULE_LATITUDE,      /* finite, [-90, 90] */
   EP_RULE_LONGITUDE,     /* finite, [-180, 180] */
+  EP_RULE_DEVICE_ID,     /* a plain name (validate.h): a keystore directory */
 } EpRule;
 
 /* The credentials' protocols, NULL-terminated: the input rule
@@ -41,32 +42,51 @@ typedef enum {
   EP_ARG_PROTOCOL,       /* the credentials' protocol the answer must carry */
   EP_ARG_SLUG,           /* the slug the answer must carry */
   EP_ARG_NAME,           /* the device's name in device.json */
+  EP_ARG_DEVICE_ID,      /* a stored device the call is about (EP_ROUTE_STORED) */
 } EpArgRole;
 
 typedef struct {
   const char *name;      /* D-Bus argument name, device.json key */
   char type;             /* D-Bus type: 's' or 'd' */
   EpRule rule;
-  const char *json;      /* request body path ("a.b" nests); NULL: same as name */
+  const char *json;      /* request body path ("a.b" nests); NULL: same as name;
+                          * EP_IN_PATH: not in the body, but in the endpoint's
+                          * "{name}" (percent-encoded) */
   gboolean busy_key;     /* part of the key that makes two calls "the same
                           * device": a second one in flight is Busy, and a
                           * device that cannot be reprovisioned is found by it */
   EpArgRole role;
 } EpArg;
 
+#define EP_IN_PATH ""
+
+static inline gboolean
+ep_arg_in_path (const EpArg *arg)
+{
+  return arg->json != NULL && arg->json[0] == '\0';
+}
+
 typedef enum {
   EP_ROUTE_DEFAULT,      /* [Provisioning] DefaultTarget */
   EP_ROUTE_GATEWAY,      /* the local gateway API only */
   EP_ROUTE_CLOUD,        /* the cloud only */
+  /* The target the stored device (its EP_ARG_DEVICE_ID argument) was
+   * provisioned through; a device not in the keystore is NotFound. */
+  EP_ROUTE_STORED,
 } EpRoute;
 
+/* A row is either a kind of device, made by its Provision method, or (kind
+ * NULL) a method that fetches new credentials for a device the keystore
+ * holds (EP_ROUTE_STORED): its answer replaces the device's config and
+ * credentials and keeps its identity. */
 typedef struct {
   const char *kind;      /* "ucm", ... as in replies, signals and device.json */
   const char *method;    /* D-Bus method name */
   const char *endpoint;  /* path below the target's base URL */
   EpRoute route;
   EpArg args[EP_MAX_ARGS];   /* terminated by a row with name NULL */
-  const char *id_field;  /* response member holding the new device's id */
+  const char *id_field;  /* response member holding the new device's id; NULL:
+                          * the call's EP_ARG_DEVICE_ID argument */
   gboolean has_slug;     /* the response carries "slug" */
   gboolean has_config;   /* the response carries "config" with credentials */
   /* Keyed by a hardware id: the cloud answers a repeated request with the
@@ -75,11 +95,27 @@ typedef struct {
   /* The cloud refuses a second device with the same busy key (Lua): the
    * daemon refuses locally instead of sending a request. */
   gboolean cannot_reprovision;
+  /* CredentialsChanged's reason for a method on a stored device. */
+  const char *change_reason;
 } EpKind;
 
 /* The table, terminated by a row with kind NULL. */
 extern const EpKind ep_kinds[];
 
+/* The methods acting on a stored device (kind NULL), terminated by a row
+ * with method NULL. */
+extern const EpKind ep_device_methods[];
+
+/* The row renewal fetches new credentials with (GenerateCredentials): its
+ * arguments are the device id and the protocol. */
+extern const EpKind *const ep_renewal_method;
+
+/* Which change of credentials a successful call of @kind makes
+ * (CredentialsChanged's reason): "provisioned" or "reprovisioned" as
+ * @replaced says for a Provision method, else the row's own. */
+const char *ep_kind_change_reason (const EpKind *kind, gboolean replaced);
+
+/* A row of either table by its D-Bus method. */
 const EpKind *ep_kind_by_method (const char *method);
 const EpKind *ep_kind_by_name (const char *kind);
 guint ep_kind_n_args (const EpKind *kind);

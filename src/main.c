@@ -5,6 +5,7 @@
 #include "http.h"
 #include "keystore.h"
 #include "log.h"
+#include "renewal.h"
 #include "service.h"
 #include "redact.h"
 
@@ -22,6 +23,7 @@ typedef struct {
   EpService *svc;
   EpHttp *http;
   EpBus *bus;
+  EpRenewal *renewal;
   gboolean stopping;
   gint64 started;
   guint idle_timer;
@@ -74,6 +76,13 @@ on_trim (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Nothing left to finish: no call unanswered, no renewal in flight. */
+static gboolean
+finished (Daemon *d)
+{
+  return ep_bus_pending (d->bus) == 0 && ep_service_active (d->svc) == 0;
+}
+
 /* Every call received has been answered, keystore writes included. */
 static void
 on_idle (gpointer data)
@@ -81,7 +90,8 @@ on_idle (gpointer data)
   Daemon *d = data;
   if (d->stopping)
     {
-      quit (d, 0);
+      if (finished (d))
+        quit (d, 0);
       return;
     }
   /* After a burst the heap keeps its peak, and connections and handles
@@ -100,7 +110,7 @@ on_released_idle (gpointer data)
   ep_info ("idle for %u s: exiting; the bus starts the service again on demand",
            d->config->idle_timeout);
   d->stopping = TRUE;
-  if (ep_bus_pending (d->bus) == 0)
+  if (finished (d))
     quit (d, 0);
 }
 
@@ -133,9 +143,29 @@ on_stop_signal (gpointer data)
   /* The name stays until the end, so DeviceProvisioned of the calls in
    * flight still reaches listeners matching on it. */
   ep_service_stop_accepting (d->svc);
-  if (ep_bus_pending (d->bus) == 0)
+  if (finished (d))
     quit (d, 0);
   return G_SOURCE_CONTINUE;
+}
+
+/* A renewal that ends while stopping may be the last thing to finish. */
+static void
+on_active_changed (gpointer data)
+{
+  Daemon *d = data;
+  if (d->stopping && finished (d))
+    quit (d, 0);
+}
+
+static const EpServiceListener service_listener = {
+  .active_changed = on_active_changed,
+};
+
+static void
+on_expiring (const char *device_id, gint64 not_after, gpointer data)
+{
+  Daemon *d = data;
+  ep_bus_emit_credentials_expiring (d->bus, device_id, not_after);
 }
 
 static void
@@ -144,8 +174,15 @@ on_ready (gpointer data)
   Daemon *d = data;
   sd_notify (0, "READY=1");
   d->started = g_get_monotonic_time ();
+  /* Once the name is ours, so its signals reach listeners. */
+  if (d->renewal == NULL)
+    d->renewal = ep_renewal_new (d->config, d->svc, EP_BUILD_TIME, on_expiring, d);
+  /* Renewal needs the daemon running: it cannot exit when idle. */
+  if (d->config->idle_timeout > 0 && d->config->renewal_auto)
+    ep_info ("[Service] IdleTimeout=%u is not applied: [Renewal] Auto=yes keeps the daemon "
+             "running to renew certificates on time", d->config->idle_timeout);
   /* Checked once a second: cheaper than re-arming a timer on every call. */
-  if (d->config->idle_timeout > 0)
+  else if (d->config->idle_timeout > 0)
     d->idle_timer = g_timeout_add_seconds (1, on_idle_timer, d);
 }
 
@@ -250,11 +287,14 @@ run (const Options *opts)
       return 1;
     }
   d.bus = bus;
+  ep_service_add_listener (svc, &service_listener, &d);
   g_unix_signal_add (SIGTERM, on_stop_signal, &d);
   g_unix_signal_add (SIGINT, on_stop_signal, &d);
   start_watchdog ();
 
   g_main_loop_run (d.loop);
+  g_clear_pointer (&d.renewal, ep_renewal_free);
+  ep_service_remove_listener (svc, &service_listener, &d);
   if (d.idle_timer != 0)
     g_source_remove (d.idle_timer);
   if (d.trim_timer != 0)

@@ -20,20 +20,44 @@ store_answer (JsonObject *meta, const EpApiResult *r, gboolean nested)
   for (size_t i = 0; i < EP_N_FIELDS; i++)
     {
       const EpField *f = &ep_fields[i];
-      if (f->response == NULL || f->stored == NULL || (strchr (f->stored, '.') != NULL) != nested)
+      if (!ep_field_in_result (f) || f->stored == NULL ||
+          (strchr (f->stored, '.') != NULL) != nested)
         continue;
-      gboolean port = f->type == EP_VALUE_PORT;
-      const char *text = port ? NULL : ep_api_result_text (r, i);
-      guint number = port ? ep_api_result_port (r, i) : 0;
-      /* Absent fields (0: no port) leave no key, and no empty object. */
+      gboolean text_field = ep_field_is_text (f);
+      const char *text = text_field ? ep_api_result_text (r, i) : NULL;
+      gint64 number = text_field                  ? 0
+                      : f->type == EP_VALUE_PORT ? ep_api_result_port (r, i)
+                                                 : ep_api_result_time (r, i);
+      /* Absent fields (0: no port, no time) leave no key, and no empty
+       * object. */
       if (text == NULL && number == 0)
         continue;
       const char *leaf;
       JsonObject *obj = ep_json_object_for_path (meta, f->stored, &leaf);
-      if (port)
-        json_object_set_int_member (obj, leaf, number);
-      else
+      if (text_field)
         json_object_set_string_member (obj, leaf, text);
+      else
+        json_object_set_int_member (obj, leaf, number);
+    }
+}
+
+/* Now, as device.json's times are written. */
+static char *
+timestamp_now (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+/* The credential files of @result. */
+static void
+add_files (EpKeystoreEntry *entry, const EpApiResult *result)
+{
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    {
+      const char *value = ep_fields[i].file ? ep_api_result_text (result, i) : NULL;
+      if (value != NULL)
+        ep_keystore_entry_add_file (entry, ep_fields[i].file, value);
     }
 }
 
@@ -61,9 +85,9 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *t
   if (name != NULL)
     set_field (meta, EP_FIELD_NAME, name);
 
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  g_autofree char *stamp = timestamp_now ();
   set_field (meta, EP_FIELD_PROVISIONED_AT, stamp);
+  set_field (meta, EP_FIELD_CREDENTIALS_UPDATED_AT, stamp);
   store_answer (meta, result, TRUE);
   return meta;
 }
@@ -73,17 +97,25 @@ ep_record_entry (const EpArgs *args, const EpApiResult *result, const char *targ
 {
   g_autoptr (JsonObject) meta = ep_record_metadata (args, result, target);
   EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
-  for (size_t i = 0; i < EP_N_FIELDS; i++)
-    {
-      const char *value = ep_fields[i].file ? ep_api_result_text (result, i) : NULL;
-      if (value != NULL)
-        ep_keystore_entry_add_file (entry, ep_fields[i].file, value);
-    }
+  add_files (entry, result);
+  return entry;
+}
+
+EpKeystoreEntry *
+ep_record_update_entry (const EpApiResult *result)
+{
+  g_autoptr (JsonObject) meta = json_object_new ();
+  g_autofree char *stamp = timestamp_now ();
+  set_field (meta, EP_FIELD_CREDENTIALS_UPDATED_AT, stamp);
+  store_answer (meta, result, TRUE);
+  EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
+  ep_keystore_entry_set_update (entry);
+  add_files (entry, result);
   return entry;
 }
 
 static void
-add (EpDetails *d, const char *key, char type, const char *string, guint32 number)
+add (EpDetails *d, const char *key, char type, const char *string, gint64 number)
 {
   g_assert (d->n < G_N_ELEMENTS (d->items));
   d->items[d->n++] = (EpDetail) { .key = key, .type = type, .string = string, .number = number };
@@ -111,7 +143,11 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
     {
       const EpField *f = &ep_fields[i];
       const char *value = f->detail ? ep_device_info_get (info, f->stored) : NULL;
+      /* Sets stored before the field existed changed last when provisioned. */
+      if (value == NULL && i == EP_FIELD_CREDENTIALS_UPDATED_AT)
+        value = ep_device_info_field (info, EP_FIELD_PROVISIONED_AT);
       guint64 port;
+      gint64 time;
       if (value != NULL && f->detail_type == 's' && ep_is_plain_text (value))
         /* Strings go on D-Bus, which refuses invalid UTF-8 and
          * noncharacters; a hand-edited device.json may hold anything. */
@@ -119,7 +155,10 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
       /* 'u' details are ports. */
       if (value != NULL && f->detail_type == 'u' &&
           g_ascii_string_to_unsigned (value, 10, 0, 65535, &port, NULL))
-        add (d, f->detail, 'u', NULL, (guint32) port);
+        add (d, f->detail, 'u', NULL, (gint64) port);
+      if (value != NULL && f->detail_type == 'x' &&
+          g_ascii_string_to_signed (value, 10, G_MININT64, G_MAXINT64, &time, NULL))
+        add (d, f->detail, 'x', NULL, time);
       /* Where they always stood: after the device's identity, before its
        * MQTT configuration. */
       if (i == EP_FIELD_PROVISIONED_AT)

@@ -16,19 +16,24 @@ JsonObject *ep_record_metadata (const EpArgs *args, const EpApiResult *result,
 EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result,
                                   const char *target);
 
+/* The entry that replaces a stored device's config and credentials with
+ * @result's (GenerateCredentials, renewal): its identity in device.json
+ * stays, credentials_updated_at becomes now. */
+EpKeystoreEntry *ep_record_update_entry (const EpApiResult *result);
+
 /* One entry of the details a{sv}. */
 typedef struct {
   const char *key;
-  char type;                 /* 's', 'u' or 'b' */
+  char type;                 /* 's', 'u', 'x' or 'b' */
   const char *string;        /* 's' */
-  guint32 number;            /* 'u'; 'b' as 0 or 1 */
+  gint64 number;             /* 'u' (0..G_MAXUINT32), 'x'; 'b' as 0 or 1 */
 } EpDetail;
 
 /* The details of README "D-Bus API", as plain data so the bus writes them
  * straight into a message. The strings point into the EpDeviceInfo they
  * were made from: use them before the index changes. */
 typedef struct {
-  EpDetail items[16];
+  EpDetail items[24];
   guint n;
   char *keystore_path;       /* owned */
 } EpDetails;

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include "api.h"
+#include "credentials.h"
 #include "errors.h"
 #include "fields.h"
 #include "record.h"
@@ -19,9 +20,13 @@ struct EpService {
   GHashTable *in_flight;     /* busy_key -> Job */
   GHashTable *forgetting;    /* device ids being removed */
   gboolean stopped;
-  EpServiceEvent active_changed;
-  gpointer active_changed_data;
+  GArray *listeners;         /* Listener */
 };
+
+typedef struct {
+  const EpServiceListener *funcs;
+  gpointer data;
+} Listener;
 
 typedef struct {
   EpService *svc;
@@ -29,6 +34,7 @@ typedef struct {
   char *busy_key;
   char *device_id;           /* once the API has answered */
   EpTarget target;
+  const char *reason;        /* CredentialsChanged's, NULL: the row's */
   EpProvisionDone done;
   gpointer user_data;
 } Job;
@@ -36,8 +42,24 @@ typedef struct {
 static void
 notify_active (EpService *svc)
 {
-  if (svc->active_changed)
-    svc->active_changed (svc->active_changed_data);
+  for (guint i = 0; i < svc->listeners->len; i++)
+    {
+      Listener *l = &g_array_index (svc->listeners, Listener, i);
+      if (l->funcs->active_changed)
+        l->funcs->active_changed (l->data);
+    }
+}
+
+static void
+notify_changed (EpService *svc, const char *device_id, const char *reason,
+                const EpDetails *details)
+{
+  for (guint i = 0; i < svc->listeners->len; i++)
+    {
+      Listener *l = &g_array_index (svc->listeners, Listener, i);
+      if (l->funcs->credentials_changed)
+        l->funcs->credentials_changed (device_id, reason, details, l->data);
+    }
 }
 
 static void
@@ -75,7 +97,13 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
   g_auto (EpDetails) details = { 0 };
   ep_record_details (&details, ep_keystore_lookup (ks, job->device_id), ep_keystore_path (ks),
                      replaced);
-  job_finish (job, job->device_id, &details, NULL);
+  g_autofree char *device_id = g_strdup (job->device_id);
+  EpService *svc = job->svc;
+  const char *reason = job->reason ? job->reason
+                                   : ep_kind_change_reason (job->args->kind, replaced);
+  /* The caller hears first; then whoever reloads credentials. */
+  job_finish (job, device_id, &details, NULL);
+  notify_changed (svc, device_id, reason, &details);
 }
 
 /* The D-Bus error for an HTTP status other than 2xx (README "D-Bus API"). */
@@ -129,6 +157,7 @@ kind_target (EpService *svc, const EpKind *kind)
     case EP_ROUTE_GATEWAY:
       return EP_TARGET_GATEWAY;
     case EP_ROUTE_DEFAULT:
+    case EP_ROUTE_STORED:     /* only before device.json recorded targets */
       return svc->config->default_target;
     }
   g_assert_not_reached ();
@@ -181,6 +210,9 @@ check_response_device (Job *job, const EpApiResult *result, GError **error)
       return FALSE;
     }
   const EpDeviceInfo *held = ep_keystore_lookup (svc->keystore, id);
+  /* A call on a stored device: the answer is about it by its path. */
+  if (job->args->kind->route == EP_ROUTE_STORED)
+    return TRUE;
   if (held == NULL)
     return TRUE;
   const char *kind = ep_device_info_field (held, EP_FIELD_KIND);
@@ -196,6 +228,24 @@ check_response_device (Job *job, const EpApiResult *result, GError **error)
                id, kind ? kind : "?", target, hardware_id ? ", hardware id " : "",
                hardware_id ? hardware_id : "", job->args->kind->kind);
   return FALSE;
+}
+
+/* An MQTTS set is stored only once its key matches its certificate and the
+ * certificate chains to its CA chain; what the check reads off the
+ * certificate goes into @result. */
+static gboolean
+verify_credentials (EpApiResult *result, GError **error)
+{
+  if (result->private_key == NULL)
+    return TRUE;
+  EpCertificateInfo info;
+  if (!ep_credentials_verify (result->private_key, result->certificate, result->ca_chain, &info,
+                              error))
+    return FALSE;
+  result->certificate_not_before = info.not_before;
+  result->certificate_not_after = info.not_after;
+  result->certificate_sha256 = g_strdup (info.sha256);
+  return TRUE;
 }
 
 static void
@@ -229,117 +279,22 @@ on_response (const EpHttpResult *res, gpointer data)
     }
   g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, res->body, res->body_len,
                                                         &error);
-  if (result == NULL || !check_response_device (job, result, &error))
+  if (result == NULL || !check_response_device (job, result, &error) ||
+      !verify_credentials (result, &error))
     {
       job_fail (job, error);
       return;
     }
+  g_free (job->device_id);
   job->device_id = g_strdup (result->device_id);
   const char *target = ep_config_endpoint (svc->config, job->target)->name;
-  ep_keystore_write_async (svc->keystore, ep_record_entry (job->args, result, target), on_stored,
-                           job);
+  EpKeystoreEntry *entry = job->args->kind->route == EP_ROUTE_STORED
+                               ? ep_record_update_entry (result)
+                               : ep_record_entry (job->args, result, target);
+  ep_keystore_write_async (svc->keystore, entry, on_stored, job);
 }
 
-/* Which target serves @kind, or NotSupported. */
-static gboolean
-route (EpService *svc, const EpKind *kind, EpTarget *target, GError **error)
-{
-  *target = kind_target (svc, kind);
-  if (*target == EP_TARGET_GATEWAY && svc->config->gateway.url == NULL)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
-                   "%s needs the local gateway API, and [Gateway] URL is not configured",
-                   kind->method);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* A kind that cannot be reprovisioned (Lua) already in the keystore: say
- * so without asking the cloud. */
-static gboolean
-check_reprovision_allowed (EpService *svc, const EpArgs *args, GError **error)
-{
-  const EpKind *kind = args->kind;
-  if (!kind->cannot_reprovision)
-    return TRUE;
-  EpBusyArgs busy;
-  ep_args_busy_args (args, &busy);
-  const char *existing = ep_keystore_find (svc->keystore, kind->kind, busy.names, busy.values);
-  if (existing == NULL)
-    return TRUE;
-  g_autofree char *same = g_strjoinv (" and ", (char **) busy.names);
-  g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
-               "%s cannot reprovision: the keystore already holds %s device %s with the same "
-               "%s; forget it first",
-               kind->method, kind->kind, existing, same);
-  return FALSE;
-}
-
-gboolean
-ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
-                      gpointer user_data, GError **error)
-{
-  const EpKind *kind = args->kind;
-  EpTarget target;
-
-  if (!ep_validate_args (args, error) || !route (svc, kind, &target, error) ||
-      !check_reprovision_allowed (svc, args, error))
-    return FALSE;
-
-  g_autofree char *busy_key = ep_args_busy_key (args);
-  if (g_hash_table_contains (svc->in_flight, busy_key))
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
-                   "%s: the same device is already being provisioned; try again when that "
-                   "call has finished",
-                   kind->method);
-      return FALSE;
-    }
-  const EpEndpoint *ep = ep_config_endpoint (svc->config, target);
-  if (ep->token == NULL)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_AUTHENTICATION_FAILED,
-                   "no API token is configured for the %s target: set [%s] TokenFile", ep->name,
-                   target == EP_TARGET_GATEWAY ? "Gateway" : "Cloud");
-      return FALSE;
-    }
-
-  Job *job = g_new0 (Job, 1);
-  job->svc = svc;
-  job->target = target;
-  job->done = done;
-  job->user_data = user_data;
-
-  g_autofree char *body = ep_api_build_body (args);
-  gint64 deadline = g_get_monotonic_time () + (gint64) (svc->config->deadline * G_USEC_PER_SEC);
-  EpHttpRequest request = {
-    .target = target,
-    .path = kind->endpoint,
-    .body = body,
-    .idempotent = kind->idempotent,
-    .deadline = deadline - MIN (STORE_RESERVE_US, (deadline - g_get_monotonic_time ()) / 10),
-  };
-  if (!ep_http_post (svc->http, &request, on_response, job, error))
-    {
-      g_free (job);
-      return FALSE;
-    }
-  job->args = args;
-  job->busy_key = g_steal_pointer (&busy_key);
-  g_hash_table_insert (svc->in_flight, job->busy_key, job);
-  notify_active (svc);
-  return TRUE;
-}
-
-/* ---- forgetting -------------------------------------------------------- */
-
-typedef struct {
-  EpService *svc;
-  char *device_id;
-  EpForgetDone done;
-  gpointer user_data;
-} ForgetCall;
+/* ---- stored devices ---------------------------------------------------- */
 
 /* device.json keeps each argument under its own name. */
 static const char *
@@ -375,6 +330,170 @@ device_in_flight (EpService *svc, const char *device_id, const EpDeviceInfo *inf
   return g_hash_table_contains (svc->forgetting, device_id);
 }
 
+/* ---- starting a call --------------------------------------------------- */
+
+/* Where the call goes, or NotSupported (or NotFound for a device the
+ * keystore does not hold). */
+static gboolean
+route (EpService *svc, const EpArgs *args, EpTarget *target, GError **error)
+{
+  const EpKind *kind = args->kind;
+  if (kind->route == EP_ROUTE_STORED)
+    {
+      const char *id = ep_args_role (args, EP_ARG_DEVICE_ID);
+      const EpDeviceInfo *info = ep_keystore_lookup (svc->keystore, id);
+      if (info == NULL)
+        {
+          g_set_error (error, EP_ERROR, EP_ERROR_NOT_FOUND,
+                       "%s: the keystore holds no device %s; provision it first",
+                       kind->method, id);
+          return FALSE;
+        }
+      *target = g_strcmp0 (stored_target (svc, info), svc->config->gateway.name) == 0
+                    ? EP_TARGET_GATEWAY
+                    : EP_TARGET_CLOUD;
+    }
+  else
+    *target = kind_target (svc, kind);
+  if (*target == EP_TARGET_GATEWAY && svc->config->gateway.url == NULL)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
+                   "%s needs the local gateway API, and [Gateway] URL is not configured",
+                   kind->method);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A kind that cannot be reprovisioned (Lua) already in the keystore: say
+ * so without asking the cloud. */
+static gboolean
+check_reprovision_allowed (EpService *svc, const EpArgs *args, GError **error)
+{
+  const EpKind *kind = args->kind;
+  if (!kind->cannot_reprovision)
+    return TRUE;
+  EpBusyArgs busy;
+  ep_args_busy_args (args, &busy);
+  const char *existing = ep_keystore_find (svc->keystore, kind->kind, busy.names, busy.values);
+  if (existing == NULL)
+    return TRUE;
+  g_autofree char *same = g_strjoinv (" and ", (char **) busy.names);
+  g_set_error (error, EP_ERROR, EP_ERROR_NOT_SUPPORTED,
+               "%s cannot reprovision: the keystore already holds %s device %s with the same "
+               "%s; forget it first",
+               kind->method, kind->kind, existing, same);
+  return FALSE;
+}
+
+/* The key that makes two calls "the same device", or NULL with Busy when a
+ * call for it is in flight. A call on a stored device uses the key a
+ * Provision call for that device would, so the two exclude each other. */
+static char *
+claim_busy_key (EpService *svc, const EpArgs *args, GError **error)
+{
+  const EpKind *kind = args->kind;
+  const char *id = ep_args_role (args, EP_ARG_DEVICE_ID);
+  const EpDeviceInfo *info = id ? ep_keystore_lookup (svc->keystore, id) : NULL;
+  g_autofree char *key = NULL;
+  if (kind->route != EP_ROUTE_STORED)
+    key = ep_args_busy_key (args);
+  else if ((key = stored_busy_key (info)) == NULL)
+    key = g_strconcat ("device\x1f", id, NULL);
+  if (g_hash_table_contains (svc->in_flight, key) || (info && device_in_flight (svc, id, info)))
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+                   "%s: the same device is already being provisioned%s; try again when that "
+                   "call has finished",
+                   kind->method, info ? ", given new credentials or removed" : "");
+      return NULL;
+    }
+  return g_steal_pointer (&key);
+}
+
+static gboolean
+start (EpService *svc, const EpArgs *args, const char *reason, EpProvisionDone done,
+       gpointer user_data, GError **error)
+{
+  const EpKind *kind = args->kind;
+  EpTarget target;
+
+  if (svc->stopped)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_UNAVAILABLE,
+                   "the service is shutting down; try again when it is back");
+      return FALSE;
+    }
+  if (!ep_validate_args (args, error) || !route (svc, args, &target, error) ||
+      !check_reprovision_allowed (svc, args, error))
+    return FALSE;
+
+  g_autofree char *busy_key = claim_busy_key (svc, args, error);
+  if (busy_key == NULL)
+    return FALSE;
+  const EpEndpoint *ep = ep_config_endpoint (svc->config, target);
+  if (ep->token == NULL)
+    {
+      g_set_error (error, EP_ERROR, EP_ERROR_AUTHENTICATION_FAILED,
+                   "no API token is configured for the %s target: set [%s] TokenFile", ep->name,
+                   target == EP_TARGET_GATEWAY ? "Gateway" : "Cloud");
+      return FALSE;
+    }
+
+  Job *job = g_new0 (Job, 1);
+  job->svc = svc;
+  job->target = target;
+  job->reason = reason;
+  job->done = done;
+  job->user_data = user_data;
+
+  g_autofree char *path = ep_api_build_path (args);
+  g_autofree char *body = ep_api_build_body (args);
+  gint64 deadline = g_get_monotonic_time () + (gint64) (svc->config->deadline * G_USEC_PER_SEC);
+  EpHttpRequest request = {
+    .target = target,
+    .path = path,
+    .body = body,
+    .idempotent = kind->idempotent,
+    .deadline = deadline - MIN (STORE_RESERVE_US, (deadline - g_get_monotonic_time ()) / 10),
+  };
+  if (!ep_http_post (svc->http, &request, on_response, job, error))
+    {
+      g_free (job);
+      return FALSE;
+    }
+  job->args = args;
+  /* A call on a stored device is about it from the start. */
+  job->device_id = g_strdup (ep_args_role (args, EP_ARG_DEVICE_ID));
+  job->busy_key = g_steal_pointer (&busy_key);
+  g_hash_table_insert (svc->in_flight, job->busy_key, job);
+  notify_active (svc);
+  return TRUE;
+}
+
+gboolean
+ep_service_provision (EpService *svc, const EpArgs *args, EpProvisionDone done,
+                      gpointer user_data, GError **error)
+{
+  return start (svc, args, NULL, done, user_data, error);
+}
+
+gboolean
+ep_service_renew (EpService *svc, const EpArgs *args, EpProvisionDone done, gpointer user_data,
+                  GError **error)
+{
+  return start (svc, args, "renewed", done, user_data, error);
+}
+
+/* ---- forgetting -------------------------------------------------------- */
+
+typedef struct {
+  EpService *svc;
+  char *device_id;
+  EpForgetDone done;
+  gpointer user_data;
+} ForgetCall;
+
 static void
 on_forgotten (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -383,6 +502,8 @@ on_forgotten (GObject *source, GAsyncResult *result, gpointer data)
   ep_keystore_forget_finish (fc->svc->keystore, result, &error);
   g_hash_table_remove (fc->svc->forgetting, fc->device_id);
   fc->done (fc->device_id, error, fc->user_data);
+  if (error == NULL)
+    notify_changed (fc->svc, fc->device_id, NULL, NULL);
   g_clear_error (&error);
   g_free (fc->device_id);
   g_free (fc);
@@ -427,6 +548,7 @@ ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http)
   svc->http = http;
   svc->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
   svc->forgetting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  svc->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   return svc;
 }
 
@@ -437,6 +559,7 @@ ep_service_free (EpService *svc)
     return;
   g_hash_table_unref (svc->in_flight);
   g_hash_table_unref (svc->forgetting);
+  g_array_unref (svc->listeners);
   g_free (svc);
 }
 
@@ -447,10 +570,24 @@ ep_service_active (EpService *svc)
 }
 
 void
-ep_service_on_active_changed (EpService *svc, EpServiceEvent callback, gpointer user_data)
+ep_service_add_listener (EpService *svc, const EpServiceListener *funcs, gpointer user_data)
 {
-  svc->active_changed = callback;
-  svc->active_changed_data = user_data;
+  Listener l = { funcs, user_data };
+  g_array_append_val (svc->listeners, l);
+}
+
+void
+ep_service_remove_listener (EpService *svc, const EpServiceListener *funcs, gpointer user_data)
+{
+  for (guint i = 0; i < svc->listeners->len; i++)
+    {
+      Listener *l = &g_array_index (svc->listeners, Listener, i);
+      if (l->funcs == funcs && l->data == user_data)
+        {
+          g_array_remove_index (svc->listeners, i);
+          return;
+        }
+    }
 }
 
 void

@@ -220,6 +220,12 @@ ep_validate_value (EpRule rule, const char *str, double num, char **problem)
       return check_range (num, 90, problem);
     case EP_RULE_LONGITUDE:
       return check_range (num, 180, problem);
+    case EP_RULE_DEVICE_ID:
+      if (ep_is_plain_name (str))
+        return TRUE;
+      *problem = g_strdup ("must be 1-128 bytes of printable text without '/' and not start "
+                           "with '.'");
+      return FALSE;
     }
   *problem = g_strdup ("has an unknown rule");
   return FALSE;

@@ -24,9 +24,17 @@ test_vtable_matches_kinds (void)
   g_autofree sd_bus_vtable *vt = ep_bus_vtable_new (handler, fixed, G_N_ELEMENTS (fixed),
                                                     strings);
   g_assert_cmpint (vt[0].type, ==, _SD_BUS_VTABLE_START);
+  /* The Provision methods, then the methods on stored devices. */
+  g_autoptr (GPtrArray) rows = g_ptr_array_new ();
+  for (const EpKind *k = ep_kinds; k->kind; k++)
+    g_ptr_array_add (rows, (gpointer) k);
+  for (const EpKind *k = ep_device_methods; k->method; k++)
+    g_ptr_array_add (rows, (gpointer) k);
+  g_assert_cmpuint (rows->len, ==, 9);
   gsize i = 1;
-  for (const EpKind *k = ep_kinds; k->kind; k++, i++)
+  for (guint r = 0; r < rows->len; r++, i++)
     {
+      const EpKind *k = rows->pdata[r];
       const sd_bus_vtable *v = &vt[i];
       g_assert_cmpint (v->type, ==, _SD_BUS_VTABLE_METHOD);
       g_assert_cmpstr (v->x.method.member, ==, k->method);

@@ -55,11 +55,12 @@ test_details (void)
         continue;
       g_assert_true (g_hash_table_add (keys, (gpointer) f->detail));
       g_assert_nonnull (f->stored);
-      /* ep_bus_append_details writes 's', 'u' and 'b'; record.c makes 'u'
-       * from ports only. */
-      g_assert_true (f->detail_type == 's' || f->detail_type == 'u');
+      /* ep_bus_append_details writes 's', 'u', 'x' and 'b'; record.c
+       * makes 'u' from ports only and 'x' from times only. */
+      g_assert_true (f->detail_type == 's' || f->detail_type == 'u' || f->detail_type == 'x');
       gboolean port = is_answer (f) && f->type == EP_VALUE_PORT;
       g_assert_cmpint (f->detail_type == 'u', ==, port);
+      g_assert_cmpint (f->detail_type == 'x', ==, f->type == EP_VALUE_TIME);
     }
   EpDetails d;
   g_assert_cmpuint (g_hash_table_size (keys), <=, G_N_ELEMENTS (d.items));

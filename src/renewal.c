@@ -1,0 +1,294 @@
+#include "renewal.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+/* What renewal knows of one device's certificate. It lives as long as the
+ * certificate: a new one (another not_after) starts afresh. */
+typedef struct {
+  gint64 not_after;
+  gboolean told_due;         /* CredentialsExpiring sent for passing At */
+  gboolean told_expired;     /* ... and for expiring */
+  gint64 retry_at;           /* when to try again after a failure; 0: at once */
+  gboolean renewing;         /* a renewal is in flight */
+} Watch;
+
+struct EpRenewal {
+  const EpConfig *config;
+  EpService *svc;
+  gint64 build_time;
+  EpRenewalExpiring expiring;
+  gpointer user_data;
+  GHashTable *watches;       /* device id -> Watch */
+  int timer_fd;
+  guint timer_source;
+  gint64 next;
+  gboolean clock_unset_told;
+};
+
+/* One renewal in flight: the service needs its arguments until it reports.
+ * The device cannot be forgotten meanwhile (Busy), so its watch stays. */
+typedef struct {
+  EpRenewal *renewal;
+  EpArgs *args;
+} Attempt;
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* A stored integer field, or 0. */
+static gint64
+stored_time (const EpDeviceInfo *info, EpFieldId id)
+{
+  gint64 value = 0;
+  const char *text = ep_device_info_field (info, id);
+  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, G_MAXINT64 / 128, &value, NULL))
+    return 0;
+  return value;
+}
+
+/* Arms the one timer for the wall time @at; a change of the system clock
+ * wakes it too (ECANCELED), so nothing is judged on the old clock. */
+static void
+arm (EpRenewal *r, gint64 at)
+{
+  r->next = at;
+  if (r->timer_fd < 0)
+    return;
+  struct itimerspec its = { 0 };
+  if (at != G_MAXINT64)
+    its.it_value.tv_sec = (time_t) MIN (at, (gint64) (sizeof (time_t) < 8 ? G_MAXINT32
+                                                                           : G_MAXINT64 / 2));
+  if (timerfd_settime (r->timer_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
+    ep_warning ("renewal: cannot set the timer: %s; certificates are judged again at the next "
+                "keystore change", g_strerror (errno));
+}
+
+static void
+tell (EpRenewal *r, const char *device_id, Watch *w, gboolean expired)
+{
+  gboolean *told = expired ? &w->told_expired : &w->told_due;
+  if (*told)
+    return;
+  *told = TRUE;
+  g_autoptr (GDateTime) until = g_date_time_new_from_unix_utc (w->not_after);
+  g_autofree char *when = until ? g_date_time_format_iso8601 (until) : g_strdup ("?");
+  ep_warning ("renewal: the certificate of device %s %s (valid until %s); %s", device_id,
+              expired ? "has expired" : "is due for renewal", when,
+              r->config->renewal_auto
+                  ? "renewal is failing and is retried; check the API's reachability"
+                  : "renew it with enapter-provisionctl generate, or set [Renewal] Auto=yes");
+  r->expiring (device_id, w->not_after, r->user_data);
+}
+
+/* After a failure: the next attempt, jittered so that devices failing
+ * together do not retry together; and CredentialsExpiring, once. */
+static void
+failed (EpRenewal *r, const char *device_id, Watch *w, const GError *error)
+{
+  gint64 wait = MAX (1, (gint64) (r->config->renewal_retry_interval *
+                                  g_random_double_range (0.8, 1.2)));
+  w->retry_at = now_s () + wait;
+  ep_warning ("renewal: device %s: %s; the current set stays in force; next attempt in "
+              "%" G_GINT64_FORMAT " s", device_id, error->message, wait);
+  tell (r, device_id, w, FALSE);
+}
+
+static void
+on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
+            const GError *error, gpointer data)
+{
+  Attempt *a = data;
+  EpRenewal *r = a->renewal;
+  const char *id = ep_args_role (a->args, EP_ARG_DEVICE_ID);
+  Watch *w = g_hash_table_lookup (r->watches, id);
+  if (w != NULL)
+    w->renewing = FALSE;
+  if (error == NULL && w != NULL)
+    w->retry_at = now_s () + r->config->renewal_retry_interval;
+  if (error == NULL)
+    ep_info ("renewal: device %s has a new certificate", id);
+  else if (w != NULL)
+    failed (r, id, w, error);
+  ep_args_free (a->args);
+  g_free (a);
+  /* A success changed the keystore, which reschedules; a failure must. */
+  if (error != NULL)
+    ep_renewal_reschedule (r);
+}
+
+/* Starts renewing @device_id's set with the protocol it has. */
+static void
+renew (EpRenewal *r, const char *device_id, const char *protocol, Watch *w)
+{
+  if (ep_service_stopping (r->svc))
+    return;
+  Attempt *a = g_new0 (Attempt, 1);
+  a->renewal = r;
+  a->args = ep_args_new (ep_renewal_method);
+  a->args->str[ep_kind_role_index (ep_renewal_method, EP_ARG_DEVICE_ID)] = g_strdup (device_id);
+  a->args->str[ep_kind_role_index (ep_renewal_method, EP_ARG_PROTOCOL)] = g_strdup (protocol);
+  g_autoptr (GError) error = NULL;
+  ep_info ("renewal: device %s: fetching a new certificate", device_id);
+  if (ep_service_renew (r->svc, a->args, on_renewed, a, &error))
+    {
+      w->renewing = TRUE;
+      return;
+    }
+  /* Refused at once (Busy while a caller's call for it is in flight, say). */
+  failed (r, device_id, w, error);
+  ep_args_free (a->args);
+  g_free (a);
+}
+
+/* Judges one device at @now; returns when it next needs looking at. */
+static gint64
+judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now)
+{
+  const char *protocol = ep_device_info_field (info, EP_FIELD_PROTOCOL);
+  gint64 not_before = stored_time (info, EP_FIELD_CERTIFICATE_NOT_BEFORE);
+  gint64 not_after = stored_time (info, EP_FIELD_CERTIFICATE_NOT_AFTER);
+  if (g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) != 0 || not_after <= not_before)
+    return G_MAXINT64;
+  Watch *w = g_hash_table_lookup (r->watches, device_id);
+  if (w == NULL || (w->not_after != not_after && !w->renewing))
+    {
+      Watch *fresh = g_new0 (Watch, 1);
+      fresh->not_after = not_after;
+      /* A certificate already due when it came (the API's clock, or a
+       * short lifetime) waits a RetryInterval rather than loop. */
+      fresh->retry_at = w ? w->retry_at : 0;
+      g_hash_table_replace (r->watches, g_strdup (device_id), fresh);
+      w = fresh;
+    }
+  /* Fits: both are below G_MAXINT64 / 128. */
+  gint64 due = not_before + (not_after - not_before) * r->config->renewal_at / 100;
+  gint64 next = G_MAXINT64;
+  if (now >= not_after)
+    tell (r, device_id, w, TRUE);
+  else
+    next = not_after;
+  if (now < due)
+    return MIN (next, due);
+  if (!r->config->renewal_auto)
+    {
+      tell (r, device_id, w, FALSE);
+      return next;
+    }
+  if (!w->renewing && now >= w->retry_at)
+    renew (r, device_id, protocol, w);
+  if (!w->renewing)
+    next = MIN (next, w->retry_at);
+  return next;
+}
+
+void
+ep_renewal_reschedule (EpRenewal *r)
+{
+  gint64 now = now_s ();
+  if (now < r->build_time)
+    {
+      if (!r->clock_unset_told)
+        ep_warning ("renewal: the system clock (%" G_GINT64_FORMAT ") is before this daemon "
+                    "was built (%" G_GINT64_FORMAT "), so it cannot be right: no certificate "
+                    "is judged due or expired until it is set (NTP, timedatectl)",
+                    now, r->build_time);
+      r->clock_unset_told = TRUE;
+      /* Setting the clock wakes the timer; so does reaching the date. */
+      arm (r, r->build_time);
+      return;
+    }
+  if (r->clock_unset_told)
+    ep_info ("renewal: the system clock is set; judging certificates");
+  r->clock_unset_told = FALSE;
+
+  EpKeystore *ks = ep_service_keystore (r->svc);
+  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gint64 next = G_MAXINT64;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = ids->pdata[i];
+      g_hash_table_add (seen, (gpointer) id);
+      next = MIN (next, judge (r, id, ep_keystore_lookup (ks, id), now));
+    }
+  /* Forgotten devices and certificates gone with an MQTT set. */
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, r->watches);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      g_hash_table_iter_remove (&it);
+  arm (r, next);
+}
+
+static gboolean
+on_timer (int fd, GIOCondition condition, gpointer data)
+{
+  EpRenewal *r = data;
+  guint64 expirations;
+  if (read (fd, &expirations, sizeof expirations) < 0 && errno == ECANCELED)
+    ep_info ("renewal: the system clock was changed; judging certificates again");
+  ep_renewal_reschedule (r);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_credentials_changed (const char *device_id, const char *reason, const EpDetails *details,
+                        gpointer data)
+{
+  ep_renewal_reschedule (data);
+}
+
+static const EpServiceListener listener = {
+  .credentials_changed = on_credentials_changed,
+};
+
+EpRenewal *
+ep_renewal_new (const EpConfig *config, EpService *svc, gint64 build_time,
+                EpRenewalExpiring expiring, gpointer user_data)
+{
+  EpRenewal *r = g_new0 (EpRenewal, 1);
+  r->config = config;
+  r->svc = svc;
+  r->build_time = build_time;
+  r->expiring = expiring;
+  r->user_data = user_data;
+  r->watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->timer_fd = timerfd_create (CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (r->timer_fd < 0)
+    ep_warning ("renewal: cannot create a timer: %s; certificates are judged only when the "
+                "keystore changes", g_strerror (errno));
+  else
+    r->timer_source = g_unix_fd_add (r->timer_fd, G_IO_IN, on_timer, r);
+  ep_service_add_listener (svc, &listener, r);
+  ep_renewal_reschedule (r);
+  return r;
+}
+
+void
+ep_renewal_free (EpRenewal *r)
+{
+  if (r == NULL)
+    return;
+  ep_service_remove_listener (r->svc, &listener, r);
+  if (r->timer_source != 0)
+    g_source_remove (r->timer_source);
+  if (r->timer_fd >= 0)
+    close (r->timer_fd);
+  g_hash_table_unref (r->watches);
+  g_free (r);
+}
+
+gint64
+ep_renewal_next (EpRenewal *r)
+{
+  return r->next;
+}
