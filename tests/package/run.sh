@@ -23,6 +23,7 @@ BUS_NAME=com.enapter.Provisioning1
 OBJECT=/com/enapter/Provisioning1
 DAEMON_USER=enapter-provisiond
 ACCESS_GROUP=enapter-provisioning
+CREDENTIALS_GROUP=enapter-credentials   # may receive CredentialsChanged
 CALLER=ep-pkgtest-caller        # made here, in ACCESS_GROUP
 OUTSIDER=nobody                 # in no group of ours
 STATE_DIR=/var/lib/enapter-provisiond
@@ -68,6 +69,7 @@ T=$(mktemp -d /tmp/ep-pkgtest-XXXXXX)
 chmod 0755 "$T"   # the daemon and the callers reach the bus socket and config here
 had_user=0; getent passwd "$DAEMON_USER" >/dev/null && had_user=1
 had_group=0; getent group "$ACCESS_GROUP" >/dev/null && had_group=1
+had_creds_group=0; getent group "$CREDENTIALS_GROUP" >/dev/null && had_creds_group=1
 installed_here=0
 made_caller=0
 pids=()
@@ -92,6 +94,9 @@ cleanup () {
     [ "$had_user" = 1 ] || userdel "$DAEMON_USER" 2>/dev/null || true
     if [ "$had_group" = 0 ] && getent group "$ACCESS_GROUP" >/dev/null; then
       groupdel "$ACCESS_GROUP" 2>/dev/null || true
+    fi
+    if [ "$had_creds_group" = 0 ] && getent group "$CREDENTIALS_GROUP" >/dev/null; then
+      groupdel "$CREDENTIALS_GROUP" 2>/dev/null || true
     fi
     if [ "$had_user" = 0 ] && getent group "$DAEMON_USER" >/dev/null; then
       groupdel "$DAEMON_USER" 2>/dev/null || true
@@ -198,9 +203,10 @@ fi
 
 accounts_made () {
   getent passwd "$DAEMON_USER" | grep -q ':/usr/sbin/nologin$' &&
-  getent group "$ACCESS_GROUP" >/dev/null
+  getent group "$ACCESS_GROUP" >/dev/null &&
+  getent group "$CREDENTIALS_GROUP" >/dev/null
 }
-check "postinst made the system user $DAEMON_USER (nologin) and group $ACCESS_GROUP" \
+check "postinst made the system user $DAEMON_USER (nologin), groups $ACCESS_GROUP and $CREDENTIALS_GROUP" \
   accounts_made
 
 check "postinst enabled the unit (multi-user.target.wants)" \
