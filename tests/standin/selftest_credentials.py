@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from selftest_util import (
-    CA_NAME, HERE, S, STANDIN, TOKEN, YEAR, body, check, check_config, check_errors, check_set,
-    eq, fresh_device, main, ok200, test, utc_times)
+    S, STANDIN, TOKEN, YEAR, body, check, check_config, check_errors, check_set, eq,
+    fresh_device, main, ok200, test)
+from standin_pki import CA_NAME, Authority, validity
 
 DEFAULTS = {"cert_lifetime": YEAR, "not_before_offset": 0, "protocol_at": "credentials"}
 
@@ -47,7 +48,7 @@ def _():
     check(bc.critical and bc.value.ca, "basicConstraints CA:TRUE, critical")
     ku = ca.extensions.get_extension_for_class(x509.KeyUsage).value
     check(ku.key_cert_sign, "keyUsage keyCertSign")
-    start, end = utc_times(ca)
+    start, end = validity(ca)
     check(start <= time.time() - 20 * YEAR and end >= time.time() + 1000 * YEAR,
           "the CA is valid whatever a test's clock")
     c.reset()
@@ -80,7 +81,7 @@ def _():
     before = int(time.time())
     device_id, cred = mqtts(c)
     after = int(time.time())
-    start, end = utc_times(check_set(c, cred, device_id))
+    start, end = validity(check_set(c, cred, device_id))
     check(before <= start <= after, f"notBefore {start} not within {before}..{after}")
     eq(end - start, 31536000, "lifetime")
 
@@ -117,7 +118,7 @@ def _():
     before = int(time.time())
     device_id, cred = mqtts(c)
     cert = check_set(c, cred, device_id, lifetime=60, not_before=check_start(cred, before - 3600))
-    check(utc_times(cert)[1] < time.time(), "already expired: notAfter is before now")
+    check(validity(cert)[1] < time.time(), "already expired: notAfter is before now")
     eq(c.settings(not_before_offset=86400)["cert_lifetime"], 60, "one key changes, others stay")
     before = int(time.time())
     device_id, cred = mqtts(c, "gateway")
@@ -130,7 +131,7 @@ def _():
 def check_start(cred, earliest):
     """notBefore of @cred's certificate, checked to be @earliest or a
     second or two after it (the request took that long)."""
-    start = utc_times(x509.load_pem_x509_certificate(cred["certificate"].encode()))[0]
+    start = validity(x509.load_pem_x509_certificate(cred["certificate"].encode()))[0]
     check(earliest <= start <= earliest + 5, f"notBefore {start}, expected about {earliest}")
     return start
 
@@ -195,8 +196,6 @@ def _():
 
 @test("minting is fast: a few ms per set at most")
 def _():
-    sys.path.insert(0, HERE)
-    from standin_pki import Authority
     authority = Authority()
     n = 200
     t0 = time.perf_counter()

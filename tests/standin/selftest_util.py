@@ -7,7 +7,6 @@ sys.exit(main(ROLES)), ROLES naming the stand-ins it needs ("cloud",
 "gateway", "tls" and "short", kept in S under those names: STARTERS).
 """
 
-import datetime
 import http.client
 import json
 import os
@@ -25,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from standin_pki import validity
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "standin.py")
@@ -32,7 +32,6 @@ TOKEN = "selftest-token"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 CONFIG_KEYS = {"mqtt_host", "mqtt_port", "mqtt_credentials", "time_sync_protocol",
                "time_sync_host", "time_sync_port", "hardware_id", "channel_id"}
-CA_NAME = "enapter-provisiond stand-in test CA"
 YEAR = 365 * 86400
 
 TESTS = []
@@ -232,17 +231,6 @@ def check_config(inst, cfg, protocol, hardware_id, channel, device_id, protocol_
         check(re.fullmatch(inst.canary + r"-PASSWORD-\d+", cred["password"]), "password canary")
 
 
-def utc_times(cert):
-    """(notBefore, notAfter) as Unix seconds, with cryptography 38 (naive UTC
-    datetimes) and with 42 or later (aware ones)."""
-    def seconds(aware, naive):
-        when = getattr(cert, aware, None) or getattr(cert, naive).replace(
-            tzinfo=datetime.timezone.utc)
-        return int(when.timestamp())
-    return (seconds("not_valid_before_utc", "not_valid_before"),
-            seconds("not_valid_after_utc", "not_valid_after"))
-
-
 def check_set(inst, cred, device_id, lifetime=YEAR, not_before=None):
     """@cred is a real set of @inst's: a PKCS#8 EC P-256 key, its
     certificate (CN @device_id, @lifetime seconds from @not_before, or from
@@ -267,7 +255,7 @@ def check_set(inst, cred, device_id, lifetime=YEAR, not_before=None):
                            ec.ECDSA(cert.signature_hash_algorithm))
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     eq([a.value for a in cn], [device_id], "subject CN")
-    start, end = utc_times(cert)
+    start, end = validity(cert)
     if not_before is None:
         check(time.time() - 30 <= start <= time.time(), f"notBefore {start} is not now")
     else:

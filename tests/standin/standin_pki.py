@@ -1,7 +1,8 @@
 """Real MQTTS credential sets for the Enapter API stand-in (standin.py beside
 this file): its own test CA, made once at start, and for every set a fresh
 EC P-256 key with a leaf certificate that CA signs. The contract is
-README.md beside this file. Python 3 standard library plus
+README.md beside this file. The integration harness mints its own sets with
+it too (tests/integration/harness/pki.py). Python 3 standard library plus
 python3-cryptography (Debian's 38.0.4 or later).
 """
 
@@ -47,16 +48,28 @@ def cert_pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-class Authority:
-    """The stand-in's test CA: an EC P-256 key and its self-signed certificate
-    (basicConstraints CA:TRUE, keyUsage keyCertSign and cRLSign)."""
+def validity(cert):
+    """(notBefore, notAfter) of @cert as Unix seconds, with cryptography 38
+    (naive UTC datetimes) and with 42 or later (aware ones, *_utc)."""
+    def seconds(aware, naive):
+        when = getattr(cert, aware, None) or getattr(cert, naive).replace(tzinfo=UTC)
+        return int(when.timestamp())
+    return (seconds("not_valid_before_utc", "not_valid_before"),
+            seconds("not_valid_after_utc", "not_valid_after"))
 
-    def __init__(self):
+
+class Authority:
+    """A test CA (the stand-in's: CN @name = CA_NAME): an EC P-256 key and
+    its self-signed certificate (basicConstraints CA:TRUE, keyUsage
+    keyCertSign and cRLSign)."""
+
+    def __init__(self, name=CA_NAME):
+        self.name = common_name(name)
         self.key = ec.generate_private_key(ec.SECP256R1())
         public = self.key.public_key()
         ski = x509.SubjectKeyIdentifier.from_public_key(public)
         cert = (x509.CertificateBuilder()
-                .subject_name(common_name(CA_NAME)).issuer_name(common_name(CA_NAME))
+                .subject_name(self.name).issuer_name(self.name)
                 .public_key(public).serial_number(x509.random_serial_number())
                 .not_valid_before(CA_NOT_BEFORE).not_valid_after(CA_NOT_AFTER)
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -75,7 +88,7 @@ class Authority:
         public = key.public_key()
         start = int(time.time()) + not_before_offset
         cert = (x509.CertificateBuilder()
-                .subject_name(common_name(device_id)).issuer_name(common_name(CA_NAME))
+                .subject_name(common_name(device_id)).issuer_name(self.name)
                 .public_key(public).serial_number(x509.random_serial_number())
                 .not_valid_before(utc(start)).not_valid_after(utc(start + lifetime))
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
