@@ -175,7 +175,7 @@ class State:
             return dict(self.settings)
 
     def ticket(self):
-        """(n, settings) for one answer that carries a config; holds the lock."""
+        """(n, settings) for one answer that carries a config; the caller holds self.lock."""
         self.serial += 1
         return self.serial, dict(self.settings, canary=self.canary)
 
