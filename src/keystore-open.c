@@ -1,5 +1,6 @@
 #include "keystore-private.h"
 
+#include "credentials.h"
 #include "fields.h"
 #include "keystore-checks.h"
 #include "json-util.h"
@@ -150,6 +151,54 @@ is_temporary (const char *name)
   return name[13] == '-' && ep_is_plain_name (name + 14);
 }
 
+/* The object of @meta that holds the field @id (its leaf in @leaf), or NULL
+ * when something on the way is not an object. */
+static JsonObject *
+stored_parent (JsonObject *meta, EpFieldId id, const char **leaf)
+{
+  const char *path = ep_fields[id].stored;
+  const char *dot = strchr (path, '.');
+  *leaf = dot ? dot + 1 : path;
+  if (dot == NULL)
+    return meta;
+  g_autofree char *name = g_strndup (path, dot - path);
+  JsonNode *node = json_object_get_member (meta, name);
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* A set stored before device.json recorded its certificate's dates: they
+ * are read off certificate.pem into the index (not the file), so renewal
+ * judges it from the start. A certificate that cannot be read is reported;
+ * the device is served all the same. */
+static void
+index_certificate_dates (int dir, const char *what, JsonObject *meta)
+{
+  const char *leaf;
+  JsonObject *config = stored_parent (meta, EP_FIELD_PROTOCOL, &leaf);
+  if (g_strcmp0 (ep_json_string (config, leaf), ep_protocols[EP_PROTOCOL_MQTTS]) != 0)
+    return;
+  JsonObject *dates = stored_parent (meta, EP_FIELD_CERTIFICATE_NOT_AFTER, &leaf);
+  if (dates == NULL || json_object_has_member (dates, leaf))
+    return;
+  const char *file = ep_fields[EP_FIELD_CERTIFICATE].file;
+  auto_fd fd = openat (dir, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  g_autofree char *pem = g_malloc0 (EP_CREDENTIALS_MAX_PEM_BYTES + 1);
+  ssize_t n = fd < 0 ? -1 : read (fd, pem, EP_CREDENTIALS_MAX_PEM_BYTES);
+  EpCertificateInfo info;
+  g_autoptr (GError) error = NULL;
+  if (n <= 0 || !ep_certificate_read_info (pem, &info, &error))
+    {
+      ep_warning ("keystore: %s/%s: %s; its renewal cannot be scheduled until it gets a new set",
+                  what, file, error ? error->message : "cannot be read");
+      return;
+    }
+  json_object_set_int_member (dates, leaf, info.not_after);
+  json_object_set_int_member (stored_parent (meta, EP_FIELD_CERTIFICATE_NOT_BEFORE, &leaf), leaf,
+                              info.not_before);
+  json_object_set_string_member (stored_parent (meta, EP_FIELD_CERTIFICATE_SHA256, &leaf), leaf,
+                                 info.sha256);
+}
+
 /* Indexes the device directory @name when it is one: else reports it, once,
  * and leaves it as it is. */
 static void
@@ -179,6 +228,7 @@ load_entry (EpKeystore *ks, const char *name)
       ep_warning ("keystore: ignoring device directory %s, left as it is: %s", what, why);
       return;
     }
+  index_certificate_dates (dir, what, meta);
   ep_keystore_index_set (ks, name, meta);
 }
 

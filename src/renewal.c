@@ -13,7 +13,7 @@ typedef struct {
   gint64 not_after;
   gboolean told_due;         /* CredentialsExpiring sent for passing At */
   gboolean told_expired;     /* ... and for expiring */
-  gint64 retry_at;           /* when to try again after a failure; 0: at once */
+  gint64 retry_at;           /* when to try again after a failure (µs); 0: at once */
   gboolean renewing;         /* a renewal is in flight */
 } Watch;
 
@@ -37,21 +37,22 @@ typedef struct {
   EpArgs *args;
 } Attempt;
 
-static gint64
-now_s (void)
-{
-  return g_get_real_time () / G_USEC_PER_SEC;
-}
+/* Times here are wall-clock microseconds: a RetryInterval of a few seconds
+ * keeps its jitter. Certificates' times are whole seconds. */
+#define US G_USEC_PER_SEC
+/* The latest certificate time taken as it is (year 9999); in microseconds
+ * it fits a gint64 with room for sums. */
+#define MAX_CERT_TIME G_GINT64_CONSTANT (253402300799)
 
-/* A stored integer field, or 0. */
+/* A stored certificate time in microseconds, or 0. */
 static gint64
 stored_time (const EpDeviceInfo *info, EpFieldId id)
 {
   gint64 value = 0;
   const char *text = ep_device_info_field (info, id);
-  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, G_MAXINT64 / 128, &value, NULL))
+  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, MAX_CERT_TIME, &value, NULL))
     return 0;
-  return value;
+  return value * US;
 }
 
 /* Arms the one timer for the wall time @at; a change of the system clock
@@ -63,9 +64,14 @@ arm (EpRenewal *r, gint64 at)
   if (r->timer_fd < 0)
     return;
   struct itimerspec its = { 0 };
+  /* Where time_t has 32 bits, a date past 2038 waits at the limit, wakes
+   * and is armed again. */
+  gint64 limit = sizeof (time_t) < 8 ? G_MAXINT32 : MAX_CERT_TIME;
   if (at != G_MAXINT64)
-    its.it_value.tv_sec = (time_t) MIN (at, (gint64) (sizeof (time_t) < 8 ? G_MAXINT32
-                                                                           : G_MAXINT64 / 2));
+    {
+      its.it_value.tv_sec = (time_t) MIN (at / US, limit);
+      its.it_value.tv_nsec = at / US < limit ? (long) (at % US) * 1000 : 0;
+    }
   if (timerfd_settime (r->timer_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
     ep_warning ("renewal: cannot set the timer: %s; certificates are judged again at the next "
                 "keystore change", g_strerror (errno));
@@ -78,14 +84,14 @@ tell (EpRenewal *r, const char *device_id, Watch *w, gboolean expired)
   if (*told)
     return;
   *told = TRUE;
-  g_autoptr (GDateTime) until = g_date_time_new_from_unix_utc (w->not_after);
+  g_autoptr (GDateTime) until = g_date_time_new_from_unix_utc (w->not_after / US);
   g_autofree char *when = until ? g_date_time_format_iso8601 (until) : g_strdup ("?");
   ep_warning ("renewal: the certificate of device %s %s (valid until %s); %s", device_id,
               expired ? "has expired" : "is due for renewal", when,
               r->config->renewal_auto
                   ? "renewal is failing and is retried; check the API's reachability"
                   : "renew it with enapter-provisionctl generate, or set [Renewal] Auto=yes");
-  r->expiring (device_id, w->not_after, r->user_data);
+  r->expiring (device_id, w->not_after / US, r->user_data);
 }
 
 /* After a failure: the next attempt, jittered so that devices failing
@@ -93,11 +99,11 @@ tell (EpRenewal *r, const char *device_id, Watch *w, gboolean expired)
 static void
 failed (EpRenewal *r, const char *device_id, Watch *w, const GError *error)
 {
-  gint64 wait = MAX (1, (gint64) (r->config->renewal_retry_interval *
-                                  g_random_double_range (0.8, 1.2)));
-  w->retry_at = now_s () + wait;
-  ep_warning ("renewal: device %s: %s; the current set stays in force; next attempt in "
-              "%" G_GINT64_FORMAT " s", device_id, error->message, wait);
+  gint64 wait = (gint64) (r->config->renewal_retry_interval * g_random_double_range (0.8, 1.2) *
+                          US);
+  w->retry_at = g_get_real_time () + wait;
+  ep_warning ("renewal: device %s: %s; the current set stays in force; next attempt in %.1f s",
+              device_id, error->message, (double) wait / US);
   tell (r, device_id, w, FALSE);
 }
 
@@ -112,7 +118,7 @@ on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
   if (w != NULL)
     w->renewing = FALSE;
   if (error == NULL && w != NULL)
-    w->retry_at = now_s () + r->config->renewal_retry_interval;
+    w->retry_at = g_get_real_time () + (gint64) r->config->renewal_retry_interval * US;
   if (error == NULL)
     ep_info ("renewal: device %s has a new certificate", id);
   else if (w != NULL)
@@ -168,8 +174,10 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
       g_hash_table_replace (r->watches, g_strdup (device_id), fresh);
       w = fresh;
     }
-  /* Fits: both are below G_MAXINT64 / 128. */
-  gint64 due = not_before + (not_after - not_before) * r->config->renewal_at / 100;
+  /* In two parts, so the product cannot overflow. */
+  gint64 span = not_after - not_before;
+  gint64 due = not_before + span / 100 * r->config->renewal_at +
+               span % 100 * r->config->renewal_at / 100;
   gint64 next = G_MAXINT64;
   if (now >= not_after)
     tell (r, device_id, w, TRUE);
@@ -192,17 +200,17 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
 void
 ep_renewal_reschedule (EpRenewal *r)
 {
-  gint64 now = now_s ();
-  if (now < r->build_time)
+  gint64 now = g_get_real_time ();
+  if (now < r->build_time * US)
     {
       if (!r->clock_unset_told)
         ep_warning ("renewal: the system clock (%" G_GINT64_FORMAT ") is before this daemon "
                     "was built (%" G_GINT64_FORMAT "), so it cannot be right: no certificate "
                     "is judged due or expired until it is set (NTP, timedatectl)",
-                    now, r->build_time);
+                    now / US, r->build_time);
       r->clock_unset_told = TRUE;
       /* Setting the clock wakes the timer; so does reaching the date. */
-      arm (r, r->build_time);
+      arm (r, r->build_time * US);
       return;
     }
   if (r->clock_unset_told)

@@ -28,6 +28,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpRenewal, ep_renewal_free)
  * and a change of the system clock do. */
 void ep_renewal_reschedule (EpRenewal *renewal);
 
-/* The wall time (Unix seconds) the next event is due, or G_MAXINT64 when
- * none is: for tests and status. */
+/* The wall time (Unix microseconds) the next event is due, or G_MAXINT64
+ * when none is: for tests and status. */
 gint64 ep_renewal_next (EpRenewal *renewal);

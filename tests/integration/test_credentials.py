@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import ERROR_PREFIX, KINDS, HarnessTestCase, default_args, main  # noqa: E402
-from harness.pki import cert_info, mint_set  # noqa: E402
+from harness.pki import cert_info, make_ca, mint_set  # noqa: E402
 
 GENERATE = "GenerateCredentials"
 MQTTS_FILES = ["ca_chain.pem", "certificate.pem", "device.json", "private_key.pem"]
@@ -129,7 +129,11 @@ class Generate(GenerateChecks, HarnessTestCase):
         self.assertEqual(details["kind"], "standalone")
         self.assertEqual(details["slug"], before["slug"])
         self.assertEqual(details, signal_details)
-        self.assertEqual(H.call("GetDevice", "s", device_id).reply[0], details)
+        # GetDevice says the same, but for "reprovisioned" (it replaced nothing).
+        stored = H.call("GetDevice", "s", device_id).reply[0]
+        self.assertTrue(details.pop("reprovisioned"))
+        self.assertFalse(stored.pop("reprovisioned"))
+        self.assertEqual(stored, details)
         # A new set is no new device: DeviceProvisioned only for the
         # provisioning (it would come before CredentialsChanged).
         self.assertEqual(len([s for s in listener.signals("DeviceProvisioned")
@@ -231,7 +235,7 @@ class Refusals(GenerateChecks, HarnessTestCase):
 
     def test_answers_refused(self):
         device_id, _ = self.provision("vucm")
-        good = mint_set(ca=self.H.gateway.ca_pem())
+        good = mint_set()
         self.refused(device_id, "not json", "JSON")
         self.refused(device_id, json.dumps({"device_id": device_id}), "config")
         both = json.loads(config_body({k: good[k] for k in good}, "both"))
@@ -243,13 +247,16 @@ class Refusals(GenerateChecks, HarnessTestCase):
 
     def test_sets_that_fail_the_check(self):
         device_id, _ = self.provision("vucm")
-        ca = self.H.gateway.ca_pem()
+        ca = make_ca()
         self.refused(device_id, config_body(mint_set(ca=ca, key_mismatch=True)),
                      "does not match")
-        self.refused(device_id, config_body(mint_set()), "ca_chain")
         # The CA chain of another CA: the certificate does not chain to it.
         foreign = mint_set()
         self.refused(device_id, config_body(dict(mint_set(ca=ca), ca_chain=foreign["ca_chain"])),
+                     "ca_chain")
+        # Another CA of the same name: only the key tells them apart.
+        twin = mint_set(ca=make_ca("enapter-provisiond harness foreign CA"))
+        self.refused(device_id, config_body(dict(mint_set(ca=ca), ca_chain=twin["ca_chain"])),
                      "ca_chain")
         garbage = dict(mint_set(ca=ca), certificate="-----BEGIN CERTIFICATE-----\nAAAA\n"
                                                     "-----END CERTIFICATE-----\n")
@@ -259,7 +266,7 @@ class Refusals(GenerateChecks, HarnessTestCase):
         H = self.H
         listener = H.listen()
         device_id, _ = self.provision("vucm")
-        ca = H.gateway.ca_pem()
+        ca = make_ca()
         for offset in (-10 * 86400, 10 * 86400):
             s = mint_set(ca=ca, lifetime=3600, not_before_offset=offset)
             before = self.device_json(device_id)
@@ -278,7 +285,7 @@ class Refusals(GenerateChecks, HarnessTestCase):
         nothing."""
         H = self.H
         args = default_args("ucm", protocol="MQTTS")
-        bad = mint_set(ca=H.target_of("ucm").ca_pem(), key_mismatch=True)
+        bad = mint_set(key_mismatch=True)
         config = json.loads(config_body(bad))["config"]
         config["hardware_id"] = args["hardware_id"]
         H.target_of("ucm").faults({"path": KINDS["ucm"].endpoint, "status": 200,
@@ -287,7 +294,9 @@ class Refusals(GenerateChecks, HarnessTestCase):
                                                        "slug": "x"})})
         msg = self.assertError(H.provision("ucm", args), "ProtocolError")
         self.assertIn("does not match", msg)
-        self.assertEqual(H.keystore_tree(), [])
+        self.assertFalse(os.path.lexists(H.device_dir("ucm-forged-1")), "the set was stored")
+        self.assertEqual(H.call("GetDevice", "s", "ucm-forged-1").error_name,
+                         ERROR_PREFIX + "NotFound")
 
     def test_busy(self):
         H = self.H

@@ -90,6 +90,8 @@ class RenewsOnTime(RenewalChecks, HarnessTestCase):
         try:
             sig = self.renewed_signal(listener, device_id, timeout=(due - time.time()) + 10)
             arrived = time.time()
+            new_sha = sig["args"][2]["certificate_sha256"]
+            wait_until(lambda: new_sha in seen, 5, what="the poller to read the new set")
         finally:
             stop.set()
             poller.join(5)
@@ -130,14 +132,38 @@ class RenewsAfterRestart(RenewalChecks, HarnessTestCase):
                             details["certificate_sha256"])
 
 
+    def test_set_stored_before_the_dates_were_recorded(self):
+        """A device.json without the certificate's dates (an older daemon's):
+        they are read off certificate.pem at start."""
+        H = self.H
+        device_id, details = self.provision_vucm(lifetime=6)
+        na = details["certificate_not_after"]
+        H.stop_daemon()
+        path = os.path.join(H.device_dir(device_id), "device.json")
+        meta = self.stored(device_id)
+        for key in ("certificate_not_before", "certificate_not_after", "certificate_sha256"):
+            del meta["config"][key]
+        with open(path, "w") as f:
+            json.dump(meta, f)
+        wait_until(lambda: time.time() > details["certificate_not_before"] + 3.5, 10,
+                   what="the certificate to be due")
+        H.start_daemon(renewal(auto=True, at=50))
+        wait_until(lambda: len(H.gateway.requests(generate_path(device_id))) == 2, 10,
+                   what="the renewal of the older entry")
+        wait_until(lambda: self.stored(device_id)["config"].get("certificate_not_after", 0) > na,
+                   10, what="the renewed set, with its dates recorded")
+
+
 class RenewsThroughAnOutage(RenewalChecks, HarnessTestCase):
-    CONFIG = dict(renewal(at=50, retry=2),
+    # Due after 4 s of 16: three failed attempts 2 s apart end well before
+    # the certificate expires.
+    CONFIG = dict(renewal(at=25, retry=2),
                   Provisioning={"Retries": 0, "Timeout": 1, "Deadline": 2})
 
     def test_retried_while_the_api_fails(self):
         H = self.H
         listener = H.listen()
-        device_id, details = self.provision_vucm(lifetime=6)
+        device_id, details = self.provision_vucm(lifetime=16)
         before = {n: open(os.path.join(H.device_dir(device_id), n), "rb").read()
                   for n in os.listdir(H.device_dir(device_id))}
         H.gateway.faults({"path": generate_path(device_id), "status": 503, "count": 3})
@@ -151,7 +177,8 @@ class RenewsThroughAnOutage(RenewalChecks, HarnessTestCase):
             self.assertGreaterEqual(gap, 1.5, f"retries came too soon: {gaps}")
             self.assertLess(gap, 3.5, f"retries came too late: {gaps}")
         # Told once that the certificate is due and not renewed.
-        expiring = listener.signals("CredentialsExpiring")
+        expiring = [s for s in listener.signals("CredentialsExpiring")
+                    if s["args"][0] == device_id]
         self.assertEqual([s["args"] for s in expiring],
                          [[device_id, details["certificate_not_after"]]])
         self.assertGreater(sig["args"][2]["certificate_not_after"],

@@ -7,6 +7,7 @@ standin_pki.py, beside EP_STANDIN), so both make sets of one shape.
         -> {"private_key", "certificate", "ca_chain"} (PEM strings)
     make_ca(name) -> a CA to pass to mint_set as @ca
     cert_info(pem) -> (not_before, not_after, sha256 hex of the DER)
+    key_matches(key_pem, cert_pem) -> whether the key is the certificate's
 """
 
 import importlib.util
@@ -56,3 +57,15 @@ def cert_info(pem):
     first = pem[:pem.index(end) + len(end)]
     cert = _PKI.x509.load_pem_x509_certificate(first.encode())
     return (*_PKI.validity(cert), cert.fingerprint(_PKI.hashes.SHA256()).hex())
+
+
+def key_matches(key_pem, cert_pem):
+    """Whether the private key @key_pem is the one of the (first) certificate
+    in @cert_pem: their public keys are the same."""
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    end = "-----END CERTIFICATE-----"
+    cert = _PKI.x509.load_pem_x509_certificate(cert_pem[:cert_pem.index(end) + len(end)].encode())
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return key.public_key().public_bytes(der, spki) == cert.public_key().public_bytes(der, spki)
