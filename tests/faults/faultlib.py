@@ -265,6 +265,11 @@ def check_new_set(files, device_id, dir_mode):
         return problems + ["device.json is not JSON"]
     if meta.get("device_id") != device_id:
         problems.append(f"device.json names device {meta.get('device_id')!r}")
+    # A new set of a stored device (GenerateCredentials) keeps its identity.
+    lost = [k for k in ("kind", "site_id", "hardware_id", "name", "provisioned_at")
+            if not meta.get(k)]
+    if lost:
+        problems.append(f"device.json lost the device's identity: no {', '.join(lost)}")
     cfg = meta.get("config") or {}
     if cfg.get("protocol") != "MQTT" or cfg.get("username") != "user-" + device_id:
         problems.append(f"device.json config is not MQTT for this device: {cfg}")

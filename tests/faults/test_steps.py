@@ -3,7 +3,7 @@
 a keystore that never loses or mixes credentials).
 
 For each scenario (reprovisioning MQTTS -> MQTT, first provisioning into an
-empty slot, ForgetDevice), one run under strace records the system calls the
+empty slot, GenerateCredentials MQTTS -> MQTT, ForgetDevice), one run under strace records the system calls the
 keystore worker makes. Every call that works on the keystore is a step. Then,
 for each step, the scenario runs again with strace injecting into that very
 invocation (-e inject=NAME:...:when=N, counted per thread, so the N-th NAME of
@@ -66,7 +66,7 @@ class Scenario:
         self.reprovisioned = reprovisioned   # the reply's details["reprovisioned"]
         self.modes = [m for m in modes if m in MODES]
         self.setup_forget = setup_forget
-        self.action = action              # 'provision' or 'forget'
+        self.action = action              # 'provision', 'generate' or 'forget'
         self.kill_states = kill_states
         self.error_state = error_state
         self.success_state = success_state
@@ -80,6 +80,10 @@ SCENARIOS = [
              ["KILL", "ENOSPC", "EIO", "EROFS"], reprovisioned=True),
     Scenario("first", True, "provision", {"missing", "new"}, "missing", "new",
              ["KILL", "ENOSPC"], reprovisioned=False),
+    # An update: the worker also reads the stored device.json to keep the
+    # device's identity.
+    Scenario("generate", False, "generate", {"old", "new"}, "old", "new",
+             ["KILL", "ENOSPC"], reprovisioned=True),
     Scenario("forget", False, "forget", {"old", "missing"}, "old", "missing",
              ["KILL", "ENOSPC"]),
 ]
@@ -146,6 +150,8 @@ class Runner:
     def act(self, sc, args, dev, timeout=20.0):
         if sc.action == "forget":
             return self.H.call("ForgetDevice", "s", dev, timeout=timeout)
+        if sc.action == "generate":
+            return self.H.call("GenerateCredentials", "ss", dev, "MQTT", timeout=timeout)
         return self.H.provision(KIND, dict(args, protocol="MQTT"), timeout=timeout)
 
     def state(self, dev, old):
@@ -435,7 +441,7 @@ class Runner:
                 if not mode or int(mode.group(1), 8) & 0o077:
                     problems.append(f"a directory created with a mode open to others: "
                                     f"{describe(e, self.ks, dev)}")
-        if sc.action == "provision":
+        if sc.action in ("provision", "generate"):
             problems += self.check_durability(calls, dev)
         return problems
 
