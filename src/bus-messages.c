@@ -54,12 +54,20 @@ ep_bus_append_details (sd_bus_message *m, gconstpointer data)
   return r < 0 ? r : sd_bus_message_close_container (m);
 }
 
+/* (s, s, a{sv}): what DeviceProvisioned and CredentialsChanged carry. */
+static int
+append_two_and_details (sd_bus_message *m, const char *a, const char *b,
+                        const EpDetails *details)
+{
+  int r = sd_bus_message_append (m, "ss", a, b);
+  return r < 0 ? r : ep_bus_append_details (m, details);
+}
+
 int
 ep_bus_append_credentials_changed (sd_bus_message *m, gconstpointer data)
 {
   const EpBusCredentialsChanged *c = data;
-  int r = sd_bus_message_append (m, "ss", c->device_id, c->reason);
-  return r < 0 ? r : ep_bus_append_details (m, c->details);
+  return append_two_and_details (m, c->device_id, c->reason, c->details);
 }
 
 int
@@ -81,8 +89,7 @@ int
 ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data)
 {
   const EpBusProvisioned *p = data;
-  int r = sd_bus_message_append (m, "ss", p->kind, p->device_id);
-  return r < 0 ? r : ep_bus_append_details (m, p->details);
+  return append_two_and_details (m, p->kind, p->device_id, p->details);
 }
 
 int

@@ -69,3 +69,27 @@ ep_error_dbus_name (const GError *error)
     return keystore_name (error->code);
   return FAILED;
 }
+
+EpErrorCode
+ep_error_for_http_status (long status)
+{
+  switch (status)
+    {
+    case 401:
+      return EP_ERROR_AUTHENTICATION_FAILED;
+    case 403:
+      return EP_ERROR_FORBIDDEN;
+    case 404:
+      return EP_ERROR_NOT_FOUND;
+    case 409:
+      return EP_ERROR_CONFLICT;
+    case 429:
+      return EP_ERROR_UNAVAILABLE;
+    default:
+      if (status >= 500)
+        return EP_ERROR_UNAVAILABLE;
+      if (status >= 400)
+        return EP_ERROR_REJECTED;
+      return EP_ERROR_PROTOCOL_ERROR;
+    }
+}

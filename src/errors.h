@@ -30,6 +30,11 @@ typedef enum {
 
 #define EP_DBUS_ERROR_PREFIX "com.enapter.Provisioning1.Error."
 
+/* The code an answer with HTTP @status other than 2xx means (README
+ * "Errors"): 401, 403, 404, 409 by name, 429 and 5xx Unavailable, other 4xx
+ * Rejected, anything else ProtocolError. */
+EpErrorCode ep_error_for_http_status (long status);
+
 /* The full D-Bus error name for @error, whatever its domain; an error no
  * domain here claims (EP_CONFIG_ERROR, GLib's) maps to
  * org.freedesktop.DBus.Error.Failed. */

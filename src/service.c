@@ -106,31 +106,6 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
   notify_changed (svc, device_id, reason, &details);
 }
 
-/* The D-Bus error for an HTTP status other than 2xx (README "D-Bus API"). */
-static EpErrorCode
-status_error (long status)
-{
-  switch (status)
-    {
-    case 401:
-      return EP_ERROR_AUTHENTICATION_FAILED;
-    case 403:
-      return EP_ERROR_FORBIDDEN;
-    case 404:
-      return EP_ERROR_NOT_FOUND;
-    case 409:
-      return EP_ERROR_CONFLICT;
-    case 429:
-      return EP_ERROR_UNAVAILABLE;
-    default:
-      if (status >= 500)
-        return EP_ERROR_UNAVAILABLE;
-      if (status >= 400)
-        return EP_ERROR_REJECTED;
-      return EP_ERROR_PROTOCOL_ERROR;
-    }
-}
-
 static GError *
 response_error (Job *job, const EpHttpResult *res)
 {
@@ -141,7 +116,7 @@ response_error (Job *job, const EpHttpResult *res)
                               ? g_strdup_printf (" and asked to retry after %u s, more than the "
                                                  "call's time left", res->retry_after_s)
                               : NULL;
-  return g_error_new (EP_ERROR, status_error (res->status),
+  return g_error_new (EP_ERROR, ep_error_for_http_status (res->status),
                       "the %s API at %s answered HTTP %ld%s%s%s", ep->name, ep->url, res->status,
                       wait ? wait : "", api_text ? ": " : "", api_text ? api_text : "");
 }
