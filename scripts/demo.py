@@ -44,7 +44,8 @@ def main():
                         "AAC415CBA5375484E829105E959663C8B", "Enapter Link 1").split('"')[1]
         busctl(h, "ProvisionLinkSlave", "ssss", "my-site", "435840FFE5CD4E9DA93545DDF7E6D5FB",
                "ENP-AO6 BCC4", master)
-        busctl(h, "ProvisionStandalone", "ss", "my-site", "My Device")
+        standalone = busctl(h, "ProvisionStandalone", "ss", "my-site",
+                            "My Device").split('"')[1]
         busctl(h, "ProvisionLuaDevice", "ssss", "ucmbbba0-79f2-4e9e-a6f0-69a310ab110b",
                "bluepri1-50n3-4t9d-e6v0-69i310cb110e", "Gas sensor", "gas-sensor-1")
         busctl(h, "ProvisionGateway", "sssssdd", "my-site", "B27925CBA5375484E829105E959663C8B",
@@ -52,6 +53,8 @@ def main():
         print("\n# Reprovisioning the UCM: same device, fresh credentials, reprovisioned=true")
         busctl(h, "ProvisionUcm", "ssss", "my-site", "C8795CBA5375484E829105E959663C8B",
                "My UCM", "MQTTS")
+        print("\n# A standalone device gets its credentials afterwards: a verified MQTTS set")
+        busctl(h, "GenerateCredentials", "ss", standalone, "MQTTS")
         print("\n# A Lua device cannot be reprovisioned; bad input is refused before any request")
         busctl(h, "ProvisionLuaDevice", "ssss", "ucmbbba0-79f2-4e9e-a6f0-69a310ab110b",
                "bluepri1-50n3-4t9d-e6v0-69i310cb110e", "Gas sensor", "gas-sensor-1")
