@@ -281,8 +281,9 @@ run_list (Ctl *ctl, int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
   if (!ctl_parse (ctl, "list", NULL, "Lists the devices in the daemon's keystore.",
-                  "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED), oldest first; "
-                  "with --json, an array of the devices' details.",
+                  "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED, EXPIRES), oldest "
+                  "first; EXPIRES is when the device's certificate runs out, '-' for a device "
+                  "without one. With --json, an array of the devices' details.",
                   entries, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
@@ -318,8 +319,11 @@ static int
 run_show (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "show", "DEVICE_ID", "Shows a device the daemon's keystore holds.",
-                  "Prints its details; fails (exit status 1) when the keystore does not "
-                  "hold it.",
+                  "Prints its details, the certificate's dates (certificate_not_before, "
+                  "certificate_not_after) as UTC times and its SHA-256 fingerprint "
+                  "(certificate_sha256) for an MQTTS device; with --json, the numbers the "
+                  "daemon sends (Unix seconds). Fails (exit status 1) when the keystore does "
+                  "not hold it.",
                   NULL, &argc, &argv, 1))
     return CTL_EXIT_USAGE;
 

@@ -6,6 +6,7 @@ which runs the client against the integration harness's private bus.
 EP_CTL names the client (tests/ctl/meson.build sets it); the rest of the
 environment is the integration harness's."""
 
+import datetime
 import json
 import os
 import re
@@ -41,6 +42,8 @@ OPTIONS = {"site_id": "--site-id", "hardware_id": "--hardware-id", "name": "--na
            "latitude": "--latitude", "longitude": "--longitude"}
 GLOBAL_OPTIONS = ("--system", "--session", "--address", "--json", "--timeout", "--verbose")
 KEYSTORE_COMMANDS = ("list", "show", "forget", "monitor")
+# The details that are Unix times (x), which the text output shows as UTC.
+TIME_KEYS = ("certificate_not_before", "certificate_not_after")
 
 
 def spell(arg, value):
@@ -62,18 +65,32 @@ def kind_argv(kind, args, skip=()):
     return argv
 
 
-def text_of(value):
-    """The client's text for a JSON value (its documented human output)."""
+def utc(seconds):
+    """A Unix time as the client shows it: RFC 3339 UTC, whole seconds."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def text_of(value, key=None):
+    """The client's text for the JSON value of detail @key (its documented
+    human output)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key in TIME_KEYS and isinstance(value, int):
+        return utc(value)
     return str(value)
+
+
+def texts_of(details):
+    """The client's text for each of @details."""
+    return {k: text_of(v, k) for k, v in details.items()}
 
 
 def parse_fields(testcase, text):
     """'key: value' lines into a dict; every line must be one."""
     fields = {}
     for line in text.splitlines():
-        m = re.fullmatch(r"([a-z_]+):( +)(.*)", line)
+        m = re.fullmatch(r"([a-z0-9_]+):( +)(.*)", line)
         testcase.assertIsNotNone(m, f"not a 'key: value' line: {line!r}")
         testcase.assertNotIn(m.group(1), fields, f"{m.group(1)} printed twice")
         fields[m.group(1)] = m.group(3)
@@ -83,6 +100,21 @@ def parse_fields(testcase, text):
 def width(text):
     """Terminal columns of @text."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cut_row(row, starts):
+    """A table row cut at the header's column @starts (terminal columns), its
+    cells unstripped."""
+    cells, col, cell = [], 0, ""
+    bounds = starts[1:] + [10 ** 6]
+    for ch in row:
+        if col >= bounds[len(cells)]:
+            cells.append(cell)
+            cell = ""
+        cell += ch
+        col += width(ch)
+    cells.append(cell)
+    return cells
 
 
 class Monitor:

@@ -14,8 +14,8 @@ import subprocess
 import threading
 import time
 
-from ctl_util import (clean_env, CTL, CtlTestCase, default_args, ERROR_PREFIX, kind_argv, main,
-                      parse_fields, text_of, width)
+from ctl_util import (clean_env, CTL, CtlTestCase, cut_row, default_args, ERROR_PREFIX,
+                      kind_argv, main, parse_fields, text_of, texts_of)
 
 
 class Keystore(CtlTestCase):
@@ -46,8 +46,9 @@ class Keystore(CtlTestCase):
         # The table: a header, one row per device, columns aligned.
         lines = self.ok("list").splitlines()
         header, rows = lines[0], lines[1:]
-        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED"]
+        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED", "EXPIRES"]
         starts = [header.index(t) for t in titles]
+        self.assertEqual(starts, sorted(starts))
         self.assertEqual(starts[0], 0)
         self.assertEqual(header.split("  ")[0], "DEVICE ID")
         self.assertEqual(len(rows), 3, lines)
@@ -55,30 +56,30 @@ class Keystore(CtlTestCase):
         order = []
         for row in rows:
             # Cut at the header's columns, counting terminal columns.
-            cells, col, cell = [], 0, ""
-            bounds = starts[1:] + [10 ** 6]
-            for ch in row:
-                if col >= bounds[len(cells)]:
-                    cells.append(cell)
-                    cell = ""
-                cell += ch
-                col += width(ch)
-            cells.append(cell)
-            self.assertEqual(len(cells), 5, f"row {row!r}")
+            cells = cut_row(row, starts)
+            self.assertEqual(len(cells), 6, f"row {row!r}")
             device = by_id[cells[0].strip()]
             order.append(device)
+            # EXPIRES: the certificate's end, "-" for a device without one
+            # (test_ctl_credentials checks it against the certificate).
+            expires = device.get("certificate_not_after")
             expected = [device["device_id"], device["kind"], device.get("name", "-"),
-                        device.get("slug", "-"), device["provisioned_at"]]
+                        device.get("slug", "-"), device["provisioned_at"],
+                        "-" if expires is None else text_of(expires, "certificate_not_after")]
             self.assertEqual([c.strip() for c in cells], expected, row)
             for c in cells[:-1]:
                 self.assertTrue(c.endswith("  "), f"columns not separated in {row!r}")
+            if device["kind"] == "standalone":
+                self.assertEqual(cells[5], "-", "EXPIRES of a device without a certificate")
+            else:
+                self.assertRegex(cells[5], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(order, sorted(order, key=lambda d: (d["provisioned_at"],
                                                              d["device_id"])))
 
         # show: the same details as text.
         ucm = made[0]["device_id"]
         fields = parse_fields(self, self.ok("show", ucm))
-        self.assertEqual(fields, {k: text_of(v) for k, v in by_id[ucm].items()})
+        self.assertEqual(fields, texts_of(by_id[ucm]))
         self.assertEqual(fields["name"], "Wärme 漢字 pump")
 
         # forget, seen by monitor; then the device is gone everywhere.
