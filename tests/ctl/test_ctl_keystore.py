@@ -123,41 +123,56 @@ class Monitoring(CtlTestCase):
         self.failure(*kind_argv("link_slave", bad))
         self.ok("forget", doc["device_id"])
 
-        lines = [json.loads(line) for line in monitor.wait_lines(4)]
+        # Each provisioning: DeviceProvisioned, then CredentialsChanged with
+        # the same details.
+        lines = [json.loads(line) for line in monitor.wait_lines(6)]
         self.assertEqual(lines[0], {"signal": "DeviceProvisioned", "kind": "ucm",
                                     "device_id": doc["device_id"], "details": doc})
-        self.assertEqual(lines[1], {"signal": "DeviceProvisioned", "kind": "standalone",
+        self.assertEqual(lines[1], {"signal": "CredentialsChanged", "device_id": doc["device_id"],
+                                    "reason": "provisioned", "details": doc})
+        self.assertEqual(lines[2], {"signal": "DeviceProvisioned", "kind": "standalone",
                                     "device_id": device_id, "details": details})
-        failed = lines[2]
+        self.assertEqual(lines[3], {"signal": "CredentialsChanged", "device_id": device_id,
+                                    "reason": "provisioned", "details": details})
+        failed = lines[4]
         self.assertEqual(failed["signal"], "ProvisioningFailed")
         self.assertEqual(failed["kind"], "link_slave")
         self.assertEqual(failed["error_name"], ERROR_PREFIX + "NotFound")
         self.assertIn("no-master", failed["message"])
         self.assertEqual(failed["request"], bad)
-        self.assertEqual(lines[3], {"signal": "DeviceForgotten", "device_id": doc["device_id"]})
+        self.assertEqual(lines[5], {"signal": "DeviceForgotten", "device_id": doc["device_id"]})
         self.assertEqual(monitor.stop(signal.SIGINT), 0)
-        self.assertEqual(len(monitor.out), 4, monitor.out)
+        self.assertEqual(len(monitor.out), 6, monitor.out)
         self.assertNoSecrets("\n".join(monitor.out + monitor.err), "monitor's output")
 
     def test_monitor_text(self):
         monitor = self.monitor()
         args = default_args("ucm", name="Boiler room")
         first = self.provision("ucm", args)
-        self.provision("ucm", args)
+        second = self.provision("ucm", args)
         gateway = self.provision("gateway", default_args("gateway"))
         self.failure(*kind_argv("ucm", default_args("ucm", site_id="bad/site")))
         self.ok("forget", first["device_id"])
-        lines = monitor.wait_lines(5)
+        lines = monitor.wait_lines(8)
         ucm = first["device_id"]
+
+        def changed(reason, details):
+            # MQTTS: the protocol and when the certificate runs out.
+            until = text_of(details["certificate_not_after"], "certificate_not_after")
+            return f"credentials {reason} {details['device_id']} (MQTTS, not after {until})"
         self.assertEqual(lines[0], f'provisioned ucm {ucm} (name "Boiler room")')
-        self.assertEqual(lines[1], f'provisioned ucm {ucm} (name "Boiler room", reprovisioned)')
+        self.assertEqual(lines[1], changed("provisioned", first))
+        self.assertEqual(lines[2], f'provisioned ucm {ucm} (name "Boiler room", reprovisioned)')
+        self.assertEqual(lines[3], changed("reprovisioned", second))
         # A gateway's details name it only if the daemon knows a name.
         named = f' (name "{gateway["name"]}")' if "name" in gateway else ""
-        self.assertEqual(lines[2], f"provisioned gateway {gateway['device_id']}{named}")
-        self.assertRegex(lines[3], r"^failed ucm: " + re.escape(ERROR_PREFIX)
+        self.assertEqual(lines[4], f"provisioned gateway {gateway['device_id']}{named}")
+        self.assertEqual(lines[5], changed("provisioned", gateway))
+        self.assertRegex(lines[6], r"^failed ucm: " + re.escape(ERROR_PREFIX)
                          + r"InvalidArgument: .*site_id")
-        self.assertEqual(lines[4], f"forgotten {ucm}")
+        self.assertEqual(lines[7], f"forgotten {ucm}")
         self.assertEqual(monitor.stop(signal.SIGTERM), 0)
+        self.assertEqual(len(monitor.out), 8, monitor.out)
 
     def test_monitor_short_error_names(self):
         """Without --verbose a failure line names the error briefly, and
