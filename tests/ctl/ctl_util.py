@@ -7,6 +7,7 @@ EP_CTL names the client (tests/ctl/meson.build sets it); the rest of the
 environment is the integration harness's."""
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -21,8 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402
 # Also what the test_ctl_*.py take from the harness, so they import from here alone.
-from harness import (ERROR_PREFIX, HarnessTestCase, KINDS, Result, clean_env,  # noqa: E402,F401
-                     default_args, wait_until)
+from harness import (ERROR_PREFIX, HarnessTestCase, KINDS, Result, RFC3339_UTC,  # noqa: E402,F401
+                     clean_env, default_args, wait_until)
 
 CTL = os.environ.get("EP_CTL") or os.path.join(harness.SOURCE_ROOT, "build", "client",
                                                "enapter-provisionctl")
@@ -115,6 +116,27 @@ def cut_row(row, starts):
         col += width(ch)
     cells.append(cell)
     return cells
+
+
+def certificate_facts(path):
+    """(not before, not after, SHA-256 of the DER) of the PEM certificate at
+    @path, read with the openssl command, independently of the daemon."""
+    def openssl(*args):
+        proc = subprocess.run(["openssl", "x509", "-in", path, *args], capture_output=True,
+                              timeout=30)
+        if proc.returncode != 0:
+            raise AssertionError(f"openssl x509 {args} on {path}: {proc.stderr.decode()}")
+        return proc.stdout
+    der = openssl("-outform", "DER")
+    dates = dict(line.split("=", 1) for line in
+                 openssl("-noout", "-startdate", "-enddate").decode().splitlines())
+
+    def seconds(text):
+        # "Nov 30 12:00:00 2027 GMT"
+        t = datetime.datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT")
+        return int(t.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return (seconds(dates["notBefore"]), seconds(dates["notAfter"]),
+            hashlib.sha256(der).hexdigest())
 
 
 class Monitor:
