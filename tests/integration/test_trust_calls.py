@@ -32,7 +32,10 @@ UCM = KINDS["ucm"].endpoint
 VUCM = KINDS["vucm"].endpoint
 # Under systemd the daemon writes "<N>" priorities for the journal.
 JOURNAL = {"JOURNAL_STREAM": "8:12345"}
-SERVICE_SIGNALS = ("DeviceProvisioned", "ProvisioningFailed", "DeviceForgotten")
+SERVICE_SIGNALS = ("DeviceProvisioned", "ProvisioningFailed", "DeviceForgotten",
+                   "CredentialsChanged")
+# Consumers of credentials join it to be told of new sets (the package makes it).
+CREDENTIALS_GROUP = "enapter-credentials"
 
 
 def mqtt_answer(device_id, host="h.invalid"):
@@ -165,12 +168,15 @@ class TokensNeverLeave(HarnessTestCase):
 
 class SignalsReachOnlyThoseWhoMaySee(AccountsTestCase):
     """The bus policy: the service's signals go to root and the operators'
-    group; PropertiesChanged to everyone."""
+    group, CredentialsChanged also to enapter-credentials; PropertiesChanged
+    to everyone."""
 
     @classmethod
     def make_accounts(cls, accounts):
         accounts.group(POLICY_GROUP)
+        accounts.group(CREDENTIALS_GROUP)
         cls.operator = accounts.user("nogroup", [POLICY_GROUP])
+        cls.consumer = accounts.user("nogroup", [CREDENTIALS_GROUP])
         cls.stranger = accounts.user("nogroup")
 
     def test_signals_by_receiver(self):
@@ -178,6 +184,7 @@ class SignalsReachOnlyThoseWhoMaySee(AccountsTestCase):
         root = H.listen()
         operator = H.listen(prefix=as_user(self.operator))
         stranger = H.listen(prefix=as_user(self.stranger))
+        consumer = H.listen(prefix=as_user(self.consumer))
         args = default_args("ucm")
         device_id, _ = self.assertOk(H.provision("ucm", args))
         H.gateway.faults({"path": UCM, "status": 404})
@@ -205,6 +212,15 @@ class SignalsReachOnlyThoseWhoMaySee(AccountsTestCase):
         self.assertEqual([s["member"] for s in stranger.received
                           if s["member"] != "PropertiesChanged"], [],
                          "a user outside the group received the service's signals")
+        # Two provisions made two CredentialsChanged; the consumer gets those
+        # and, of the service's own signals, nothing else.
+        consumer.wait_for(lambda s: len(consumer.signals("PropertiesChanged")) >= n_changes,
+                          what="those PropertiesChanged at the consumer")
+        consumer.wait_for(lambda s: len(consumer.signals("CredentialsChanged")) >= 2,
+                          what="CredentialsChanged at the consumer")
+        self.assertEqual(sorted({s["member"] for s in consumer.received}),
+                         ["CredentialsChanged", "PropertiesChanged"],
+                         "a consumer received other signals than CredentialsChanged")
 
 
 class DeviceIdsAndLogLines(HarnessTestCase):

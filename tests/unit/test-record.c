@@ -308,6 +308,102 @@ test_device_info (Fixture *f, gconstpointer data)
   g_assert_null (ep_device_info_get (none, "kind"));
 }
 
+/* ---- updates (GenerateCredentials, renewal) ------------------------------ */
+
+static EpKeystoreEntry *
+update_for (const char *device_id, const char *protocol, const char *body)
+{
+  const EpKind *row = ep_renewal_method;
+  g_autoptr (EpArgs) args = ep_args_new (row);
+  args->str[ep_kind_role_index (row, EP_ARG_DEVICE_ID)] = g_strdup (device_id);
+  args->str[ep_kind_role_index (row, EP_ARG_PROTOCOL)] = g_strdup (protocol);
+  g_autoptr (EpApiResult) r = parse (args, body);
+  /* What the credentials check reads off a certificate. */
+  r->certificate_not_before = r->private_key ? 1700000000 : 0;
+  r->certificate_not_after = r->private_key ? 4102444800 : 0;   /* 2100: past 2038 */
+  r->certificate_sha256 = r->private_key ? g_strdup ("ab01") : NULL;
+  return ep_record_update_entry (r);
+}
+
+/* An update keeps the device's identity, replaces config and credential
+ * files wholly (an MQTTS set leaves no password behind, and back), and
+ * stamps credentials_updated_at. */
+static void
+test_update (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  Outcome o = write_entry (ks, entry_for ("gateway", NULL,
+                   "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":8883,\"mqtt_credentials\":"
+                   "{\"protocol\":\"MQTTS\",\"private_key\":\"" PK_CANARY "\",\"certificate\":\""
+                   CERT_CANARY "\",\"ca_chain\":\"" CA_CANARY "\"},\"channel_id\":\"gw\"},"
+                   "\"gateway_device_id\":\"gw-1\"}"));
+  g_assert_no_error (o.error);
+  g_autofree char *dir = g_build_filename (f->ks_path, "gw-1", NULL);
+  g_autofree char *path = g_build_filename (dir, "device.json", NULL);
+  g_autoptr (JsonObject) before = read_json_file (path);
+
+  g_usleep (1100 * 1000);   /* a new second for credentials_updated_at */
+  Outcome u = write_entry (ks, update_for ("gw-1", "MQTT",
+                   "{\"config\":{\"mqtt_host\":\"h2\",\"mqtt_port\":1883,"
+                   "\"mqtt_protocol\":\"MQTT\",\"mqtt_credentials\":{\"username\":\"u\","
+                   "\"password\":\"" PW_CANARY "\"}}}"));
+  g_assert_no_error (u.error);
+  g_assert_true (u.replaced);
+  g_autofree char *files = list_dir (dir);
+  g_assert_cmpstr (files, ==, "device.json,password");
+  g_autoptr (JsonObject) after = read_json_file (path);
+  /* Identity, numbers included (which the index does not keep), stays. */
+  static const char *const same[] = { "kind", "device_id", "target", "site_id", "hardware_id",
+                                      "gateway_version", "site_name", "site_timezone", "name",
+                                      "provisioned_at" };
+  for (size_t i = 0; i < G_N_ELEMENTS (same); i++)
+    g_assert_cmpstr (json_object_get_string_member (after, same[i]), ==,
+                     json_object_get_string_member (before, same[i]));
+  g_assert_cmpfloat (json_object_get_double_member (after, "latitude"), ==,
+                     json_object_get_double_member (before, "latitude"));
+  g_assert_cmpstr (json_object_get_string_member (after, "credentials_updated_at"), !=,
+                   json_object_get_string_member (before, "credentials_updated_at"));
+  JsonObject *config = json_object_get_object_member (after, "config");
+  g_assert_cmpstr (json_object_get_string_member (config, "mqtt_host"), ==, "h2");
+  g_assert_cmpstr (json_object_get_string_member (config, "protocol"), ==, "MQTT");
+  g_assert_false (json_object_has_member (config, "channel_id"));
+  g_assert_false (json_object_has_member (config, "certificate_not_after"));
+  g_autofree char *text = read_text (path);
+  assert_no_secret (text);
+
+  /* Back to MQTTS: the certificate's dates and fingerprint are kept, the
+   * password goes; the index (and so the details) follows. */
+  Outcome t = write_entry (ks, update_for ("gw-1", "MQTTS",
+                   "{\"config\":{\"mqtt_host\":\"h3\",\"mqtt_port\":8883,\"mqtt_credentials\":"
+                   "{\"protocol\":\"MQTTS\",\"private_key\":\"" PK_CANARY "\",\"certificate\":\""
+                   CERT_CANARY "\",\"ca_chain\":\"" CA_CANARY "\"}}}"));
+  g_assert_no_error (t.error);
+  g_autofree char *files2 = list_dir (dir);
+  g_assert_cmpstr (files2, ==, "ca_chain.pem,certificate.pem,device.json,private_key.pem");
+  g_auto (EpDetails) details = { 0 };
+  ep_record_details (&details, ep_keystore_lookup (ks, "gw-1"), f->ks_path, FALSE);
+  const EpDetail *na = ep_details_lookup (&details, "certificate_not_after");
+  g_assert_nonnull (na);
+  g_assert_cmpint (na->type, ==, 'x');
+  g_assert_cmpint (na->number, ==, 4102444800);
+  g_assert_cmpint (ep_details_lookup (&details, "certificate_not_before")->number, ==, 1700000000);
+  g_assert_cmpstr (ep_details_lookup (&details, "certificate_sha256")->string, ==, "ab01");
+  g_assert_cmpstr (ep_details_lookup (&details, "mqtt_host")->string, ==, "h3");
+  g_assert_cmpstr (ep_details_lookup (&details, "site_id")->string, ==,
+                   json_object_get_string_member (before, "site_id"));
+
+  /* An update of a device whose directory is gone changes nothing. */
+  Outcome gone = write_entry (ks, update_for ("ghost-1", "MQTT",
+                   "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":1883,"
+                   "\"mqtt_credentials\":{\"protocol\":\"MQTT\",\"username\":\"u\","
+                   "\"password\":\"" PW_CANARY "\"}}}"));
+  g_assert_error (gone.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
+  g_assert_null (strstr (gone.error->message, PW_CANARY));
+  g_autofree char *top = list_dir (f->ks_path);
+  g_assert_cmpstr (top, ==, "gw-1");
+  g_assert_null (ep_keystore_lookup (ks, "ghost-1"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -317,6 +413,7 @@ main (int argc, char **argv)
   ADD ("/record/device-json-kinds", test_device_json_kinds);
   ADD ("/record/details", test_details);
   ADD ("/record/device-info", test_device_info);
+  ADD ("/record/update", test_update);
 #undef ADD
   return g_test_run ();
 }
