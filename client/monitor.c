@@ -176,8 +176,8 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
   if (!ctl_parse (ctl, "monitor", NULL, "Prints the daemon's signals as they arrive.",
                   "One line per signal (DeviceProvisioned, ProvisioningFailed, "
                   "DeviceForgotten, CredentialsChanged, CredentialsExpiring); with --json, "
-                  "one JSON object per line whose member \"signal\" names the signal. Runs until interrupted (SIGINT, SIGTERM), "
-                  "then exits with status 0.",
+                  "one JSON object per line whose member \"signal\" names the signal. Runs "
+                  "until interrupted (SIGINT, SIGTERM), then exits with status 0.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
