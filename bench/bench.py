@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""The benchmark driver (Python 3 standard library only); bench/run builds
-what it needs and calls it.
+"""The benchmark driver (Python 3 standard library, the integration harness's
+helpers, and the openssl command); bench/run builds what it needs and calls
+it.
 
 Everything runs on this machine in one temporary directory: a private
 system-type dbus-daemon loading the project's bus policy, the C stand-in of
-the API (bench/fast-standin), and the daemon. Each case compares the daemon
+the API (bench/fast-standin, serving one real MQTTS set that this driver
+makes with openssl), and the daemon. Each case compares the daemon
 with a reference measured in the same run: the same POST made directly with
 libcurl (bench-direct) and the durable write of the same credential set
 (bench-floor). Prints a table and one line `BENCH_JSON {...}`.
@@ -64,6 +66,33 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def log(msg):
     print(f"# {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------- credentials
+
+
+def make_mqtts_set(directory):
+    """One real MQTTS set made with the openssl command in @directory: a test
+    CA (EC P-256, CA:TRUE), a P-256 key (PKCS#8 PEM) and its certificate that
+    CA signs. fast-standin hands it out in every MQTTS answer, so that a
+    daemon that verifies sets stores it. Returns the fast-standin options."""
+    os.mkdir(directory)
+    p = {name: os.path.join(directory, name + ".pem")
+         for name in ("ca-key", "ca", "key", "request", "cert")}
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for argv in (
+            ["req", "-x509", *new_key, "-keyout", p["ca-key"], "-out", p["ca"], "-days", "3650",
+             "-subj", "/CN=enapter-provisiond bench CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["req", "-new", *new_key, "-keyout", p["key"], "-out", p["request"],
+             "-subj", "/CN=bench-device"],
+            ["x509", "-req", "-in", p["request"], "-CA", p["ca"], "-CAkey", p["ca-key"],
+             "-set_serial", "0x" + os.urandom(8).hex(), "-days", "365", "-out", p["cert"]]):
+        proc = subprocess.run(["openssl", *argv], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"openssl {argv[0]} failed: {proc.stderr.strip()}")
+    return ["--key", p["key"], "--cert", p["cert"], "--ca", p["ca"]]
 
 
 # ------------------------------------------------------------------ /proc
@@ -212,7 +241,8 @@ class Bench:
                     "--quiet", "--max-recorded", "100"]
         else:
             argv = [os.path.join(self.bin, "fast-standin"), "--token", TOKEN, "--port", "0",
-                    "--port-file", port_file]
+                    "--port-file", port_file,
+                    *make_mqtts_set(os.path.join(self.tmp, "mqtts-set"))]
         proc = self.spawn(argv, "standin-py.log" if python else "standin.log")
 
         def port():

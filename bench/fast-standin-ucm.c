@@ -1,10 +1,14 @@
 /* fast-standin's answer of POST /v3/provisioning/ucm (fast-standin.h): the
  * fields it needs from the body, the same device id for the same (site_id,
- * hardware_id) with fresh credentials carrying canaries every time, in the
- * real stand-in's response shape (tests/standin/README.md). */
+ * hardware_id), in the real stand-in's response shape
+ * (tests/standin/README.md). An MQTT answer carries a fresh password with a
+ * canary every time; an MQTTS answer carries the one real set (key,
+ * certificate, CA) that bench.py made with openssl for this run (load_set),
+ * so that a daemon that verifies sets accepts it. */
 #include "fast-standin.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,8 @@ typedef struct Device {
 
 static unsigned long long serial, next_device;
 static Device *devices[1 << 16];
+/* The MQTTS set of every MQTTS answer, each a JSON string literal (load_set). */
+static char *set_key, *set_cert, *set_ca;
 
 /* ---- JSON output --------------------------------------------------------- */
 
@@ -74,6 +80,8 @@ str_json (Str *s, const char *v)
           char esc[2] = { '\\', (char) *p };
           str_add (s, esc, 2);
         }
+      else if (*p == '\n')
+        str_add (s, "\\n", 2);
       else if (*p < 0x20)
         str_printf (s, "\\u%04x", *p);
       else
@@ -183,13 +191,37 @@ device_for (const char *site, const char *hw, const char *name)
   return d;
 }
 
-static void
-pem (Str *s, const char *label, const char *text, unsigned long long n, const char *suffix)
+/* The contents of the PEM file @path as a JSON string literal. */
+static char *
+pem_literal (const char *path)
 {
-  char buf[256];
-  snprintf (buf, sizeof buf, "-----BEGIN %s-----\n" PREFIX "-%s-%llu%s\n-----END %s-----\n",
-            label, text, n, suffix, label);
-  str_json (s, buf);
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    die (path);
+  Str text = { 0 }, literal = { 0 };
+  char buf[4096];
+  size_t n;
+  while ((n = fread (buf, 1, sizeof buf, f)) > 0)
+    str_add (&text, buf, n);
+  if (ferror (f) || fclose (f) != 0)
+    die (path);
+  if (text.buf == NULL || strstr (text.buf, "-----BEGIN ") == NULL ||
+      strlen (text.buf) != text.len)
+    {
+      errno = EINVAL;
+      die (path);
+    }
+  str_json (&literal, text.buf);
+  free (text.buf);
+  return literal.buf;
+}
+
+void
+load_set (const char *key, const char *cert, const char *ca)
+{
+  set_key = pem_literal (key);
+  set_cert = pem_literal (cert);
+  set_ca = pem_literal (ca);
 }
 
 void
@@ -215,11 +247,11 @@ provision (Conn *c, const char *body, size_t len)
       if (tls)
         {
           str_add (&s, "\"private_key\":", 14);
-          pem (&s, "PRIVATE KEY", "PRIVATE-KEY", n, "");
+          str_add (&s, set_key, strlen (set_key));
           str_add (&s, ",\"certificate\":", 15);
-          pem (&s, "CERTIFICATE", "CERT", n, "");
+          str_add (&s, set_cert, strlen (set_cert));
           str_add (&s, ",\"ca_chain\":", 12);
-          pem (&s, "CERTIFICATE", "CERT", n, "-CA");
+          str_add (&s, set_ca, strlen (set_ca));
         }
       else
         str_printf (&s, "\"username\":\"user-%s\",\"password\":\"" PREFIX "-PASSWORD-%llu\"",

@@ -6,11 +6,15 @@
  *
  * What it keeps of the real stand-in's contract (tests/standin/README.md):
  * the token, X-Enapter-Allow-HTTP and Content-Type checks, the ucm response
- * shape, the same device id for the same (site_id, hardware_id) with fresh
- * credentials every time, and the connection counters of GET
- * /_standin/stats. It does not validate the body beyond the fields it needs.
+ * shape, the same device id for the same (site_id, hardware_id) with a fresh
+ * MQTT password every time, real MQTTS sets, and the connection counters of
+ * GET /_standin/stats. It does not validate the body beyond the fields it
+ * needs. Every MQTTS answer carries the same set: the PEM files of --key,
+ * --cert and --ca (ca_chain), which bench.py makes with openssl once per
+ * run; minting a set per answer would make the bench measure the stand-in.
  *
- *   fast-standin --token TOKEN [--listen 127.0.0.1] [--port 0] [--port-file PATH]
+ *   fast-standin --token TOKEN --key KEY.pem --cert CERT.pem --ca CA.pem
+ *                [--listen 127.0.0.1] [--port 0] [--port-file PATH]
  *
  * GET /_standin/stats -> {"connections","provisioning_connections","requests"}
  * POST /_standin/reset -> clears the counters (devices are kept).
@@ -291,6 +295,7 @@ int
 main (int argc, char **argv)
 {
   const char *listen_addr = "127.0.0.1", *port_file = NULL;
+  const char *key = NULL, *cert = NULL, *ca = NULL;
   int port = 0;
   for (int i = 1; i + 1 < argc; i += 2)
     {
@@ -302,18 +307,25 @@ main (int argc, char **argv)
         port = atoi (argv[i + 1]);
       else if (strcmp (argv[i], "--port-file") == 0)
         port_file = argv[i + 1];
+      else if (strcmp (argv[i], "--key") == 0)
+        key = argv[i + 1];
+      else if (strcmp (argv[i], "--cert") == 0)
+        cert = argv[i + 1];
+      else if (strcmp (argv[i], "--ca") == 0)
+        ca = argv[i + 1];
       else
         {
           fprintf (stderr, "fast-standin: unknown option %s\n", argv[i]);
           return 2;
         }
     }
-  if (token == NULL)
+  if (token == NULL || key == NULL || cert == NULL || ca == NULL)
     {
-      fprintf (stderr, "usage: fast-standin --token TOKEN [--listen ADDR] [--port N] "
-                       "[--port-file PATH]\n");
+      fprintf (stderr, "usage: fast-standin --token TOKEN --key KEY.pem --cert CERT.pem "
+                       "--ca CA.pem [--listen ADDR] [--port N] [--port-file PATH]\n");
       return 2;
     }
+  load_set (key, cert, ca);
   struct sigaction sa = { .sa_handler = on_stop };
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);

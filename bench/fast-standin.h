@@ -1,7 +1,7 @@
 /* The two halves of fast-standin: the server (fast-standin.c: connections,
  * request framing, routes and counters) and the answer of POST
  * /v3/provisioning/ucm (fast-standin-ucm.c: the body's fields, the devices
- * and their fresh fake credentials). */
+ * and their credentials). */
 #pragma once
 
 #include <stddef.h>
@@ -28,6 +28,10 @@ void respond (Conn *c, int status, const char *reason, const char *body);
 /* Queues a response in the API's error shape with one error. */
 void respond_error (Conn *c, int status, const char *reason, const char *code,
                     const char *message);
+
+/* Reads the MQTTS set of every MQTTS answer: the PEM files @key, @cert
+ * and @ca (ca_chain). Exits when one cannot be read. */
+void load_set (const char *key, const char *cert, const char *ca);
 
 /* Answers a POST /v3/provisioning/ucm whose headers passed the checks;
  * @body is the request body, @len bytes. */

@@ -21,7 +21,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-all_targets=(fuzz-response fuzz-error-body fuzz-validate fuzz-config)
+all_targets=(fuzz-response fuzz-error-body fuzz-validate fuzz-config fuzz-credentials)
 max_restarts=5
 
 export G_SLICE=always-malloc

@@ -62,6 +62,14 @@ ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **da
   return problem;
 }
 
+/* A CA file holds no secret: an encrypted block is refused rather than
+ * OpenSSL's default, which asks for a pass phrase on the terminal. */
+static int
+no_pass_phrase (char *buf, int size, int rwflag, void *data)
+{
+  return -1;
+}
+
 /* Counts certificates as libcurl's OpenSSL back end loads a CAFile
  * (X509_load_cert_crl_file): one malformed PEM block fails the whole file. */
 static int
@@ -70,7 +78,7 @@ count_certificates (const char *data, gsize len)
   BIO *bio = BIO_new_mem_buf (data, (int) len);
   if (bio == NULL)
     return -1;
-  STACK_OF (X509_INFO) *infos = PEM_X509_INFO_read_bio (bio, NULL, NULL, NULL);
+  STACK_OF (X509_INFO) *infos = PEM_X509_INFO_read_bio (bio, NULL, no_pass_phrase, NULL);
   BIO_free (bio);
   int count = 0;
   for (int i = 0; infos != NULL && i < sk_X509_INFO_num (infos); i++)

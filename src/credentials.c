@@ -1,16 +1,480 @@
-/* STUB until the credentials-check branch lands. */
+/* MQTTS credentials checked with OpenSSL 3 (see credentials.h).
+ *
+ * The checks return a problem string (docs/architecture.md "Errors", 3.):
+ * fixed phrases, at most followed by one of OpenSSL's own reason texts, which
+ * come from OpenSSL's tables and never from the input. The entry points wrap
+ * it into the GError and empty the OpenSSL error queue on every path. */
 #include "credentials.h"
+
+#include "errors.h"
+
 #include <string.h>
-gboolean
-ep_credentials_verify (const char *k, const char *c, const char *a, EpCertificateInfo *info,
-                       GError **error)
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#define CHECK_FAILED "the API answered with credentials that fail a check: "
+
+/* Longer labels than any OpenSSL knows are refused before OpenSSL reads the
+ * line (see pem_next). */
+#define LABEL_MAX 64
+#define BEGIN_LINE_MAX 200
+
+static char *
+no_memory (void)
 {
-  memset (info, 0, sizeof *info);
-  return TRUE;
+  return g_strdup ("OpenSSL could not allocate memory");
 }
-gboolean
-ep_certificate_read_info (const char *c, EpCertificateInfo *info, GError **error)
+
+/* The reason of the oldest error in the queue (the cause; later entries
+ * only say which caller gave up), from OpenSSL's table. */
+static const char *
+openssl_reason (void)
 {
-  memset (info, 0, sizeof *info);
-  return TRUE;
+  const char *reason = ERR_reason_error_string (ERR_peek_error ());
+  return reason != NULL ? reason : "no reason given";
+}
+
+/* Password callback for every PEM read: refuses, so that an encrypted key
+ * fails at once instead of OpenSSL prompting on a terminal (its default).
+ * -1 and not 0: 0 would be an empty password, which can decrypt a key.
+ * @asked records that a password was wanted: that is what tells an
+ * encrypted key from a broken one. */
+static int
+refuse_password (char *buf, int size, int rwflag, void *asked)
+{
+  if (asked != NULL)
+    *(gboolean *) asked = TRUE;
+  return -1;
+}
+
+/* ---- PEM framing ---------------------------------------------------------- */
+
+typedef enum {
+  PEM_NEXT_BLOCK,   /* a "-----BEGIN <label>-----" line comes next */
+  PEM_NEXT_END,     /* only white space is left */
+  PEM_NEXT_OTHER,   /* anything else */
+} PemNext;
+
+/* What comes next in @bio, a memory BIO over PEM text. OpenSSL's readers
+ * skip any text before a block and every block of another label; the texts
+ * here are only blocks and white space, so this looks first: @start is set
+ * to the block's first byte and @label to its label. The BEGIN line is
+ * judged as OpenSSL's get_name () judges it (whole line read at once,
+ * trailing bytes up to ' ' dropped), so both agree on where the block is. */
+static PemNext
+pem_next (BIO *bio, const char **start, char label[LABEL_MAX + 1])
+{
+  static const char begin[] = "-----BEGIN ", dashes[] = "-----";
+  char *rest = NULL;
+  long n = BIO_get_mem_data (bio, &rest);
+  const char *p = rest, *end = rest + MAX (n, 0);
+  while (p < end && g_ascii_isspace (*p))
+    p++;
+  if (p == end)
+    return PEM_NEXT_END;
+  gsize nb = strlen (begin), nd = strlen (dashes);
+  if ((gsize) (end - p) < nb || memcmp (p, begin, nb) != 0)
+    return PEM_NEXT_OTHER;
+  const char *eol = memchr (p, '\n', (gsize) (end - p));
+  if (eol == NULL || eol - p > BEGIN_LINE_MAX)
+    return PEM_NEXT_OTHER;
+  const char *l = p + nb, *le = eol;
+  while (le > l && (unsigned char) le[-1] <= ' ')
+    le--;
+  if ((gsize) (le - l) <= nd || memcmp (le - nd, dashes, nd) != 0)
+    return PEM_NEXT_OTHER;
+  gsize len = (gsize) (le - nd - l);
+  if (len > LABEL_MAX)
+    return PEM_NEXT_OTHER;
+  memcpy (label, l, len);
+  label[len] = '\0';
+  *start = p;
+  return PEM_NEXT_BLOCK;
+}
+
+/* Whether the read that began at @start consumed that one block: had
+ * OpenSSL skipped it (a label it does not take) and read a later one, a
+ * second BEGIN line would lie behind @start. */
+static gboolean
+read_one_block (BIO *bio, const char *start)
+{
+  char *now = NULL;
+  long left = BIO_get_mem_data (bio, &now);
+  if (left < 0 || now <= start)
+    return FALSE;
+  return g_strstr_len (start + 1, now - start - 1, "-----BEGIN") == NULL;
+}
+
+/* A memory BIO over @text. BIO_new_mem_buf reads the text in place: the PEM
+ * text (the private key among them) is never copied here. */
+static BIO *
+text_bio (const char *text)
+{
+  return BIO_new_mem_buf (text != NULL ? text : "", -1);
+}
+
+/* ---- reading the texts ------------------------------------------------------ */
+
+static char *
+read_private_key (const char *text, EVP_PKEY **key)
+{
+  BIO *bio = text_bio (text);
+  if (bio == NULL)
+    return no_memory ();
+  const char *start = NULL;
+  char label[LABEL_MAX + 1];
+  char *problem = NULL;
+  if (pem_next (bio, &start, label) != PEM_NEXT_BLOCK || !g_str_has_suffix (label, "PRIVATE KEY"))
+    problem = g_strdup ("private_key is not a PEM private key (it must start with a "
+                        "-----BEGIN PRIVATE KEY----- block)");
+  if (problem == NULL)
+    {
+      gboolean asked = FALSE;
+      *key = PEM_read_bio_PrivateKey (bio, NULL, refuse_password, &asked);
+      /* Asked for a password: encrypted, also should it have opened (an
+       * empty password). OpenSSL's reasons here are its decoders'
+       * ("unsupported"), no help. */
+      if (asked)
+        problem = g_strdup ("the private key is encrypted (the device needs it unencrypted)");
+      else if (*key == NULL)
+        problem = g_strdup ("private_key is not a PEM private key (OpenSSL cannot decode it)");
+      else if (!read_one_block (bio, start))
+        problem = g_strdup ("private_key is not a PEM private key (its first PEM block is not "
+                            "a private key)");
+      else if (pem_next (bio, &start, label) != PEM_NEXT_END)
+        problem = g_strdup ("private_key holds something after its private key");
+    }
+  BIO_free (bio);
+  if (problem != NULL)
+    g_clear_pointer (key, EVP_PKEY_free);
+  return problem;
+}
+
+typedef enum {
+  CERT_READ,     /* a certificate was read */
+  CERT_END,      /* only white space is left */
+  CERT_NOT_PEM,  /* text or a block other than a certificate comes next */
+  CERT_BROKEN,   /* a certificate block OpenSSL cannot read */
+} CertNext;
+
+static CertNext
+next_certificate (BIO *bio, X509 **cert)
+{
+  const char *start = NULL;
+  char label[LABEL_MAX + 1];
+  PemNext next = pem_next (bio, &start, label);
+  if (next == PEM_NEXT_END)
+    return CERT_END;
+  if (next == PEM_NEXT_OTHER || strcmp (label, PEM_STRING_X509) != 0)
+    return CERT_NOT_PEM;
+  /* The callback refuses the password of a block with encryption headers. */
+  *cert = PEM_read_bio_X509 (bio, NULL, refuse_password, NULL);
+  if (*cert == NULL)
+    return CERT_BROKEN;
+  if (!read_one_block (bio, start))
+    {
+      g_clear_pointer (cert, X509_free);
+      return CERT_NOT_PEM;
+    }
+  return CERT_READ;
+}
+
+#define NOT_A_CERTIFICATE "certificate is not a PEM certificate"
+#define MUST_START " (it must start with a -----BEGIN CERTIFICATE----- block)"
+
+/* The first certificate of @bio, for both entry points. */
+static char *
+read_device_certificate (BIO *bio, X509 **cert)
+{
+  switch (next_certificate (bio, cert))
+    {
+    case CERT_READ:
+      return NULL;
+    case CERT_BROKEN:
+      return g_strdup_printf (NOT_A_CERTIFICATE " (OpenSSL: %s)", openssl_reason ());
+    case CERT_END:
+    case CERT_NOT_PEM:
+      break;
+    }
+  return g_strdup (NOT_A_CERTIFICATE MUST_START);
+}
+
+/* The device certificate and the intermediates after it. */
+static char *
+read_certificate_text (const char *text, X509 **cert, STACK_OF (X509) *intermediates)
+{
+  BIO *bio = text_bio (text);
+  if (bio == NULL)
+    return no_memory ();
+  char *problem = read_device_certificate (bio, cert);
+  while (problem == NULL)
+    {
+      X509 *more = NULL;
+      CertNext next = next_certificate (bio, &more);
+      if (next == CERT_END)
+        break;
+      if (next == CERT_NOT_PEM)
+        problem = g_strdup ("certificate holds something other than PEM certificates after "
+                            "its first certificate");
+      else if (next == CERT_BROKEN)
+        problem = g_strdup_printf ("certificate holds a further certificate that OpenSSL cannot "
+                                   "read (OpenSSL: %s)", openssl_reason ());
+      else if (!sk_X509_push (intermediates, more))
+        {
+          X509_free (more);
+          problem = no_memory ();
+        }
+    }
+  BIO_free (bio);
+  return problem;
+}
+
+/* Every certificate of ca_chain, each one a trust anchor of @store, but
+ * @cert itself: with partial chains any certificate of the store is an
+ * anchor, so a ca_chain holding the device certificate (the API mixing up
+ * its fields) would pass by trusting the certificate itself. A "full chain"
+ * that starts with it still passes on its CAs. */
+static char *
+read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
+{
+  BIO *bio = text_bio (text);
+  if (bio == NULL)
+    return no_memory ();
+  char *problem = NULL;
+  for (int count = 0; problem == NULL; count++)
+    {
+      X509 *ca = NULL;
+      CertNext next = next_certificate (bio, &ca);
+      if (next == CERT_END && count > 0)
+        break;
+      if ((next == CERT_END || next == CERT_NOT_PEM) && count == 0)
+        problem = g_strdup ("ca_chain holds no PEM certificate" MUST_START);
+      else if (next == CERT_NOT_PEM)
+        problem = g_strdup ("ca_chain holds something other than PEM certificates after its "
+                            "first certificate");
+      else if (next == CERT_BROKEN)
+        problem = g_strdup_printf ("ca_chain holds a certificate that OpenSSL cannot read "
+                                   "(OpenSSL: %s)", openssl_reason ());
+      /* The store takes its own reference; a duplicate is no error. */
+      else if (X509_cmp (ca, cert) != 0 && !X509_STORE_add_cert (store, ca))
+        problem = no_memory ();
+      X509_free (ca);
+    }
+  BIO_free (bio);
+  return problem;
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
+/* EVP_PKEY_eq compares public parts only, and a private key file carries a
+ * copy of its public key that need not belong to its secret part. A
+ * signature made with the private key and verified with the certificate's
+ * key is what the broker's TLS will do: it proves the secret part matches.
+ * NULL digest: the key's default (SHA-256 for RSA and EC, none for EdDSA). */
+static char *
+check_signature (EVP_PKEY *key, EVP_PKEY *public_key)
+{
+  static const unsigned char message[] = "enapter-provisiond: does this key match?";
+  EVP_MD_CTX *sign = EVP_MD_CTX_new (), *verify = EVP_MD_CTX_new ();
+  unsigned char *signature = NULL;
+  size_t len = 0;
+  char *problem = NULL;
+  if (sign == NULL || verify == NULL)
+    problem = no_memory ();
+  else if (EVP_DigestSignInit (sign, NULL, NULL, NULL, key) != 1 ||
+           EVP_DigestSign (sign, NULL, &len, message, sizeof message) != 1 ||
+           (signature = OPENSSL_malloc (len)) == NULL ||
+           EVP_DigestSign (sign, signature, &len, message, sizeof message) != 1)
+    problem = g_strdup_printf ("the private key cannot make a signature (OpenSSL: %s)",
+                               openssl_reason ());
+  else if (EVP_DigestVerifyInit (verify, NULL, NULL, NULL, public_key) != 1 ||
+           EVP_DigestVerify (verify, signature, len, message, sizeof message) != 1)
+    problem = g_strdup ("the private key does not match the certificate (a signature made "
+                        "with it does not verify with the certificate's public key)");
+  OPENSSL_free (signature);
+  EVP_MD_CTX_free (sign);
+  EVP_MD_CTX_free (verify);
+  return problem;
+}
+
+static char *
+check_key_matches (EVP_PKEY *key, X509 *cert)
+{
+  EVP_PKEY *public_key = X509_get0_pubkey (cert);
+  if (public_key == NULL)
+    return g_strdup_printf ("the certificate's public key cannot be read (OpenSSL: %s)",
+                            openssl_reason ());
+  switch (EVP_PKEY_eq (key, public_key))
+    {
+    case 1:
+      return check_signature (key, public_key);
+    case 0:
+      return g_strdup ("the private key does not match the certificate");
+    case -1:
+      return g_strdup ("the private key does not match the certificate (they are keys of "
+                       "different types)");
+    default:
+      return g_strdup ("the private key cannot be compared with the certificate (OpenSSL "
+                       "cannot compare keys of this type)");
+    }
+}
+
+/* Chains @cert (with @intermediates, untrusted) to an anchor of @store. No
+ * purpose is set, so none is required (a device certificate without
+ * clientAuth still passes, as with OpenSSL's defaults); trust is OpenSSL's
+ * default, which PARTIAL_CHAIN makes any certificate of the store. */
+static char *
+check_chain (X509 *cert, STACK_OF (X509) *intermediates, X509_STORE *store)
+{
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new ();
+  if (ctx == NULL || !X509_STORE_CTX_init (ctx, store, cert, intermediates))
+    {
+      X509_STORE_CTX_free (ctx);
+      return no_memory ();
+    }
+  /* The API's answer is checked for what it is, not for when: the clock
+   * may be wrong (no RTC yet) and renewal handles expiry. */
+  X509_STORE_CTX_set_flags (ctx, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
+  char *problem = NULL;
+  if (X509_verify_cert (ctx) != 1)
+    problem = g_strdup_printf ("the certificate is not signed by ca_chain (OpenSSL: %s)",
+                               X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)));
+  X509_STORE_CTX_free (ctx);
+  return problem;
+}
+
+/* ---- what the daemon reads from a certificate --------------------------- */
+
+/* Seconds since 1970 of @t, from OpenSSL's difference in days and seconds:
+ * no time_t on the way, so years past 2038 come out right also where time_t
+ * has 32 bits. */
+static gboolean
+unix_seconds (const ASN1_TIME *t, gint64 *seconds)
+{
+  ASN1_TIME *epoch = ASN1_TIME_set (NULL, 0);
+  int days = 0, secs = 0;
+  gboolean ok = epoch != NULL && t != NULL && ASN1_TIME_diff (&days, &secs, epoch, t) == 1;
+  ASN1_TIME_free (epoch);
+  if (ok)
+    *seconds = (gint64) days * 86400 + secs;
+  return ok;
+}
+
+static char *
+read_info (X509 *cert, EpCertificateInfo *info)
+{
+  EpCertificateInfo read = { 0 };
+  if (!unix_seconds (X509_get0_notBefore (cert), &read.not_before) ||
+      !unix_seconds (X509_get0_notAfter (cert), &read.not_after))
+    return g_strdup ("the certificate's validity dates cannot be read");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest (cert, EVP_sha256 (), md, &len) != 1 || len != 32)
+    return g_strdup_printf ("the certificate's SHA-256 fingerprint cannot be computed "
+                            "(OpenSSL: %s)", openssl_reason ());
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < len; i++)
+    {
+      read.sha256[2 * i] = hex[md[i] >> 4];
+      read.sha256[2 * i + 1] = hex[md[i] & 0xf];
+    }
+  read.sha256[64] = '\0';
+  *info = read;
+  return NULL;
+}
+
+/* ---- entry points ---------------------------------------------------------- */
+
+/* Sizes first: nothing larger reaches OpenSSL. strnlen, so a huge text is
+ * not read to its end either. */
+static char *
+check_size (const char *name, const char *text)
+{
+  if (text != NULL && strnlen (text, EP_CREDENTIALS_MAX_PEM_BYTES + 1) > EP_CREDENTIALS_MAX_PEM_BYTES)
+    return g_strdup_printf ("%s is larger than %d bytes", name, EP_CREDENTIALS_MAX_PEM_BYTES);
+  return NULL;
+}
+
+static char *
+verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
+            EpCertificateInfo *info)
+{
+  char *problem = check_size ("private_key", key_pem);
+  if (problem == NULL)
+    problem = check_size ("certificate", cert_pem);
+  if (problem == NULL)
+    problem = check_size ("ca_chain", ca_pem);
+  if (problem != NULL)
+    return problem;
+
+  EVP_PKEY *key = NULL;
+  X509 *cert = NULL;
+  STACK_OF (X509) *intermediates = sk_X509_new_null ();
+  X509_STORE *store = X509_STORE_new ();
+  if (intermediates == NULL || store == NULL)
+    problem = no_memory ();
+  if (problem == NULL)
+    problem = read_private_key (key_pem, &key);
+  if (problem == NULL)
+    problem = read_certificate_text (cert_pem, &cert, intermediates);
+  if (problem == NULL)
+    problem = read_ca_chain (ca_pem, store, cert);
+  if (problem == NULL)
+    problem = check_key_matches (key, cert);
+  if (problem == NULL)
+    problem = check_chain (cert, intermediates, store);
+  if (problem == NULL)
+    problem = read_info (cert, info);
+  /* OpenSSL clears the key's secret parts as it frees them. */
+  EVP_PKEY_free (key);
+  X509_free (cert);
+  sk_X509_pop_free (intermediates, X509_free);
+  X509_STORE_free (store);
+  return problem;
+}
+
+gboolean
+ep_credentials_verify (const char *private_key_pem, const char *certificate_pem,
+                       const char *ca_chain_pem, EpCertificateInfo *info, GError **error)
+{
+  g_return_val_if_fail (info != NULL, FALSE);
+  /* A stale error of someone else's must not pass for the reason of ours. */
+  ERR_clear_error ();
+  char *problem = verify_set (private_key_pem, certificate_pem, ca_chain_pem, info);
+  /* One place for every path: libcurl's TLS in this thread must not find
+   * our failures in the queue. */
+  ERR_clear_error ();
+  if (problem == NULL)
+    return TRUE;
+  g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR, CHECK_FAILED "%s", problem);
+  g_free (problem);
+  return FALSE;
+}
+
+gboolean
+ep_certificate_read_info (const char *certificate_pem, EpCertificateInfo *info, GError **error)
+{
+  g_return_val_if_fail (info != NULL, FALSE);
+  ERR_clear_error ();
+  char *problem = check_size ("certificate", certificate_pem);
+  if (problem == NULL)
+    {
+      BIO *bio = text_bio (certificate_pem);
+      X509 *cert = NULL;
+      problem = bio != NULL ? read_device_certificate (bio, &cert) : no_memory ();
+      if (problem == NULL)
+        problem = read_info (cert, info);
+      X509_free (cert);
+      BIO_free (bio);
+    }
+  ERR_clear_error ();
+  if (problem == NULL)
+    return TRUE;
+  g_set_error_literal (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR, problem);
+  g_free (problem);
+  return FALSE;
 }

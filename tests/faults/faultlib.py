@@ -1,4 +1,5 @@
-"""Shared by the keystore fault tests (Python standard library only).
+"""Shared by the keystore fault tests (Python standard library, and the
+integration harness with python3-cryptography).
 
 - Tracer: strace attached to the daemon's threads other than the main one,
   optionally with one injection (-e inject=NAME:signal=KILL|error=E:when=N).
@@ -26,11 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402  (the integration harness: bus, stand-ins, daemon)
-from harness import CANARY, ERROR_PREFIX, wait_until  # noqa: E402,F401
+from harness import CANARY, ERROR_PREFIX, SECRET_MARKERS, wait_until  # noqa: E402,F401
 
 STRACE = shutil.which("strace")
 KEYSTORE_ERROR = ERROR_PREFIX + "KeystoreError"
-SECRET_MARKERS = (CANARY + "-PASSWORD-", CANARY + "-PRIVATE-KEY-", "BEGIN PRIVATE KEY")
 
 MQTTS_FILES = {"device.json", "private_key.pem", "certificate.pem", "ca_chain.pem"}
 MQTT_FILES = {"device.json", "password"}

@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (CANARY, ERROR_PREFIX, KINDS, HarnessTestCase, default_args, free_port,
-                     main, pem)
+                     main, make_ca, mint_set)
 
 UCM = KINDS["ucm"].endpoint
 
@@ -27,10 +27,22 @@ def api_errors(*messages, code="some_code"):
                                   for i, m in enumerate(messages)]})
 
 
+def bundle_set(size):
+    """A real set whose ca_chain is a bundle of at least @size bytes: CA
+    certificates of other CAs, then the set's own."""
+    creds = mint_set()
+    bundle = []
+    while sum(map(len, bundle)) < size:
+        bundle.append(make_ca().pem)
+    creds["ca_chain"] = "".join(bundle) + creds["ca_chain"]
+    return creds
+
+
 def mqtts_config(hardware_id, **creds):
-    c = {"protocol": "MQTTS", "private_key": pem("PRIVATE KEY", f"{CANARY}-PRIVATE-KEY-777001"),
-         "certificate": pem("CERTIFICATE", f"{CANARY}-CERT-777001"),
-         "ca_chain": pem("CERTIFICATE", f"{CANARY}-CERT-777001-CA")}
+    """A config whose MQTTS set is a real one (a set that passes the daemon's
+    checks, so that the answer is refused for what the test changed alone);
+    @creds replace its fields (None: leave it out)."""
+    c = {"protocol": "MQTTS", **mint_set()}
     c.update(creds)
     c = {k: v for k, v in c.items() if v is not None}
     return {"mqtt_host": "mqtt.example.invalid", "mqtt_port": 8883, "mqtt_credentials": c,
@@ -363,10 +375,9 @@ class ProtocolErrors(ErrorChecks, HarnessTestCase):
         listener = self.H.listen()
         hw = "HWBIG" + os.urandom(4).hex().upper()
         dev = "4e0c1c1e-2222-4a4a-8888-000000000002"
-        big_key = pem("PRIVATE KEY", f"{CANARY}-PRIVATE-KEY-5 " + "K" * (1 << 20))
         cases = [
             ("standalone", {"device_id": dev, "slug": "big", "padding": "A" * (1 << 20)}),
-            ("ucm", {"config": mqtts_config(hw, private_key=big_key), "device_id": dev,
+            ("ucm", {"config": mqtts_config(hw, **bundle_set(1 << 20)), "device_id": dev,
                      "slug": "big"}),
         ]
         for kind, doc in cases:
@@ -455,15 +466,14 @@ def limit_file_size():
 
 class KeystoreFailure(ErrorChecks, HarnessTestCase):
     """Writes of more than 64 KiB fail (RLIMIT_FSIZE): a response with a big
-    private key cannot be stored."""
+    (but valid) ca_chain cannot be stored."""
     DAEMON_PREEXEC = staticmethod(limit_file_size)
 
     def test_keystore_error_names_device(self):
         listener = self.H.listen()
         args = default_args("ucm")
         device_id = "ks-" + os.urandom(6).hex()
-        big_key = pem("PRIVATE KEY", f"{CANARY}-PRIVATE-KEY-66 " + "K" * (200 * 1024))
-        body = {"config": mqtts_config(args["hardware_id"], private_key=big_key),
+        body = {"config": mqtts_config(args["hardware_id"], **bundle_set(200 * 1024)),
                 "device_id": device_id, "slug": "big"}
         self.H.gateway.faults({"path": UCM, "status": 200, "body": json.dumps(body)})
         msg = self.assertError(self.H.provision("ucm", args), "KeystoreError")

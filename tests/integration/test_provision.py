@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (CANARY, DETAIL_TYPES, ERROR_PREFIX, IFACE, KINDS, OBJECT_PATH,
-                     HarnessTestCase, default_args, main, pem, wait_until)
+                     HarnessTestCase, default_args, main, make_ca, mint_set, wait_until)
 
 
 class ProvisionKinds(HarnessTestCase):
@@ -99,11 +99,12 @@ class ProvisionKinds(HarnessTestCase):
                 self.assertEqual(sig["args"], [kind, device_id, details])
 
     def test_credentials_stored_verbatim(self):
-        """The keystore files hold exactly the strings of the response."""
+        """The keystore files hold exactly the strings of the response (a real
+        set of the test's own CA, its ca_chain a bundle of two CAs)."""
         device_id = "verbatim-" + os.urandom(6).hex()
-        key = pem("PRIVATE KEY", f"{CANARY}-PRIVATE-KEY-900001\nsecond line\tTAB")
-        cert = pem("CERTIFICATE", f"{CANARY}-CERT-900001")
-        chain = cert + pem("CERTIFICATE", f"{CANARY}-CERT-900001-CA")
+        creds = mint_set()
+        key, cert = creds["private_key"], creds["certificate"]
+        chain = make_ca().pem + creds["ca_chain"]
         args = default_args("ucm", protocol="MQTTS")
         body = {"config": {"mqtt_host": "mqtt.example.invalid", "mqtt_port": 8884,
                            "mqtt_credentials": {"protocol": "MQTTS", "private_key": key,

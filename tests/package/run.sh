@@ -362,6 +362,7 @@ assert details["kind"]["data"] == "ucm", details
 assert details["hardware_id"]["data"] == "PKGTEST0001", details
 assert details["keystore_path"]["data"] == f"{sys.argv[2]}/{device_id}", details
 assert "CANARY" not in json.dumps(reply), "a secret in the reply"
+assert "PRIVATE KEY-----" not in json.dumps(reply), "a private key in the reply"
 print(device_id)
 EOF
 )
@@ -380,8 +381,22 @@ keystore_ok () {
     [ "$(stat -c '%U %a' "$dir/$f")" = "$DAEMON_USER 600" ] || {
       echo "$dir/$f: $(stat -c '%U %a' "$dir/$f" 2>&1)" | diag; return 1; }
   done
-  grep -q 'CANARY-PRIVATE-KEY-' "$dir/private_key.pem" &&
-  grep -q "\"$device_id\"" "$dir/device.json"
+  grep -q "\"$device_id\"" "$dir/device.json" &&
+  python3 - "$STANDIN_URL" "$dir" "$device_id" <<'EOF' 2>&1 | diag
+# The three PEM files are exactly the set the stand-in handed out (its
+# answer, as /_standin/requests recorded it).
+import json, sys, urllib.request
+url, path, device_id = sys.argv[1:]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+reqs = json.load(opener.open(url + "/_standin/requests", timeout=10))
+answers = [json.loads(r["response"]) for r in reqs if r["status"] == 200]
+sets = [a["config"]["mqtt_credentials"] for a in answers if a.get("device_id") == device_id]
+assert sets, f"the stand-in handed out no set for {device_id}"
+for name in ("private_key", "certificate", "ca_chain"):
+    with open(f"{path}/{name}.pem") as f:
+        assert f.read() == sets[-1][name], f"{name}.pem is not the {name} handed out"
+assert sets[-1]["private_key"].startswith("-----BEGIN PRIVATE KEY-----\n"), "not a PEM key"
+EOF
 }
 check "the keystore holds the device's credentials, $DAEMON_USER only" keystore_ok
 

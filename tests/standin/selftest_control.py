@@ -13,7 +13,7 @@ import sys
 import time
 
 from selftest_util import (
-    S, TOKEN, body, check, check_errors, check_id, eq, main, ok200, test)
+    S, TOKEN, body, check, check_errors, check_id, eq, generate_path, main, ok200, test)
 
 
 @test("fault: status with Retry-After header, default errors body")
@@ -147,7 +147,8 @@ def _():
     reqs = c.requests()
     eq(len(reqs), 2, "count (control requests are not recorded)")
     first, second = reqs
-    eq(set(first), {"method", "path", "headers", "body", "json", "status", "time"}, "entry keys")
+    eq(set(first), {"method", "path", "headers", "body", "json", "status", "response", "time"},
+       "entry keys")
     eq((first["method"], first["path"], first["status"]), ("POST", "/v3/provisioning/ucm", 500),
        "first")
     eq(first["headers"].get("x-enapter-auth-token"), TOKEN, "lower-case header names")
@@ -156,6 +157,38 @@ def _():
     eq(first["json"], body("ucm"), "parsed body")
     eq((second["body"], second["json"], second["status"]), ("{oops", None, 422), "second")
     check(isinstance(first["time"], float) and first["time"] <= second["time"], "times")
+
+
+@test("/_standin/requests: each entry's response is the body sent, null when none was")
+def _():
+    c = S["cloud"]
+    c.reset()
+    status, _, sent = c.call("POST", "/v3/provisioning/ucm", json.dumps(body("ucm")).encode(),
+                             {"X-Enapter-Auth-Token": TOKEN, "X-Enapter-Allow-HTTP": "true",
+                              "Content-Type": "application/json"})
+    eq(status, 200, "ucm")
+    device_id = json.loads(sent)["device_id"]
+    gen = generate_path(device_id)
+    c.faults([{"path": gen, "status": 503}, {"path": gen, "drop": True},
+              {"path": gen, "status": 204}, {"path": gen, "body": '{"config": 1}'}])
+    answers = []
+    for _ in range(5):
+        try:
+            answers.append(c.generate(device_id, {"protocol": "MQTTS"})[0])
+        except (http.client.RemoteDisconnected, ConnectionError):
+            answers.append(None)
+    eq(answers, [503, None, 204, 200, 200], "faults on the generate_config path, in order")
+    status, _, unknown = c.call("POST", "/v3/nothing", b"{}", {})
+    reqs = c.requests()
+    eq([(r["path"], r["status"]) for r in reqs],
+       [("/v3/provisioning/ucm", 200)] + [(gen, s) for s in answers] + [("/v3/nothing", 404)],
+       "recorded paths and statuses")
+    eq(reqs[0]["response"], sent.decode(), "the normal answer, exactly as sent")
+    check_errors(json.loads(reqs[1]["response"]), "injected_fault", "503 response")
+    eq([r["response"] for r in reqs[2:5]], [None, "", '{"config": 1}'],
+       "drop: null; 204: empty; a fault's body")
+    eq(list(json.loads(reqs[5]["response"])), ["config"], "a generated config")
+    eq(reqs[6]["response"], unknown.decode(), "an error answer")
 
 
 @test("/_standin/stats counts requests and connections since reset")

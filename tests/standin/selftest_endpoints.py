@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Self-test of the Enapter API stand-in (standin.py beside this file): its
-provisioning endpoints on the cloud and the gateway over plain HTTP, each
-kind's answer, the errors in the documented order, reprovisioning and the
-routes (README.md).
+provisioning endpoints and generate_config on the cloud and the gateway over
+plain HTTP, each kind's answer, the errors in the documented order,
+reprovisioning and the routes (README.md).
 Prints TAP; exits non-zero on any failure.
 
     python3 tests/standin/selftest_endpoints.py
@@ -12,7 +12,34 @@ import json
 import sys
 
 from selftest_util import (
-    S, TOKEN, body, check, check_config, check_errors, check_id, eq, main, ok200, secret, test)
+    S, TOKEN, body, check, check_config, check_errors, check_id, eq, fresh_device, generate_path,
+    main, not_found_device, ok200, secret, test)
+
+# What each kind's generate_config answer holds: (hardware_id of body(kind),
+# channel_id), the device id's key in the provisioning answer.
+GENERATED = {"ucm": ("HW-UCM-1", "ucm"), "embedded": ("HW-EL-1", "ucm"),
+             "gateway": ("HW-GW-1", "gw"), "vucm": ("HW-VUCM-1", "ucm"),
+             "link_master": ("HW-LM-1", "ucm"), "link_slave": ("HW-LS-1", "ucm"),
+             "standalone": (None, "ucm"), "lua_device": (None, "ucm")}
+
+
+def provision_all(inst, kinds):
+    """Provisions one device of each of @kinds (link_slave under a new
+    link_master); returns {kind: device_id}."""
+    ids = {}
+    for kind in kinds:
+        extra = {"master_device_id": ids["link_master"]} if kind == "link_slave" else {}
+        r = ok200(inst, kind, body(kind, **extra))
+        ids[kind] = r.get("device_id") or r["gateway_device_id"]
+    return ids
+
+
+def generated(inst, device_id, protocol):
+    status, headers, doc = inst.generate(device_id, {"protocol": protocol})
+    eq((status, headers.get("content-type")), (200, "application/json"),
+       f"generate_config {protocol} status (body {doc!r})")
+    eq(list(doc), ["config"], "generate_config answer keys")
+    return doc["config"]
 
 
 @test("cloud: ucm success shape (MQTTS and MQTT)")
@@ -22,10 +49,9 @@ def _():
     eq(list(r), ["config", "device_id", "slug"], "ucm keys")
     check_id(r["device_id"], "device_id")
     eq(r["slug"], "my-ucm", "slug")
-    check_config(r["config"], "MQTTS", "HW-UCM-1", "ucm")
+    check_config(c, r["config"], "MQTTS", "HW-UCM-1", "ucm", r["device_id"])
     r = ok200(c, "ucm", body("ucm", hardware_id="HW-UCM-MQTT", protocol="MQTT"))
-    check_config(r["config"], "MQTT", "HW-UCM-MQTT", "ucm")
-    eq(r["config"]["mqtt_credentials"]["username"], "user-" + r["device_id"], "username")
+    check_config(c, r["config"], "MQTT", "HW-UCM-MQTT", "ucm", r["device_id"])
 
 
 @test("cloud: embedded success shape")
@@ -35,7 +61,7 @@ def _():
         eq(list(r), ["config", "device_id", "slug"], "embedded keys")
         check_id(r["device_id"], "device_id")
         eq(r["slug"], "my-electrolyser", "slug")
-        check_config(r["config"], "MQTTS", "HW-" + dt, "ucm")
+        check_config(S["cloud"], r["config"], "MQTTS", "HW-" + dt, "ucm", r["device_id"])
 
 
 @test("cloud: standalone success shape and slug derivation")
@@ -63,7 +89,7 @@ def _():
     r = ok200(S["cloud"], "gateway", body("gateway"))
     eq(list(r), ["config", "gateway_device_id"], "gateway keys")
     check_id(r["gateway_device_id"], "gateway_device_id")
-    check_config(r["config"], "MQTTS", "HW-GW-1", "gw")
+    check_config(S["cloud"], r["config"], "MQTTS", "HW-GW-1", "gw", r["gateway_device_id"])
     r = ok200(S["cloud"], "gateway", body("gateway", hardware_id="HW-GW-INT",
                                           site_location={"latitude": 52, "longitude": -13}))
     check_id(r["gateway_device_id"], "gateway_device_id with integer location")
@@ -82,12 +108,12 @@ def _():
     g = S["gateway"]
     r = ok200(g, "ucm", body("ucm", protocol="MQTT"))
     eq(list(r), ["config", "device_id", "slug"], "ucm keys")
-    check_config(r["config"], "MQTT", "HW-UCM-1", "ucm", canary="GWCANARY")
+    check_config(g, r["config"], "MQTT", "HW-UCM-1", "ucm", r["device_id"])
     r = ok200(g, "vucm", body("vucm"))
     eq(list(r), ["device_id"], "vucm keys")
     check_id(r["device_id"], "vucm device_id")
     r = ok200(g, "embedded", body("embedded", device_type="DRYER"))
-    check_config(r["config"], "MQTTS", "HW-EL-1", "ucm", canary="GWCANARY")
+    check_config(g, r["config"], "MQTTS", "HW-EL-1", "ucm", r["device_id"])
     eq(list(ok200(g, "standalone", body("standalone"))), ["device_id", "slug"], "standalone keys")
     eq(ok200(g, "lua_device", body("lua_device"))["slug"], "gas-sensor-1", "lua slug")
 
@@ -224,6 +250,101 @@ def _():
     eq(status, 409, "status")
     check_errors(doc, "conflict", "409")
     ok200(c, "lua_device", body("lua_device", slug="twice", runtime_id="runtime-2"))
+
+
+@test("generate_config: every kind on each role, MQTTS and MQTT, fresh each time")
+def _():
+    for role, kinds in (("cloud", ("ucm", "embedded", "gateway", "standalone", "lua_device")),
+                        ("gateway", ("link_master", "link_slave", "ucm", "vucm", "embedded",
+                                     "standalone", "lua_device"))):
+        inst = S[role]
+        inst.reset()
+        for kind, device_id in provision_all(inst, kinds).items():
+            hardware_id, channel = GENERATED[kind]
+            first = None
+            for protocol in ("MQTTS", "MQTT", "MQTTS"):
+                cfg = generated(inst, device_id, protocol)
+                check_config(inst, cfg, protocol, hardware_id, channel, device_id)
+                check(secret(cfg) != first, f"{role} {kind}: the same set twice")
+                first = first or secret(cfg)
+        # the canary counter counts every config handed out, generated ones too
+        ucm = ok200(inst, "ucm", body("ucm", protocol="MQTT", hardware_id="HW-COUNT"))
+        n = len([k for k in kinds if k in ("ucm", "embedded", "gateway")]) + 3 * len(kinds) + 1
+        eq(ucm["config"]["mqtt_credentials"]["password"], f"{inst.canary}-PASSWORD-{n}",
+           f"{role}: password number")
+
+
+@test("generate_config: a device the stand-in never made is 404 not_found")
+def _():
+    c, g = S["cloud"], S["gateway"]
+    c.reset()
+    g.reset()
+    for device_id in ("0b0e8c1e-1111-4a4a-8888-000000000001", "no-such-device", "a%20b"):
+        status, _, doc = c.generate(device_id, {"protocol": "MQTTS"})
+        eq(status, 404, f"{device_id}: status")
+        not_found_device(doc, device_id.replace("%20", " "), device_id)
+    # made on the other role: unknown here
+    gw_only = ok200(g, "vucm", body("vucm"))["device_id"]
+    status, _, doc = c.generate(gw_only, {"protocol": "MQTT"})
+    eq(status, 404, "a gateway device asked of the cloud")
+    not_found_device(doc, gw_only, "other role")
+    # made before the last reset: unknown
+    g.reset()
+    status, _, doc = g.generate(gw_only, {"protocol": "MQTT"})
+    eq(status, 404, "a device made before the reset")
+    not_found_device(doc, gw_only, "after reset")
+
+
+@test("generate_config: headers checked first, then the body, then the device (422 shape)")
+def _():
+    c = S["cloud"]
+    device_id = fresh_device(c, "standalone")
+    unknown = "not-made-here"
+    for dev in (device_id, unknown):
+        status, _, doc = c.generate(dev, {"protocol": "MQTTS"}, token="wrong")
+        eq(status, 401, f"{dev}: bad token")
+        check_errors(doc, "unauthorized", "401")
+        status, _, doc = c.generate(dev, {"protocol": "MQTTS"}, allow=False)
+        eq(status, 400, f"{dev}: no X-Enapter-Allow-HTTP")
+        check_errors(doc, "http_not_allowed", "400")
+        status, _, doc = c.generate(dev, {"protocol": "MQTTS"}, ctype="text/plain")
+        eq((status, doc["errors"][0]["details"]), (422, {"header": "Content-Type"}),
+           f"{dev}: Content-Type")
+    cases = [({}, ["protocol"]), ({"protocol": "HTTP"}, ["protocol"]),
+             ({"protocol": 1}, ["protocol"]), ({"protocol": None}, ["protocol"]),
+             ({"protocol": "MQTTS", "hardware_id": "x"}, ["hardware_id"]),
+             ({"protocol": "mqtts", "extra": 1}, ["extra", "protocol"])]
+    for dev in (device_id, unknown):
+        for doc, fields in cases:
+            status, _, resp = c.generate(dev, doc)
+            eq(status, 422, f"{dev} {doc}: status")
+            check_errors(resp, "invalid_request", repr(doc))
+            eq(sorted(e["details"]["field"] for e in resp["errors"]), fields, f"{doc}: fields")
+        for raw in (b"[]", b"{", b'"MQTTS"', b""):
+            status, _, resp = c.generate(dev, raw)
+            eq(status, 422, f"{dev} {raw!r}: status")
+            check_errors(resp, "invalid_request", repr(raw))
+    eq(c.generate(device_id, {"protocol": "MQTT"}, ctype="application/json; charset=utf-8")[0],
+       200, "charset parameter allowed")
+
+
+@test("generate_config: wrong method 405, paths that are no endpoint 404")
+def _():
+    c = S["cloud"]
+    device_id = fresh_device(c, "ucm")
+    for method in ("GET", "PUT", "DELETE"):
+        status, headers, _ = c.call(method, generate_path(device_id))
+        eq((status, headers.get("allow")), (405, "POST"), f"{method} generate_config")
+    for path in ("/v3/devices//generate_config", f"/v3/devices/{device_id}/generate_config/x",
+                 f"/v3/devices/{device_id}/other", f"/v3/devices/{device_id}",
+                 "/v3/provisioning/generate_config", f"/v3/devices/a/{device_id}/generate_config"):
+        status, _, doc = c.provision("ucm", {"protocol": "MQTTS"}, path=path)
+        eq(status, 404, f"{path}: status")
+        check_errors(doc, "not_found", path)
+        eq(doc["errors"][0]["details"], {}, f"{path}: a route's 404 has no details")
+    status, _, doc = c.provision("ucm", {"protocol": "MQTTS"},
+                                 path=generate_path(device_id) + "?x=1")
+    eq(status, 200, "a query string is not part of the path")
 
 
 @test("unknown path 404, wrong method 405, unknown control 404")

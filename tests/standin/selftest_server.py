@@ -106,10 +106,11 @@ def _():
 @test("https: success without X-Enapter-Allow-HTTP, handshakes and keep-alive")
 def _():
     t = S["tls"]
+    t.ca()          # the CA for check_config, asked before the connections counted here
     t.reset()
     conn = t.connect()
     r = ok200(t, "ucm", body("ucm"), conn=conn)
-    check_config(r["config"], "MQTTS", "HW-UCM-1", "ucm")
+    check_config(t, r["config"], "MQTTS", "HW-UCM-1", "ucm", r["device_id"])
     ok200(t, "gateway", body("gateway"), conn=conn)
     st = t.stats(conn=conn)
     conn.close()

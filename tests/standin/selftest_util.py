@@ -1,10 +1,10 @@
 """What the stand-in's self-tests (selftest_*.py beside this file) share: the
-stand-in processes they start, requests to them, checks of the answers, and
-the TAP runner.
+stand-in processes they start, requests to them, checks of the answers (the
+MQTTS sets with python3-cryptography), and the TAP runner.
 
 Each selftest_*.py registers its tests with @test and ends with
 sys.exit(main(ROLES)), ROLES naming the stand-ins it needs ("cloud",
-"gateway" and "tls", kept in S under those names).
+"gateway", "tls" and "short", kept in S under those names: STARTERS).
 """
 
 import http.client
@@ -20,15 +20,22 @@ import tempfile
 import time
 import traceback
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from standin_pki import validity
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "standin.py")
 TOKEN = "selftest-token"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 CONFIG_KEYS = {"mqtt_host", "mqtt_port", "mqtt_credentials", "time_sync_protocol",
                "time_sync_host", "time_sync_port", "hardware_id", "channel_id"}
+YEAR = 365 * 86400
 
 TESTS = []
-# S holds the running stand-ins: S["cloud"], S["gateway"], S["tls"].
+# S holds the running stand-ins: S["cloud"], S["gateway"], S["tls"], S["short"].
 S = {}
 
 
@@ -51,15 +58,17 @@ def eq(got, want, what):
 class Standin:
     """One stand-in process on an ephemeral port."""
 
-    def __init__(self, role, workdir, tls=None, canary=None):
-        self.role, self.tls = role, tls
-        self.port_file = os.path.join(workdir, f"port-{role}-{'tls' if tls else 'plain'}")
+    def __init__(self, role, workdir, tls=None, canary=None, extra=()):
+        self.role, self.tls, self.canary = role, tls, canary or "CANARY"
+        name = "tls" if tls else "-".join(extra) or "plain"
+        self.port_file = os.path.join(workdir, f"port-{role}-{name}")
         cmd = [sys.executable, STANDIN, "--role", role, "--token", TOKEN, "--port", "0",
-               "--port-file", self.port_file, "--quiet"]
+               "--port-file", self.port_file, "--quiet", *extra]
         if tls:
             cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         if canary:
             cmd += ["--canary", canary]
+        self.ca_pem = None
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         self.banner = self.proc.stdout.readline()
         deadline = time.monotonic() + 10
@@ -94,8 +103,9 @@ class Standin:
                 conn.close()
 
     def provision(self, kind, doc, token=TOKEN, allow=True, ctype="application/json",
-                  conn=None, extra=None):
-        """POSTs to a provisioning endpoint; returns (status, headers, parsed JSON or bytes)."""
+                  conn=None, extra=None, path=None):
+        """POSTs to a provisioning endpoint (or @path); returns (status,
+        headers, parsed JSON or bytes)."""
         headers = {"Content-Type": ctype, "Accept": "application/json"}
         if token is not None:
             headers["X-Enapter-Auth-Token"] = token
@@ -103,11 +113,16 @@ class Standin:
             headers["X-Enapter-Allow-HTTP"] = "true"
         headers.update(extra or {})
         body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-        status, hdrs, data = self.call("POST", "/v3/provisioning/" + kind, body, headers, conn)
+        status, hdrs, data = self.call("POST", path or "/v3/provisioning/" + kind, body,
+                                       headers, conn)
         try:
             return status, hdrs, json.loads(data)
         except ValueError:
             return status, hdrs, data
+
+    def generate(self, device_id, doc, **kw):
+        """POST /v3/devices/<device_id>/generate_config, as provision()."""
+        return self.provision("generate_config", doc, path=generate_path(device_id), **kw)
 
     def control(self, method, name, doc=None, conn=None):
         body = None if doc is None else json.dumps(doc).encode()
@@ -128,6 +143,20 @@ class Standin:
 
     def requests(self):
         return self.control("GET", "requests")[1]
+
+    def settings(self, **changes):
+        """POSTs @changes to /_standin/settings; returns the settings in force."""
+        status, doc = self.control("POST", "settings", changes)
+        eq(status, 200, f"settings {changes} ({doc})")
+        return doc
+
+    def ca(self):
+        """GET /_standin/ca: the CA certificate's PEM (the first answer, kept)."""
+        if self.ca_pem is None:
+            status, headers, data = self.call("GET", "/_standin/ca")
+            eq((status, headers.get("content-type")), (200, "application/x-pem-file"), "ca")
+            self.ca_pem = data.decode()
+        return self.ca_pem
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -173,28 +202,66 @@ def check_errors(doc, code, status_what):
     eq(doc["errors"][0]["code"], code, f"{status_what}: error code")
 
 
-def check_config(cfg, protocol, hardware_id, channel, canary="CANARY"):
-    eq(set(cfg), CONFIG_KEYS, "config keys")
+def generate_path(device_id):
+    return f"/v3/devices/{device_id}/generate_config"
+
+
+def check_config(inst, cfg, protocol, hardware_id, channel, device_id, protocol_at="credentials"):
+    """@cfg is a config of @inst's for @protocol, with a real set (MQTTS)
+    for @device_id; @hardware_id None: the config has none."""
+    keys = CONFIG_KEYS | ({"mqtt_protocol"} if protocol_at != "credentials" else set())
+    eq(set(cfg), keys - ({"hardware_id"} if hardware_id is None else set()), "config keys")
     eq(cfg["mqtt_host"], "mqtt.standin.invalid", "mqtt_host")
     eq(cfg["mqtt_port"], 8883 if protocol == "MQTTS" else 1883, "mqtt_port")
     eq((cfg["time_sync_protocol"], cfg["time_sync_host"], cfg["time_sync_port"]),
        ("HTTP", "127.0.0.1", 80), "time sync")
-    eq(cfg["hardware_id"], hardware_id, "config.hardware_id")
+    eq(cfg.get("hardware_id"), hardware_id, "config.hardware_id")
     eq(cfg["channel_id"], channel, "channel_id")
-    cred = cfg["mqtt_credentials"]
-    eq(cred["protocol"], protocol, "credentials protocol")
+    cred = dict(cfg["mqtt_credentials"])
+    eq(cfg.get("mqtt_protocol"), None if protocol_at == "credentials" else protocol,
+       "config.mqtt_protocol")
+    eq(cred.pop("protocol", None), None if protocol_at == "config" else protocol,
+       "mqtt_credentials.protocol")
     if protocol == "MQTTS":
-        eq(set(cred), {"protocol", "private_key", "certificate", "ca_chain"}, "MQTTS keys")
-        check(re.fullmatch(r"-----BEGIN PRIVATE KEY-----\n" + canary +
-                           r"-PRIVATE-KEY-\d+\n-----END PRIVATE KEY-----\n", cred["private_key"]),
-              f"private key canary: {cred['private_key']!r}")
-        check(canary + "-CERT-" in cred["certificate"] and "BEGIN CERT" in cred["certificate"],
-              "certificate canary")
-        check(canary + "-CERT-" in cred["ca_chain"] and cred["ca_chain"] != cred["certificate"],
-              "ca_chain canary")
+        eq(set(cred), {"private_key", "certificate", "ca_chain"}, "MQTTS keys")
+        check_set(inst, cred, device_id)
     else:
-        eq(set(cred), {"protocol", "username", "password"}, "MQTT credential keys")
-        check(re.fullmatch(canary + r"-PASSWORD-\d+", cred["password"]), "password canary")
+        eq(set(cred), {"username", "password"}, "MQTT credential keys")
+        eq(cred["username"], "user-" + device_id, "username")
+        check(re.fullmatch(inst.canary + r"-PASSWORD-\d+", cred["password"]), "password canary")
+
+
+def check_set(inst, cred, device_id, lifetime=YEAR, not_before=None):
+    """@cred is a real set of @inst's: a PKCS#8 EC P-256 key, its
+    certificate (CN @device_id, @lifetime seconds from @not_before, or from
+    about now) signed by the CA of GET /_standin/ca, ca_chain that CA.
+    Returns the certificate."""
+    check(cred["private_key"].startswith("-----BEGIN PRIVATE KEY-----\n")
+          and cred["private_key"].endswith("-----END PRIVATE KEY-----\n"),
+          f"private key is not PKCS#8 PEM: {cred['private_key'][:40]!r}")
+    key = serialization.load_pem_private_key(cred["private_key"].encode(), None)
+    check(isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1",
+          "the key is not EC P-256")
+    cert = x509.load_pem_x509_certificate(cred["certificate"].encode())
+    eq(cred["certificate"].count("-----BEGIN CERTIFICATE-----"), 1, "one certificate")
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    eq(cert.public_key().public_bytes(*spki), key.public_key().public_bytes(*spki),
+       "the certificate's public key is the private key's")
+    eq(cred["ca_chain"], inst.ca(), "ca_chain is the CA of GET /_standin/ca")
+    ca = x509.load_pem_x509_certificate(inst.ca().encode())
+    eq(cert.issuer, ca.subject, "issuer")
+    # raises InvalidSignature unless the CA's key signed it
+    ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
+                           ec.ECDSA(cert.signature_hash_algorithm))
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    eq([a.value for a in cn], [device_id], "subject CN")
+    start, end = validity(cert)
+    if not_before is None:
+        check(time.time() - 30 <= start <= time.time(), f"notBefore {start} is not now")
+    else:
+        eq(start, not_before, "notBefore")
+    eq(end - start, lifetime, "notAfter - notBefore")
+    return cert
 
 
 def check_id(value, what):
@@ -204,6 +271,17 @@ def check_id(value, what):
 def secret(cfg):
     cred = cfg["mqtt_credentials"]
     return cred.get("private_key") or cred.get("password")
+
+
+def fresh_device(inst, kind):
+    """Resets @inst, then provisions a @kind device with body(kind); returns its id."""
+    inst.reset()
+    return ok200(inst, kind, body(kind))["device_id"]
+
+
+def not_found_device(doc, device_id, what):
+    check_errors(doc, "not_found", what)
+    eq(doc["errors"][0]["details"], {"device_id": device_id}, f"{what}: details")
 
 
 def ok200(inst, kind, doc, **kw):
@@ -228,6 +306,7 @@ STARTERS = {
     "cloud": lambda workdir: Standin("cloud", workdir),
     "gateway": lambda workdir: Standin("gateway", workdir, canary="GWCANARY"),
     "tls": lambda workdir: Standin("cloud", workdir, tls=make_cert(workdir)),
+    "short": lambda workdir: Standin("cloud", workdir, extra=("--cert-lifetime", "7200")),
 }
 
 

@@ -2,11 +2,14 @@
 """Local stand-in of the Enapter HTTP API v3 provisioning endpoints.
 
 Used by enapter-provisiond's integration tests, the demo and the benchmarks.
-It serves either the cloud or the gateway set of endpoints, checks requests
-the way the API documentation describes, hands out fake credentials carrying
-greppable canaries, and lets tests inject faults and inspect what it received
-through a small control API under /_standin/.  The contract is README.md
-beside this file.  Python 3 standard library only.
+It serves either the cloud or the gateway set of endpoints and
+generate_config, checks requests the way the API documentation describes,
+hands out real MQTTS credential sets signed by its own test CA
+(standin_pki.py) and MQTT passwords carrying greppable canaries, and lets
+tests inject faults, change its settings and inspect what it received and
+answered through a small control API under /_standin/.  The contract is
+README.md beside this file.  Python 3 standard library plus
+python3-cryptography.
 """
 
 import argparse
@@ -25,15 +28,18 @@ from collections import deque
 import http.client
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-# The module beside this file, wherever this file is run from (also with
+# The modules beside this file, wherever this file is run from (also with
 # python3 -P), and no __pycache__ left beside it.
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 sys.dont_write_bytecode = True
-from standin_bodies import SCHEMAS, error, loads_or_none, parse_body, parse_faults  # noqa: E402
+from standin_bodies import (GENERATE_CONFIG, MAX_LIFETIME, SCHEMAS, error,  # noqa: E402
+                            loads_or_none, parse_body, parse_faults, parse_settings)
+from standin_pki import Authority  # noqa: E402
 
 PREFIX = "/v3/provisioning/"
+GENERATE = re.compile(r"/v3/devices/([^/]+)/generate_config")   # both roles serve it
 CONTROL = "/_standin/"
 MAX_BODY = 1 << 20          # larger request bodies are refused with 413
 HANDSHAKE_TIMEOUT = 10.0    # seconds a client gets to complete the TLS handshake
@@ -48,6 +54,7 @@ ROLES = {
 HARDWARE_KEYED = {"ucm", "vucm", "embedded", "link_master", "link_slave", "gateway"}
 CHANNELS = {"ucm": "ucm", "embedded": "ucm", "gateway": "gw"}  # kinds answered with a config
 SLUGGED = {"ucm", "embedded", "standalone", "lua_device"}       # kinds answered with a slug
+DEFAULT_LIFETIME = 365 * 86400      # --cert-lifetime's default, in seconds
 
 
 # ----------------------------------------------------------------- documents
@@ -67,37 +74,40 @@ def slugify(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-") or "device"
 
 
-def pem(label, text):
-    return f"-----BEGIN {label}-----\n{text}\n-----END {label}-----\n"
-
-
-def credentials(protocol, device_id, n, canary):
-    """Fresh fake credentials; n makes every set unique and traceable."""
+def device_config(protocol, device_id, known, ticket, authority):
+    """A config with fresh credentials for @protocol: MQTT ones with the
+    canary password number n, or a real MQTTS set @authority mints. @known is
+    what the stand-in keeps of the device, @ticket (n, settings) what the
+    State handed out for this answer."""
+    n, settings = ticket
     if protocol == "MQTT":
-        return {"protocol": "MQTT", "username": "user-" + device_id,
-                "password": f"{canary}-PASSWORD-{n}"}
-    return {"protocol": "MQTTS",
-            "private_key": pem("PRIVATE KEY", f"{canary}-PRIVATE-KEY-{n}"),
-            "certificate": pem("CERTIFICATE", f"{canary}-CERT-{n}"),
-            "ca_chain": pem("CERTIFICATE", f"{canary}-CERT-{n}-CA")}
+        creds = {"protocol": "MQTT", "username": "user-" + device_id,
+                 "password": f"{settings['canary']}-PASSWORD-{n}"}
+    else:
+        creds = {"protocol": "MQTTS", **authority.mint(device_id, settings["cert_lifetime"],
+                                                       settings["not_before_offset"])}
+    cfg = {"mqtt_host": "mqtt.standin.invalid", "mqtt_port": 8883 if protocol == "MQTTS" else 1883}
+    if settings["protocol_at"] != "credentials":
+        cfg["mqtt_protocol"] = protocol
+    if settings["protocol_at"] == "config":
+        del creds["protocol"]
+    cfg.update(mqtt_credentials=creds, time_sync_protocol="HTTP", time_sync_host="127.0.0.1",
+               time_sync_port=80)
+    if known["hardware_id"] is not None:
+        cfg["hardware_id"] = known["hardware_id"]
+    cfg["channel_id"] = CHANNELS.get(known["kind"], "ucm")
+    return cfg
 
 
-def device_config(kind, req, device_id, n, canary):
-    protocol = req.get("protocol", "MQTTS")   # the gateway endpoint has no protocol: MQTTS
-    return {"mqtt_host": "mqtt.standin.invalid",
-            "mqtt_port": 8883 if protocol == "MQTTS" else 1883,
-            "mqtt_credentials": credentials(protocol, device_id, n, canary),
-            "time_sync_protocol": "HTTP", "time_sync_host": "127.0.0.1", "time_sync_port": 80,
-            "hardware_id": req["hardware_id"], "channel_id": CHANNELS[kind]}
-
-
-def success_doc(kind, req, device, n, canary):
+def success_doc(kind, req, device, ticket, authority):
     """The seed document's response shape for each endpoint."""
+    config = None
+    if kind in CHANNELS:   # the gateway endpoint has no protocol: MQTTS
+        config = device_config(req.get("protocol", "MQTTS"), device["device_id"], device,
+                               ticket, authority)
     if kind == "gateway":
-        return {"config": device_config(kind, req, device["device_id"], n, canary),
-                "gateway_device_id": device["device_id"]}
-    doc = {"config": device_config(kind, req, device["device_id"], n, canary)} \
-        if kind in CHANNELS else {}
+        return {"config": config, "gateway_device_id": device["device_id"]}
+    doc = {"config": config} if config else {}
     doc["device_id"] = device["device_id"]
     return {**doc, "slug": device["slug"]} if kind in SLUGGED else doc
 
@@ -116,9 +126,15 @@ def fault_reply(fault):
 class State:
     """Everything the stand-in remembers. Every access holds self.lock."""
 
-    def __init__(self, max_recorded=0):
+    def __init__(self, max_recorded=0, canary="CANARY", cert_lifetime=DEFAULT_LIFETIME):
         self.lock = threading.Lock()
         self.max_recorded = max_recorded or None
+        # The settings after a reset: the command line's. "canary" is not a
+        # setting of the control API; it rides along to the configs.
+        self.defaults = {"cert_lifetime": cert_lifetime, "not_before_offset": 0,
+                         "protocol_at": "credentials"}
+        self.canary = canary
+        self.authority = Authority()   # kept across resets: GET /_standin/ca stays true
         self.generation = 0
         self.reset()
 
@@ -127,9 +143,11 @@ class State:
             self.generation += 1     # lets a connection know it is new since the reset
             self.records = deque(maxlen=self.max_recorded)
             self.faults = []
-            self.devices = {}        # identity key -> {"device_id", "slug"}
+            self.devices = {}        # identity key -> {"device_id", "slug", "kind", "hardware_id"}
+            self.by_id = {}          # device_id -> the same dict, for generate_config
             self.link_masters = set()
-            self.serial = 0          # canary counter: one step per credential set
+            self.serial = 0          # canary counter: one step per config handed out
+            self.settings = dict(self.defaults)
             self.stats = {"connections": 0, "requests": 0, "tls_handshakes": 0,
                           "provisioning_connections": 0}
 
@@ -146,9 +164,20 @@ class State:
                 self.stats["provisioning_connections"] += 1
             return self.generation
 
-    def set_status(self, entry, status):
+    def answered(self, entry, status, body):
         with self.lock:
             entry["status"] = status
+            entry["response"] = body.decode("utf-8", "replace")
+
+    def update_settings(self, changes):
+        with self.lock:
+            self.settings.update(changes)
+            return dict(self.settings)
+
+    def ticket(self):
+        """(n, settings) for one answer that carries a config; the caller holds self.lock."""
+        self.serial += 1
+        return self.serial, dict(self.settings, canary=self.canary)
 
     def add_faults(self, faults):
         with self.lock:
@@ -175,7 +204,7 @@ class State:
         with self.lock:
             return dict(self.stats)
 
-    def provision(self, kind, req, canary):
+    def provision(self, kind, req):
         """The API's semantics for a well-formed request; returns a reply."""
         with self.lock:
             if kind == "link_slave" and req["master_device_id"] not in self.link_masters:
@@ -194,14 +223,24 @@ class State:
                             runtime_id=req["runtime_id"], slug=req["slug"])
             if device is None:   # first time: a new device; later: the same one (reprovisioning)
                 slug = req["slug"] if kind == "lua_device" else slugify(req.get("name", ""))
-                device = self.devices[key] = {"device_id": str(uuid.uuid4()), "slug": slug}
+                device = self.devices[key] = {"device_id": str(uuid.uuid4()), "slug": slug,
+                                              "kind": kind, "hardware_id": req.get("hardware_id")}
+                self.by_id[device["device_id"]] = device
                 if kind == "link_master":
                     self.link_masters.add(device["device_id"])
-            n = 0
-            if kind in CHANNELS:
-                self.serial += 1
-                n = self.serial
-        return json_reply(200, success_doc(kind, req, device, n, canary))
+            ticket = self.ticket() if kind in CHANNELS else None
+        # Minting needs no lock: concurrent answers mint side by side.
+        return json_reply(200, success_doc(kind, req, device, ticket, self.authority))
+
+    def generate_config(self, device_id, req):
+        """generate_config for a well-formed request; returns a reply."""
+        with self.lock:
+            device = self.by_id.get(device_id)
+            if device is None:
+                return fail(404, "not_found", f"device {device_id} not found", device_id=device_id)
+            ticket = self.ticket()
+        return json_reply(200, {"config": device_config(req["protocol"], device_id, device,
+                                                        ticket, self.authority)})
 
 
 # ------------------------------------------------------------------ handler
@@ -267,22 +306,21 @@ class Handler(BaseHTTPRequestHandler):
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         entry = {"method": self.command, "path": self.path, "headers": headers,
                  "body": raw.decode("utf-8", "replace"), "json": loads_or_none(raw),
-                 "status": None, "time": time.time()}
+                 "status": None, "response": None, "time": time.time()}
         self.conn_generation = state.record(entry, self.conn_generation)
         fault = None if problem else state.take_fault(path)
         if fault is not None:
             return self.run_fault(fault, path, raw, entry)
-        reply = problem or self.route(path, raw)
-        state.set_status(entry, reply[0])
-        self.send(*reply)
+        self.answer(entry, *(problem or self.route(path, raw)))
 
     def route(self, path, raw):
         """The normal answer to a provisioning request, checks in the documented order."""
         srv = self.server
         kind = path[len(PREFIX):] if path.startswith(PREFIX) else None
-        if kind not in SCHEMAS:
+        generate = GENERATE.fullmatch(path)
+        if kind not in SCHEMAS and generate is None:
             return fail(404, "not_found", f"no such endpoint {path}")
-        if kind not in ROLES[srv.role]:
+        if generate is None and kind not in ROLES[srv.role]:
             return fail(404, "unsupported_on_target", f"{kind} cannot be provisioned on the "
                         f"{srv.role}", endpoint=kind, role=srv.role)
         if self.command != "POST":
@@ -293,10 +331,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.headers.get("X-Enapter-Allow-HTTP", "").strip().lower() != "true":
             return fail(400, "http_not_allowed", "a token over plain HTTP needs "
                         "X-Enapter-Allow-HTTP: true", header="X-Enapter-Allow-HTTP")
-        req, problems = parse_body(kind, self.headers.get("Content-Type"), raw)
+        schema = GENERATE_CONFIG if generate else SCHEMAS[kind]
+        req, problems = parse_body(schema, self.headers.get("Content-Type"), raw)
         if problems:
             return json_reply(422, {"errors": problems})
-        return srv.state.provision(kind, req, srv.canary)
+        if generate:
+            return srv.state.generate_config(unquote(generate.group(1)), req)
+        return srv.state.provision(kind, req)
 
     def run_fault(self, fault, path, raw, entry):
         """Acts out one queued fault instead of, or around, the normal answer."""
@@ -312,9 +353,15 @@ class Handler(BaseHTTPRequestHandler):
             status, body, headers = fault_reply(fault)
         else:
             status, body, headers = self.route(path, raw)
-        self.server.state.set_status(entry, status)
-        self.send(status, body, {**headers, **fault["headers"]},
-                  trickle=fault.get("delay", DEFAULT_TRICKLE) if trickle else None)
+        self.answer(entry, status, body, {**headers, **fault["headers"]},
+                    trickle=fault.get("delay", DEFAULT_TRICKLE) if trickle else None)
+
+    def answer(self, entry, status, body, headers, trickle=None):
+        """Records a provisioning request's answer in @entry, then sends it."""
+        if status in (204, 304) or self.command == "HEAD":
+            body = b""             # what send() writes of it
+        self.server.state.answered(entry, status, body)
+        self.send(status, body, headers, trickle)
 
     def drop(self):
         """Closes the connection without a byte of response."""
@@ -328,7 +375,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def control(self, name, raw):
         state = self.server.state
-        methods = {"requests": "GET", "stats": "GET", "reset": "POST", "faults": "POST"}
+        methods = {"requests": "GET", "stats": "GET", "reset": "POST", "faults": "POST",
+                   "settings": "POST", "ca": "GET"}
         if name not in methods:
             return fail(404, "not_found", f"no such control {name!r}")
         if self.command != methods[name]:
@@ -340,6 +388,14 @@ class Handler(BaseHTTPRequestHandler):
         if name == "reset":
             state.reset()
             return json_reply(200, {"reset": True})
+        if name == "ca":
+            return 200, state.authority.pem.encode(), {"Content-Type": "application/x-pem-file"}
+        if name == "settings":
+            try:
+                changes = parse_settings(raw)
+            except ValueError as exc:
+                return fail(400, "invalid_settings", str(exc))
+            return json_reply(200, state.update_settings(changes))
         try:
             faults = parse_faults(raw)
         except ValueError as exc:
@@ -398,8 +454,8 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128    # benchmarks open up to 64 connections at once
 
-    def __init__(self, address, state, role, token, canary, ssl_context, quiet):
-        self.state, self.role, self.token, self.canary = state, role, token, canary
+    def __init__(self, address, state, role, token, ssl_context, quiet):
+        self.state, self.role, self.token = state, role, token
         self.ssl_context, self.quiet = ssl_context, quiet
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -451,13 +507,18 @@ def parse_args(argv):
     p.add_argument("--port-file", help="write the bound port here (atomically)")
     p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS only")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    p.add_argument("--canary", default="CANARY", help="prefix of the secrets' canaries")
+    p.add_argument("--canary", default="CANARY", help="prefix of the passwords' canaries")
+    p.add_argument("--cert-lifetime", type=int, default=DEFAULT_LIFETIME, metavar="SECONDS",
+                   help="validity of the MQTTS certificates handed out "
+                        f"(default {DEFAULT_LIFETIME}: 365 days)")
     p.add_argument("--max-recorded", type=int, default=0,
                    help="keep only the newest N requests for /_standin/requests (0: all)")
     p.add_argument("--quiet", action="store_true", help="no per-request log line on stderr")
     args = p.parse_args(argv)
     if args.max_recorded < 0:
         p.error("--max-recorded must be >= 0")
+    if not 1 <= args.cert_lifetime <= MAX_LIFETIME:
+        p.error(f"--cert-lifetime must be within 1..{MAX_LIFETIME}")
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
     return args
@@ -477,8 +538,8 @@ def main(argv=None):
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-    server = Server((args.listen, args.port), State(args.max_recorded), args.role, args.token,
-                    args.canary, context, args.quiet)
+    state = State(args.max_recorded, args.canary, args.cert_lifetime)
+    server = Server((args.listen, args.port), state, args.role, args.token, context, args.quiet)
     port = server.server_address[1]
     if args.port_file:
         write_port_file(args.port_file, port)

@@ -1,8 +1,9 @@
 """The request bodies the Enapter API stand-in (standin.py beside this file)
-accepts: each provisioning endpoint's exact body and its checks, and the
-fault documents of POST /_standin/faults. A problem with a provisioning body
-is an error object of the API's shape (error()). The contract is README.md
-beside this file. Python 3 standard library only.
+accepts: each provisioning endpoint's exact body and generate_config's, their
+checks, and the documents of POST /_standin/faults and /_standin/settings. A
+problem with an API request body is an error object of the API's shape
+(error()). The contract is README.md beside this file. Python 3 standard
+library only.
 """
 
 import json
@@ -28,6 +29,14 @@ SCHEMAS = {
                 "site_name": str, "site_timezone": str,
                 "site_location": {"latitude": NUMBER, "longitude": NUMBER}},
 }
+# The exact body of POST /v3/devices/<device_id>/generate_config.
+GENERATE_CONFIG = {"protocol": PROTOCOLS}
+
+# POST /_standin/settings: where a config states its protocol, and the bounds
+# of the certificates' times (seconds), which keep every date within X.509's.
+PROTOCOL_PLACES = ("credentials", "config", "both")
+MAX_LIFETIME = 1000 * 365 * 86400
+MAX_OFFSET = 100 * 365 * 86400
 
 # Fault fields and their JSON types (bool is checked apart: it is an int in Python).
 FAULT_FIELDS = {"path": (str,), "delay": (int, float), "status": (int,), "body": (str,),
@@ -72,8 +81,9 @@ def check_fields(schema, obj, prefix=""):
     return problems
 
 
-def parse_body(kind, content_type, raw):
-    """Decodes and checks a provisioning body; returns (object, [error, ...])."""
+def parse_body(schema, content_type, raw):
+    """Decodes and checks an API request body against @schema (one of
+    SCHEMAS, or GENERATE_CONFIG); returns (object, [error, ...])."""
     if (content_type or "").split(";")[0].strip().lower() != "application/json":
         return None, [error("invalid_request", "Content-Type must be application/json",
                             header="Content-Type")]
@@ -83,7 +93,7 @@ def parse_body(kind, content_type, raw):
         return None, [error("invalid_request", f"body is not valid JSON: {exc}")]
     if not isinstance(obj, dict):
         return None, [error("invalid_request", "body must be a JSON object")]
-    return obj, check_fields(SCHEMAS[kind], obj)
+    return obj, check_fields(schema, obj)
 
 
 def loads_or_none(raw):
@@ -128,3 +138,36 @@ def parse_faults(raw):
     if doc is None:
         raise ValueError("the body must be a JSON fault object or a list of them")
     return [check_fault(f) for f in (doc if isinstance(doc, list) else [doc])]
+
+
+# ------------------------------------------------------------ settings
+
+def whole_seconds(low, high):
+    """A check: a JSON integer (never a boolean or a float) within low..high."""
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+# Each setting: its check and what the check wants.
+SETTINGS = {
+    "cert_lifetime": (whole_seconds(1, MAX_LIFETIME),
+                      f"an integer number of seconds within 1..{MAX_LIFETIME}"),
+    "not_before_offset": (whole_seconds(-MAX_OFFSET, MAX_OFFSET),
+                          f"an integer number of seconds within -{MAX_OFFSET}..{MAX_OFFSET}"),
+    "protocol_at": (lambda v: isinstance(v, str) and v in PROTOCOL_PLACES,
+                    "one of " + ", ".join(PROTOCOL_PLACES)),
+}
+
+
+def parse_settings(raw):
+    """The changes a POST /_standin/settings body asks for, all checked, or
+    ValueError naming the first problem."""
+    doc = loads_or_none(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("the body must be a JSON object of settings")
+    for key, value in doc.items():
+        if key not in SETTINGS:
+            raise ValueError(f"unknown setting {key!r}")
+        ok, wanted = SETTINGS[key]
+        if not ok(value):
+            raise ValueError(f"{key} must be {wanted}")
+    return doc

@@ -1,4 +1,5 @@
-"""Integration test harness for enapter-provisiond (Python standard library only).
+"""Integration test harness for enapter-provisiond (Python standard library
+plus python3-cryptography).
 
 A Harness owns, in a fresh temporary directory: a private dbus-daemon of type
 system that loads the repository's bus policy, two stand-ins of the Enapter
@@ -23,6 +24,7 @@ The package, one module a concern (every name is re-exported here, so that
   kinds      KINDS and valid arguments, request bodies
   processes  waiting, stopping, clean_env, ep-bus-client calls, AsyncCall
   standin    StandIn, one stand-in of the Enapter API
+  pki        mint_set, make_ca, cert_info: MQTTS sets the tests make themselves
   bus        BUS_CONFIG, Listener (the service's signals)
   daemon     Harness (bus, stand-ins and daemon), _LIVE
   checks     ProvisioningChecks, the end-to-end checks of one call
@@ -31,7 +33,7 @@ The package, one module a concern (every name is re-exported here, so that
 """
 
 from .bus import BUS_CONFIG, Listener
-from .checks import DETAIL_TYPES, RFC3339_UTC, ProvisioningChecks, pem, slugify
+from .checks import DETAIL_TYPES, RFC3339_UTC, ProvisioningChecks, slugify
 from .constants import (ACCESS_DENIED, BUS_CLIENT, BUS_NAME, CANARY, DAEMON, DAEMON_WRAPPER,
                         ERROR_PREFIX, HERE, IFACE, OBJECT_PATH, POLICY, SECRET_MARKERS,
                         SHIPPED_XML, SOURCE_ROOT, STANDIN, TLS_CERT, TLS_KEY, VERSION)
@@ -39,6 +41,7 @@ from .daemon import _LIVE, Harness
 from .kinds import KINDS, Kind, default_args, format_arg, request_body, uid
 from .processes import (AsyncCall, Result, clean_env, free_port, parse_result, run_client,
                         stop_process, wait_until)
+from .pki import cert_info, make_ca, mint_set
 from .standin import StandIn
 from .tap import TapResult, main
 from .testcase import HarnessTestCase
@@ -53,9 +56,9 @@ __all__ = [
     # processes
     "AsyncCall", "Result", "clean_env", "free_port", "parse_result", "run_client",
     "stop_process", "wait_until",
-    # standin, bus, daemon
-    "StandIn", "BUS_CONFIG", "Listener", "Harness", "_LIVE",
+    # pki, standin, bus, daemon
+    "cert_info", "make_ca", "mint_set", "StandIn", "BUS_CONFIG", "Listener", "Harness", "_LIVE",
     # checks, testcase, tap
-    "DETAIL_TYPES", "RFC3339_UTC", "ProvisioningChecks", "pem", "slugify",
+    "DETAIL_TYPES", "RFC3339_UTC", "ProvisioningChecks", "slugify",
     "HarnessTestCase", "TapResult", "main",
 ]

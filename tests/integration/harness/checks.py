@@ -11,6 +11,7 @@ import time
 
 from .constants import CANARY, IFACE, OBJECT_PATH, VERSION
 from .kinds import KINDS, request_body
+from .pki import cert_info
 
 
 def slugify(name):
@@ -26,10 +27,7 @@ def slugify(name):
     return "".join(out).strip("-")[:64].strip("-") or "device"
 
 
-def pem(label, text):
-    return f"-----BEGIN {label}-----\n{text}\n-----END {label}-----\n"
-
-
+GENERATE_PATH = re.compile(r"/v3/devices/([^/?]+)/generate_config")
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:00)")
 DETAIL_TYPES = {"kind": "s", "device_id": "s", "slug": "s", "site_id": "s", "hardware_id": "s",
                 "name": "s", "provisioned_at": "s", "reprovisioned": "b", "keystore_path": "s",
@@ -98,9 +96,31 @@ class ProvisioningChecks:
         for key in ("private_key", "certificate", "ca_chain", "password", "token"):
             self.assertNotIn(key, details)
 
+    def handed_out(self, device_id):
+        """The mqtt_credentials of the newest 200 answer of any stand-in that
+        gave @device_id a config (a provisioning answer naming it, its
+        generate_config, or a fault's body like those), or None."""
+        newest = None
+        for standin in self.H.standins():
+            for req in standin.requests():
+                try:
+                    doc = json.loads(req["response"] or "null")
+                except ValueError:
+                    continue
+                if req["status"] != 200 or not isinstance(doc, dict) or \
+                        not isinstance(doc.get("config"), dict):
+                    continue
+                m = GENERATE_PATH.fullmatch(req["path"].split("?")[0])
+                named = m.group(1) if m else doc.get("device_id", doc.get("gateway_device_id"))
+                if named == device_id and (newest is None or req["time"] >= newest[0]):
+                    newest = (req["time"], doc["config"].get("mqtt_credentials"))
+        return newest and newest[1]
+
     def check_keystore(self, kind, args, device_id):
-        """The device's directory: layout, modes, device.json; returns
-        (device.json, credential serial number)."""
+        """The device's directory: layout, modes, device.json, and the
+        credential files exactly the set a stand-in handed out last; returns
+        (device.json, the set's identity: the password's canary number, or
+        the certificate's SHA-256)."""
         H, k = self.H, KINDS[kind]
         group = H.config_sections(H.daemon_overrides)["Keystore"].get("Group")
         dmode, fmode = (0o750, 0o640) if group else (0o700, 0o600)
@@ -162,19 +182,24 @@ class ProvisioningChecks:
                 expected["username"] = "user-" + device_id
             for key, value in expected.items():
                 self.assertEqual(cfg.get(key), value, f"device.json config.{key}")
+            sent = self.handed_out(device_id)
+            self.assertIsInstance(sent, dict, f"no stand-in handed {device_id} credentials")
             if protocol == "MQTTS":
                 self.assertNotIn("username", cfg)
-                m = re.fullmatch(r"-----BEGIN PRIVATE KEY-----\n" + CANARY
-                                 + r"-PRIVATE-KEY-(\d+)\n-----END PRIVATE KEY-----\n",
-                                 contents["private_key.pem"])
-                self.assertIsNotNone(m, f"private_key.pem: {contents['private_key.pem']!r}")
-                serial = int(m.group(1))
-                self.assertIn(f"{CANARY}-CERT-{serial}\n", contents["certificate.pem"])
-                self.assertIn(f"{CANARY}-CERT-{serial}-CA", contents["ca_chain.pem"])
-                self.assertNotIn(f"{CANARY}-CERT-{serial}-CA", contents["certificate.pem"])
+                self.assertRegex(contents["private_key.pem"],
+                                 r"\A-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n"
+                                 r"-----END PRIVATE KEY-----\n\Z", "private_key.pem is PEM")
+                for name, key in (("private_key.pem", "private_key"),
+                                  ("certificate.pem", "certificate"), ("ca_chain.pem", "ca_chain")):
+                    self.assertEqual(contents[name], sent.get(key),
+                                     f"{name} is not the set the stand-in handed out")
+                self.assertNotEqual(contents["certificate.pem"], contents["ca_chain.pem"])
+                serial = cert_info(contents["certificate.pem"])[2]
             else:
                 m = re.fullmatch(CANARY + r"-PASSWORD-(\d+)", contents["password"])
                 self.assertIsNotNone(m, f"password file: {contents['password']!r}")
+                self.assertEqual(contents["password"], sent.get("password"),
+                                 "the password file is not the password handed out")
                 serial = int(m.group(1))
         else:
             self.assertNotIn("config", dj, f"{kind} has no config")
@@ -194,7 +219,8 @@ class ProvisioningChecks:
     def check_provisioned(self, kind, args, res, listener=None, reprovisioned=False,
                           target=None, requests=1):
         """All of it: the request the stand-in saw, the reply, the keystore and
-        the signal. Returns (device_id, details, device.json, serial)."""
+        the signal. Returns (device_id, details, device.json, the set's
+        identity: see check_keystore)."""
         device_id, details = self.assertOk(res, f"{kind} provisioning")
         target = target or self.H.target_of(kind)
         self.assertIsNotNone(target, f"no stand-in serves {kind}")

@@ -29,6 +29,7 @@ ERROR_PREFIX = IFACE + ".Error."
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 
 CANARY = "CANARY"
-# Strings that must never leave the daemon: private keys and passwords handed
+# Strings that must never leave the daemon: private keys (the PEM marker: the
+# stand-in's keys are real ones and carry no canary) and the passwords handed
 # out by the stand-in (the tokens are added per harness).
-SECRET_MARKERS = (CANARY + "-PRIVATE-KEY-", CANARY + "-PASSWORD-", "BEGIN PRIVATE KEY")
+SECRET_MARKERS = ("PRIVATE KEY-----", CANARY + "-PASSWORD-", "BEGIN PRIVATE KEY")

@@ -47,13 +47,13 @@ class StandIn:
                 context=ssl.create_default_context(cafile=TLS_CERT)))
         self.opener = urllib.request.build_opener(*handlers)
 
-    def _control(self, method, name, body=None):
+    def _control(self, method, name, body=None, parse=json.loads):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + "/_standin/" + name, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
             with self.opener.open(req, timeout=10) as resp:
-                return json.loads(resp.read())
+                return parse(resp.read())
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"stand-in control {name}: HTTP {exc.code}: "
                                  f"{exc.read().decode(errors='replace')}") from None
@@ -71,6 +71,16 @@ class StandIn:
 
     def stats(self):
         return self._control("GET", "stats")
+
+    def settings(self, **changes):
+        """Changes the stand-in's settings until its next reset (cert_lifetime,
+        not_before_offset: seconds; protocol_at: "credentials", "config" or
+        "both"); returns all the settings now in force."""
+        return self._control("POST", "settings", changes)
+
+    def ca_pem(self):
+        """The stand-in's CA certificate (PEM): the ca_chain of its MQTTS sets."""
+        return self._control("GET", "ca", parse=bytes.decode)
 
     def close(self):
         return stop_process(self.proc, timeout=5)
