@@ -169,7 +169,7 @@ class Expiring(CtlTestCase):
 
     def test_monitor_credentials_expiring(self):
         for standin in self.H.standins():
-            settings = standin._control("POST", "settings", {"cert_lifetime": self.LIFETIME})
+            settings = standin.settings(cert_lifetime=self.LIFETIME)
             self.assertEqual(settings["cert_lifetime"], self.LIFETIME)
         text, lines = self.monitor(), self.monitor("--json")
         device = self.provision("ucm", default_args("ucm", protocol="MQTTS"))
