@@ -1,5 +1,6 @@
 /* enapter-provisionctl: the provisioning commands (one per kind, driven by
- * the table below) and the keystore commands list, show and forget. */
+ * the table below) and the keystore commands list, show, generate and
+ * forget. */
 #include "ctl.h"
 
 #include <math.h>
@@ -177,6 +178,27 @@ print_device (Ctl *ctl, JsonObject *details)
     ctl_print_fields (details);
 }
 
+/* Sends @call, a method that answers (s device_id, a{sv} details) as the
+ * Provision methods and GenerateCredentials do, and prints the device. */
+static int
+call_for_device (Ctl *ctl, const char *method, sd_bus_message *call)
+{
+  g_autoptr (sd_bus_message) reply = ctl_call (ctl, call);
+  if (reply == NULL)
+    return CTL_EXIT_FAILURE;
+
+  const char *device_id = NULL;
+  g_autoptr (JsonObject) details = NULL;
+  int r = sd_bus_message_read_basic (reply, 's', &device_id);
+  if (r >= 0)
+    details = ctl_read_vardict (reply, &r);
+  if (details == NULL)
+    return ctl_bad_reply (method, r);
+  json_object_set_string_member (details, "device_id", device_id);
+  print_device (ctl, details);
+  return CTL_EXIT_OK;
+}
+
 /* The options' values and help texts, freed on every way out. */
 typedef struct {
   char *text[MAX_OPTIONS];
@@ -212,20 +234,7 @@ provision (Ctl *ctl, const Kind *kind, const Arg *args)
       ctl_message ("cannot make a %s call: %s", kind->method, g_strerror (-r));
       return CTL_EXIT_FAILURE;
     }
-  g_autoptr (sd_bus_message) reply = ctl_call (ctl, call);
-  if (reply == NULL)
-    return CTL_EXIT_FAILURE;
-
-  const char *device_id = NULL;
-  g_autoptr (JsonObject) details = NULL;
-  r = sd_bus_message_read_basic (reply, 's', &device_id);
-  if (r >= 0)
-    details = ctl_read_vardict (reply, &r);
-  if (details == NULL)
-    return ctl_bad_reply (kind->method, r);
-  json_object_set_string_member (details, "device_id", device_id);
-  print_device (ctl, details);
-  return CTL_EXIT_OK;
+  return call_for_device (ctl, kind->method, call);
 }
 
 static int
@@ -281,8 +290,9 @@ run_list (Ctl *ctl, int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
   if (!ctl_parse (ctl, "list", NULL, "Lists the devices in the daemon's keystore.",
-                  "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED), oldest first; "
-                  "with --json, an array of the devices' details.",
+                  "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED, EXPIRES), oldest "
+                  "first; EXPIRES is when the device's certificate runs out, '-' for a device "
+                  "without one. With --json, an array of the devices' details.",
                   entries, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
@@ -318,8 +328,11 @@ static int
 run_show (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "show", "DEVICE_ID", "Shows a device the daemon's keystore holds.",
-                  "Prints its details; fails (exit status 1) when the keystore does not "
-                  "hold it.",
+                  "Prints its details, the certificate's dates (certificate_not_before, "
+                  "certificate_not_after) as UTC times and its SHA-256 fingerprint "
+                  "(certificate_sha256) for an MQTTS device; with --json, the numbers the "
+                  "daemon sends (Unix seconds). Fails (exit status 1) when the keystore does "
+                  "not hold it.",
                   NULL, &argc, &argv, 1))
     return CTL_EXIT_USAGE;
 
@@ -333,6 +346,45 @@ run_show (Ctl *ctl, int argc, char **argv)
     return ctl_bad_reply ("GetDevice", r);
   print_device (ctl, details);
   return CTL_EXIT_OK;
+}
+
+static int
+run_generate (Ctl *ctl, int argc, char **argv)
+{
+  static const KindOption protocol = PROTOCOL;
+  g_autofree char *help = g_strdup_printf ("%s (%s)", protocol.help, protocol.arg);
+  g_autofree char *protocol_text = NULL;
+  const GOptionEntry entries[] = {
+    { protocol.option, 0, 0, G_OPTION_ARG_STRING, &protocol_text, help,
+      protocol.placeholder },
+    G_OPTION_ENTRY_NULL,
+  };
+  if (!ctl_parse (ctl, "generate", "DEVICE_ID",
+                  "Gives a device the daemon's keystore holds new credentials.\n\n"
+                  "Calls GenerateCredentials: the daemon asks the Enapter platform (through "
+                  "the API the device was provisioned through) for a new set and stores it "
+                  "in place of the old one; the device keeps its identity. --protocol is "
+                  "required.",
+                  "Prints the device's details, as the provisioning commands do; fails (exit "
+                  "status 1) when the keystore does not hold the device.",
+                  entries, &argc, &argv, 1))
+    return CTL_EXIT_USAGE;
+  if (protocol_text == NULL)
+    return ctl_usage_error ("generate", "missing --%s", protocol.option);
+  Arg arg = { NULL, 0 };
+  if (!convert_value ("generate", &protocol, protocol_text, &arg))
+    return CTL_EXIT_USAGE;
+
+  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "GenerateCredentials");
+  if (call == NULL)
+    return CTL_EXIT_FAILURE;
+  int r = sd_bus_message_append (call, "ss", argv[1], arg.s);
+  if (r < 0)
+    {
+      ctl_message ("cannot make a GenerateCredentials call: %s", g_strerror (-r));
+      return CTL_EXIT_FAILURE;
+    }
+  return call_for_device (ctl, "GenerateCredentials", call);
 }
 
 static int
@@ -371,6 +423,8 @@ ctl_kind_command (gsize i)
 const CtlCommand ctl_device_commands[] = {
   { "list", NULL, "List the devices in the keystore", run_list },
   { "show", "DEVICE_ID", "Show one device's details", run_show },
+  { "generate", "DEVICE_ID", "Give a device new credentials (--protocol mqtt|mqtts)",
+    run_generate },
   { "forget", "DEVICE_ID", "Remove a device's credentials from the keystore", run_forget },
   { "monitor", NULL, "Print the daemon's signals as they arrive", ctl_monitor },
   { 0 },

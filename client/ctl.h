@@ -89,6 +89,12 @@ int ctl_monitor (Ctl *ctl, int argc, char **argv);
 
 /* output.c */
 
+/* The next value as JSON (every basic type, the integers 'x' and 't'
+ * among them, variants, arrays, structures and dictionaries with string
+ * keys), or NULL: an error when *r < 0, otherwise a value with no JSON form
+ * (a dictionary with non-string keys), skipped. */
+JsonNode *ctl_read_value (sd_bus_message *m, int *r);
+
 /* Reads an a{sv} into a JSON object: basic values, nested a{sv} and arrays
  * of them; other values are skipped. Returns NULL and sets @r on failure. */
 JsonObject *ctl_read_vardict (sd_bus_message *m, int *r);
@@ -103,6 +109,15 @@ void ctl_print_json_object (JsonObject *object);
 /* A value as a person reads it: strings without control characters, yes/no,
  * numbers, anything else as JSON. */
 char *ctl_value_text (JsonNode *node);
+
+/* @seconds since the epoch as RFC 3339 UTC ("2027-11-30T12:00:00Z"), as
+ * the daemon writes its own times; NULL outside years 1 to 9999. */
+char *ctl_time_text (gint64 seconds);
+
+/* The text of the member @key: ctl_value_text, but a Unix time
+ * (certificate_not_before, certificate_not_after, not_after) as
+ * ctl_time_text. */
+char *ctl_detail_text (const char *key, JsonNode *node);
 
 /* Human output: the object's members as aligned "key: value" lines, the
  * well-known keys first. */

@@ -2,6 +2,7 @@
  * one line each, until SIGINT or SIGTERM. */
 #include "ctl.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,16 +26,34 @@ member_text (JsonObject *object, const char *key)
   return ctl_value_text (json_object_get_member (object, key));
 }
 
+/* " (a, b)" for the notes, "" for none; frees @notes. */
+static char *
+notes_text (GPtrArray *notes)
+{
+  g_autoptr (GPtrArray) owned = notes;
+  if (notes->len == 0)
+    return g_strdup ("");
+  g_ptr_array_add (notes, NULL);
+  g_autofree char *joined = g_strjoinv (", ", (char **) notes->pdata);
+  return g_strdup_printf (" (%s)", joined);
+}
+
+static GPtrArray *
+notes_new (void)
+{
+  return g_ptr_array_new_with_free_func (g_free);
+}
+
 /* The line a person reads for @event. */
 static char *
 human_line (Ctl *ctl, const char *member, JsonObject *event)
 {
-  g_autofree char *kind = member_text (event, "kind");
+  g_autofree char *id = member_text (event, "device_id");
   if (strcmp (member, "DeviceProvisioned") == 0)
     {
-      g_autofree char *id = member_text (event, "device_id");
+      g_autofree char *kind = member_text (event, "kind");
       JsonObject *details = json_object_get_object_member (event, "details");
-      g_autoptr (GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
+      GPtrArray *notes = notes_new ();
       if (json_object_has_member (details, "name"))
         {
           g_autofree char *name = member_text (details, "name");
@@ -42,56 +61,80 @@ human_line (Ctl *ctl, const char *member, JsonObject *event)
         }
       if (json_object_get_boolean_member_with_default (details, "reprovisioned", FALSE))
         g_ptr_array_add (notes, g_strdup ("reprovisioned"));
-      g_ptr_array_add (notes, NULL);
-      g_autofree char *joined = g_strjoinv (", ", (char **) notes->pdata);
-      return g_strdup_printf ("provisioned %s %s%s%s%s", kind, id, *joined ? " (" : "", joined,
-                              *joined ? ")" : "");
+      g_autofree char *text = notes_text (notes);
+      return g_strdup_printf ("provisioned %s %s%s", kind, id, text);
     }
   if (strcmp (member, "ProvisioningFailed") == 0)
     {
+      g_autofree char *kind = member_text (event, "kind");
       g_autofree char *name = member_text (event, "error_name");
       g_autofree char *message = member_text (event, "message");
       return g_strdup_printf ("failed %s: %s: %s", kind, error_text (ctl, name), message);
     }
-  g_autofree char *id = member_text (event, "device_id");
+  if (strcmp (member, "CredentialsChanged") == 0)
+    {
+      g_autofree char *reason = member_text (event, "reason");
+      JsonObject *details = json_object_get_object_member (event, "details");
+      GPtrArray *notes = notes_new ();
+      if (json_object_has_member (details, "protocol"))
+        g_ptr_array_add (notes, member_text (details, "protocol"));
+      if (json_object_has_member (details, "certificate_not_after"))
+        {
+          g_autofree char *date = ctl_detail_text (
+              "certificate_not_after", json_object_get_member (details, "certificate_not_after"));
+          g_ptr_array_add (notes, g_strdup_printf ("not after %s", date));
+        }
+      g_autofree char *text = notes_text (notes);
+      return g_strdup_printf ("credentials %s %s%s", reason, id, text);
+    }
+  if (strcmp (member, "CredentialsExpiring") == 0)
+    {
+      /* The daemon sends it when the certificate passes [Renewal] At and
+       * again once it has expired: this machine's clock tells which. */
+      JsonNode *not_after = json_object_get_member (event, "not_after");
+      gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+      g_autofree char *date = ctl_detail_text ("not_after", not_after);
+      return g_strdup_printf ("credentials %s %s (not after %s)",
+                              json_node_get_int (not_after) <= now ? "expired" : "expiring", id,
+                              date);
+    }
   return g_strdup_printf ("forgotten %s", id);
 }
 
-/* Reads the signal's arguments into @event by their names in the API. */
+/* Reads the signal's arguments into @event by their names in the API;
+ * returns 0 for a signal this version does not know (not shown). */
 static int
 read_event (sd_bus_message *m, const char *member, JsonObject *event)
 {
   static const struct {
     const char *member;
-    const char *names[4];  /* the string arguments, then the a{sv} one if any */
-    int n_strings;
+    const char *signature;
+    const char *names[4];
   } signals[] = {
-    { "DeviceProvisioned", { "kind", "device_id", "details" }, 2 },
-    { "ProvisioningFailed", { "kind", "error_name", "message", "request" }, 3 },
-    { "DeviceForgotten", { "device_id" }, 1 },
+    { "DeviceProvisioned", "ssa{sv}", { "kind", "device_id", "details" } },
+    { "ProvisioningFailed", "sssa{sv}", { "kind", "error_name", "message", "request" } },
+    { "DeviceForgotten", "s", { "device_id" } },
+    { "CredentialsChanged", "ssa{sv}", { "device_id", "reason", "details" } },
+    { "CredentialsExpiring", "sx", { "device_id", "not_after" } },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (signals); i++)
     {
       if (strcmp (signals[i].member, member) != 0)
         continue;
-      int r = 0;
-      for (int a = 0; a < signals[i].n_strings && r >= 0; a++)
+      if (!sd_bus_message_has_signature (m, signals[i].signature))
+        return -EBADMSG;
+      for (gsize a = 0; a < G_N_ELEMENTS (signals[i].names) && signals[i].names[a]; a++)
         {
-          const char *s = NULL;
-          r = sd_bus_message_read_basic (m, 's', &s);
-          if (r >= 0)
-            json_object_set_string_member (event, signals[i].names[a], s);
+          int r = 0;
+          JsonNode *value = ctl_read_value (m, &r);
+          if (r < 0)
+            return r;
+          if (value != NULL)
+            json_object_set_member (event, signals[i].names[a], value);
         }
-      const char *dict = signals[i].names[signals[i].n_strings];
-      if (r >= 0 && dict != NULL)
-        {
-          JsonObject *values = ctl_read_vardict (m, &r);
-          if (values != NULL)
-            json_object_set_object_member (event, dict, values);
-        }
-      return r < 0 ? r : 1;
+      return 1;
     }
-  return 0;  /* a signal this version does not know: not shown */
+  return 0;
 }
 
 static int
@@ -132,9 +175,9 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "monitor", NULL, "Prints the daemon's signals as they arrive.",
                   "One line per signal (DeviceProvisioned, ProvisioningFailed, "
-                  "DeviceForgotten); with --json, one JSON object per line whose member "
-                  "\"signal\" names the signal. Runs until interrupted (SIGINT, SIGTERM), "
-                  "then exits with status 0.",
+                  "DeviceForgotten, CredentialsChanged, CredentialsExpiring); with --json, "
+                  "one JSON object per line whose member \"signal\" names the signal. Runs "
+                  "until interrupted (SIGINT, SIGTERM), then exits with status 0.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 

@@ -10,8 +10,6 @@
 
 /* ---- reading ----------------------------------------------------------- */
 
-static JsonNode *read_value (sd_bus_message *m, int *r);
-
 static JsonNode *
 read_basic (sd_bus_message *m, char type, int *r)
 {
@@ -65,7 +63,7 @@ read_dict (sd_bus_message *m, const char *contents, int *r)
       *r = sd_bus_message_read_basic (m, 's', &key);
       if (*r < 0)
         return NULL;
-      JsonNode *value = read_value (m, r);
+      JsonNode *value = ctl_read_value (m, r);
       if (*r < 0)
         return NULL;
       if (value != NULL)
@@ -89,7 +87,7 @@ read_list (sd_bus_message *m, char type, const char *contents, int *r)
   g_autoptr (JsonArray) array = json_array_new ();
   while ((*r = sd_bus_message_at_end (m, FALSE)) == 0)
     {
-      JsonNode *value = read_value (m, r);
+      JsonNode *value = ctl_read_value (m, r);
       if (*r < 0)
         return NULL;
       if (value != NULL)
@@ -100,10 +98,8 @@ read_list (sd_bus_message *m, char type, const char *contents, int *r)
   return g_steal_pointer (&array);
 }
 
-/* The next value as JSON, or NULL: an error when *r < 0, otherwise a value
- * with no JSON form (a dictionary with non-string keys), skipped. */
-static JsonNode *
-read_value (sd_bus_message *m, int *r)
+JsonNode *
+ctl_read_value (sd_bus_message *m, int *r)
 {
   char type;
   const char *contents = NULL;
@@ -117,7 +113,7 @@ read_value (sd_bus_message *m, int *r)
     {
       JsonNode *inner = NULL;
       if ((*r = sd_bus_message_enter_container (m, 'v', contents)) >= 0)
-        inner = read_value (m, r);
+        inner = ctl_read_value (m, r);
       if (*r >= 0)
         *r = sd_bus_message_exit_container (m);
       if (*r < 0)
@@ -243,10 +239,37 @@ ctl_value_text (JsonNode *node)
   return printable (json);
 }
 
+/* The members (of details and of signals) that hold Unix times. */
+static const char *const time_keys[] = {
+  "certificate_not_before", "certificate_not_after", "not_after", NULL,
+};
+
+char *
+ctl_time_text (gint64 seconds)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (seconds);
+  return t ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+}
+
+char *
+ctl_detail_text (const char *key, JsonNode *node)
+{
+  if (g_strv_contains (time_keys, key) && node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      char *text = ctl_time_text (json_node_get_int (node));
+      if (text != NULL)
+        return text;
+    }
+  return ctl_value_text (node);
+}
+
 /* The order of the details that matter most; the rest follow by name. */
 static const char *const field_order[] = {
   "device_id", "kind", "name", "slug", "site_id", "hardware_id", "protocol", "mqtt_host",
-  "mqtt_port", "channel_id", "provisioned_at", "reprovisioned", "keystore_path", NULL,
+  "mqtt_port", "channel_id", "provisioned_at", "credentials_updated_at",
+  "certificate_not_before", "certificate_not_after", "certificate_sha256", "reprovisioned",
+  "keystore_path", NULL,
 };
 
 static int
@@ -275,7 +298,8 @@ ctl_print_fields (JsonObject *object)
   for (GList *k = keys; k != NULL; k = k->next)
     {
       g_autofree char *label = g_strconcat (k->data, ":", NULL);
-      g_autofree char *text = ctl_value_text (json_object_get_member (object, k->data));
+      g_autofree char *text = ctl_detail_text (k->data,
+                                               json_object_get_member (object, k->data));
       printf ("%-*s %s\n", (int) width, label, text);
     }
   g_list_free (keys);
@@ -302,7 +326,7 @@ typedef struct {
 static const Column columns[] = {
   { "DEVICE ID", "device_id" }, { "KIND", "kind" },
   { "NAME", "name" },           { "SLUG", "slug" },
-  { "PROVISIONED", "provisioned_at" },
+  { "PROVISIONED", "provisioned_at" }, { "EXPIRES", "certificate_not_after" },
 };
 #define N_COLUMNS G_N_ELEMENTS (columns)
 
@@ -362,8 +386,9 @@ ctl_print_device_table (JsonArray *devices)
     for (gsize c = 0; c < N_COLUMNS; c++)
       {
         char *text = r == 0 ? g_strdup (columns[c].header)
-                            : ctl_value_text (json_object_get_member (rows->pdata[r - 1],
-                                                                      columns[c].key));
+                            : ctl_detail_text (columns[c].key,
+                                               json_object_get_member (rows->pdata[r - 1],
+                                                                       columns[c].key));
         widths[c] = MAX (widths[c], display_width (text));
         g_ptr_array_add (cells, text);
       }

@@ -6,6 +6,8 @@ which runs the client against the integration harness's private bus.
 EP_CTL names the client (tests/ctl/meson.build sets it); the rest of the
 environment is the integration harness's."""
 
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -20,8 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 import harness  # noqa: E402
 # Also what the test_ctl_*.py take from the harness, so they import from here alone.
-from harness import (ERROR_PREFIX, HarnessTestCase, KINDS, Result, clean_env,  # noqa: E402,F401
-                     default_args, wait_until)
+from harness import (ERROR_PREFIX, HarnessTestCase, KINDS, Result, RFC3339_UTC,  # noqa: E402,F401
+                     clean_env, default_args, wait_until)
 
 CTL = os.environ.get("EP_CTL") or os.path.join(harness.SOURCE_ROOT, "build", "client",
                                                "enapter-provisionctl")
@@ -40,7 +42,9 @@ OPTIONS = {"site_id": "--site-id", "hardware_id": "--hardware-id", "name": "--na
            "site_name": "--site-name", "site_timezone": "--timezone",
            "latitude": "--latitude", "longitude": "--longitude"}
 GLOBAL_OPTIONS = ("--system", "--session", "--address", "--json", "--timeout", "--verbose")
-KEYSTORE_COMMANDS = ("list", "show", "forget", "monitor")
+KEYSTORE_COMMANDS = ("list", "show", "generate", "forget", "monitor")
+# The details that are Unix times (x), which the text output shows as UTC.
+TIME_KEYS = ("certificate_not_before", "certificate_not_after")
 
 
 def spell(arg, value):
@@ -62,18 +66,32 @@ def kind_argv(kind, args, skip=()):
     return argv
 
 
-def text_of(value):
-    """The client's text for a JSON value (its documented human output)."""
+def utc(seconds):
+    """A Unix time as the client shows it: RFC 3339 UTC, whole seconds."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def text_of(value, key=None):
+    """The client's text for the JSON value of detail @key (its documented
+    human output)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key in TIME_KEYS and isinstance(value, int):
+        return utc(value)
     return str(value)
+
+
+def texts_of(details):
+    """The client's text for each of @details."""
+    return {k: text_of(v, k) for k, v in details.items()}
 
 
 def parse_fields(testcase, text):
     """'key: value' lines into a dict; every line must be one."""
     fields = {}
     for line in text.splitlines():
-        m = re.fullmatch(r"([a-z_]+):( +)(.*)", line)
+        m = re.fullmatch(r"([a-z0-9_]+):( +)(.*)", line)
         testcase.assertIsNotNone(m, f"not a 'key: value' line: {line!r}")
         testcase.assertNotIn(m.group(1), fields, f"{m.group(1)} printed twice")
         fields[m.group(1)] = m.group(3)
@@ -83,6 +101,42 @@ def parse_fields(testcase, text):
 def width(text):
     """Terminal columns of @text."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cut_row(row, starts):
+    """A table row cut at the header's column @starts (terminal columns), its
+    cells unstripped."""
+    cells, col, cell = [], 0, ""
+    bounds = starts[1:] + [10 ** 6]
+    for ch in row:
+        if col >= bounds[len(cells)]:
+            cells.append(cell)
+            cell = ""
+        cell += ch
+        col += width(ch)
+    cells.append(cell)
+    return cells
+
+
+def certificate_facts(path):
+    """(not before, not after, SHA-256 of the DER) of the PEM certificate at
+    @path, read with the openssl command, independently of the daemon."""
+    def openssl(*args):
+        proc = subprocess.run(["openssl", "x509", "-in", path, *args], capture_output=True,
+                              timeout=30)
+        if proc.returncode != 0:
+            raise AssertionError(f"openssl x509 {args} on {path}: {proc.stderr.decode()}")
+        return proc.stdout
+    der = openssl("-outform", "DER")
+    dates = dict(line.split("=", 1) for line in
+                 openssl("-noout", "-startdate", "-enddate").decode().splitlines())
+
+    def seconds(text):
+        # "Nov 30 12:00:00 2027 GMT"
+        t = datetime.datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT")
+        return int(t.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return (seconds(dates["notBefore"]), seconds(dates["notAfter"]),
+            hashlib.sha256(der).hexdigest())
 
 
 class Monitor:

@@ -14,8 +14,8 @@ import subprocess
 import threading
 import time
 
-from ctl_util import (clean_env, CTL, CtlTestCase, default_args, ERROR_PREFIX, kind_argv, main,
-                      parse_fields, text_of, width)
+from ctl_util import (clean_env, CTL, CtlTestCase, cut_row, default_args, ERROR_PREFIX,
+                      kind_argv, main, parse_fields, text_of, texts_of)
 
 
 class Keystore(CtlTestCase):
@@ -46,8 +46,9 @@ class Keystore(CtlTestCase):
         # The table: a header, one row per device, columns aligned.
         lines = self.ok("list").splitlines()
         header, rows = lines[0], lines[1:]
-        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED"]
+        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED", "EXPIRES"]
         starts = [header.index(t) for t in titles]
+        self.assertEqual(starts, sorted(starts))
         self.assertEqual(starts[0], 0)
         self.assertEqual(header.split("  ")[0], "DEVICE ID")
         self.assertEqual(len(rows), 3, lines)
@@ -55,30 +56,30 @@ class Keystore(CtlTestCase):
         order = []
         for row in rows:
             # Cut at the header's columns, counting terminal columns.
-            cells, col, cell = [], 0, ""
-            bounds = starts[1:] + [10 ** 6]
-            for ch in row:
-                if col >= bounds[len(cells)]:
-                    cells.append(cell)
-                    cell = ""
-                cell += ch
-                col += width(ch)
-            cells.append(cell)
-            self.assertEqual(len(cells), 5, f"row {row!r}")
+            cells = cut_row(row, starts)
+            self.assertEqual(len(cells), 6, f"row {row!r}")
             device = by_id[cells[0].strip()]
             order.append(device)
+            # EXPIRES: the certificate's end, "-" for a device without one
+            # (test_ctl_credentials checks it against the certificate).
+            expires = device.get("certificate_not_after")
             expected = [device["device_id"], device["kind"], device.get("name", "-"),
-                        device.get("slug", "-"), device["provisioned_at"]]
+                        device.get("slug", "-"), device["provisioned_at"],
+                        "-" if expires is None else text_of(expires, "certificate_not_after")]
             self.assertEqual([c.strip() for c in cells], expected, row)
             for c in cells[:-1]:
                 self.assertTrue(c.endswith("  "), f"columns not separated in {row!r}")
+            if device["kind"] == "standalone":
+                self.assertEqual(cells[5], "-", "EXPIRES of a device without a certificate")
+            else:
+                self.assertRegex(cells[5], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(order, sorted(order, key=lambda d: (d["provisioned_at"],
                                                              d["device_id"])))
 
         # show: the same details as text.
         ucm = made[0]["device_id"]
         fields = parse_fields(self, self.ok("show", ucm))
-        self.assertEqual(fields, {k: text_of(v) for k, v in by_id[ucm].items()})
+        self.assertEqual(fields, texts_of(by_id[ucm]))
         self.assertEqual(fields["name"], "Wärme 漢字 pump")
 
         # forget, seen by monitor; then the device is gone everywhere.
@@ -122,41 +123,56 @@ class Monitoring(CtlTestCase):
         self.failure(*kind_argv("link_slave", bad))
         self.ok("forget", doc["device_id"])
 
-        lines = [json.loads(line) for line in monitor.wait_lines(4)]
+        # Each provisioning: DeviceProvisioned, then CredentialsChanged with
+        # the same details.
+        lines = [json.loads(line) for line in monitor.wait_lines(6)]
         self.assertEqual(lines[0], {"signal": "DeviceProvisioned", "kind": "ucm",
                                     "device_id": doc["device_id"], "details": doc})
-        self.assertEqual(lines[1], {"signal": "DeviceProvisioned", "kind": "standalone",
+        self.assertEqual(lines[1], {"signal": "CredentialsChanged", "device_id": doc["device_id"],
+                                    "reason": "provisioned", "details": doc})
+        self.assertEqual(lines[2], {"signal": "DeviceProvisioned", "kind": "standalone",
                                     "device_id": device_id, "details": details})
-        failed = lines[2]
+        self.assertEqual(lines[3], {"signal": "CredentialsChanged", "device_id": device_id,
+                                    "reason": "provisioned", "details": details})
+        failed = lines[4]
         self.assertEqual(failed["signal"], "ProvisioningFailed")
         self.assertEqual(failed["kind"], "link_slave")
         self.assertEqual(failed["error_name"], ERROR_PREFIX + "NotFound")
         self.assertIn("no-master", failed["message"])
         self.assertEqual(failed["request"], bad)
-        self.assertEqual(lines[3], {"signal": "DeviceForgotten", "device_id": doc["device_id"]})
+        self.assertEqual(lines[5], {"signal": "DeviceForgotten", "device_id": doc["device_id"]})
         self.assertEqual(monitor.stop(signal.SIGINT), 0)
-        self.assertEqual(len(monitor.out), 4, monitor.out)
+        self.assertEqual(len(monitor.out), 6, monitor.out)
         self.assertNoSecrets("\n".join(monitor.out + monitor.err), "monitor's output")
 
     def test_monitor_text(self):
         monitor = self.monitor()
         args = default_args("ucm", name="Boiler room")
         first = self.provision("ucm", args)
-        self.provision("ucm", args)
+        second = self.provision("ucm", args)
         gateway = self.provision("gateway", default_args("gateway"))
         self.failure(*kind_argv("ucm", default_args("ucm", site_id="bad/site")))
         self.ok("forget", first["device_id"])
-        lines = monitor.wait_lines(5)
+        lines = monitor.wait_lines(8)
         ucm = first["device_id"]
+
+        def changed(reason, details):
+            # MQTTS: the protocol and when the certificate runs out.
+            until = text_of(details["certificate_not_after"], "certificate_not_after")
+            return f"credentials {reason} {details['device_id']} (MQTTS, not after {until})"
         self.assertEqual(lines[0], f'provisioned ucm {ucm} (name "Boiler room")')
-        self.assertEqual(lines[1], f'provisioned ucm {ucm} (name "Boiler room", reprovisioned)')
+        self.assertEqual(lines[1], changed("provisioned", first))
+        self.assertEqual(lines[2], f'provisioned ucm {ucm} (name "Boiler room", reprovisioned)')
+        self.assertEqual(lines[3], changed("reprovisioned", second))
         # A gateway's details name it only if the daemon knows a name.
         named = f' (name "{gateway["name"]}")' if "name" in gateway else ""
-        self.assertEqual(lines[2], f"provisioned gateway {gateway['device_id']}{named}")
-        self.assertRegex(lines[3], r"^failed ucm: " + re.escape(ERROR_PREFIX)
+        self.assertEqual(lines[4], f"provisioned gateway {gateway['device_id']}{named}")
+        self.assertEqual(lines[5], changed("provisioned", gateway))
+        self.assertRegex(lines[6], r"^failed ucm: " + re.escape(ERROR_PREFIX)
                          + r"InvalidArgument: .*site_id")
-        self.assertEqual(lines[4], f"forgotten {ucm}")
+        self.assertEqual(lines[7], f"forgotten {ucm}")
         self.assertEqual(monitor.stop(signal.SIGTERM), 0)
+        self.assertEqual(len(monitor.out), 8, monitor.out)
 
     def test_monitor_short_error_names(self):
         """Without --verbose a failure line names the error briefly, and

@@ -13,7 +13,7 @@ import re
 import time
 
 from ctl_util import (clean_env, CtlTestCase, default_args, ERROR_PREFIX, kind_argv, KINDS, main,
-                      parse_fields, Result, text_of, wait_until)
+                      parse_fields, Result, texts_of, wait_until)
 
 
 class Provisioning(CtlTestCase):
@@ -78,7 +78,7 @@ class Provisioning(CtlTestCase):
                 # Provisioned just now, so show has the same details
                 # (reprovisioned is false in both).
                 doc = self.show(fields["device_id"])
-                self.assertEqual(fields, {k: text_of(v) for k, v in doc.items()})
+                self.assertEqual(fields, texts_of(doc))
                 self.assertEqual(doc["kind"], kind)
                 widths = {line.index(":") + len(re.match(r"[^:]+:( *)", line).group(1))
                           for line in out.splitlines()}

@@ -39,6 +39,14 @@ class Usage(CtlTestCase):
             (full_ucm + ["extra"], "unexpected argument 'extra'"),
             (["list", "extra"], "unexpected argument 'extra'"),
             (["monitor", "extra"], "unexpected argument 'extra'"),
+            (["generate", "--protocol", "mqtt"], "missing DEVICE_ID"),
+            (["generate", "some-device"], "missing --protocol"),
+            (["generate", "some-device", "--protocol", "http"],
+             "--protocol must be mqtt or mqtts, not 'http'"),
+            (["generate", "some-device", "--protocol", ""], "--protocol must be mqtt or mqtts"),
+            (["generate", "some-device", "other", "--protocol", "mqtt"],
+             "unexpected argument 'other'"),
+            (["generate", "some-device", "--protocol"], "--protocol"),
             (["show"], "missing DEVICE_ID"),
             (["forget"], "missing DEVICE_ID"),
             (["show", "a", "b"], "unexpected argument 'b'"),
@@ -86,6 +94,10 @@ class Usage(CtlTestCase):
                 self.assertIn(f"enapter-provisionctl {command}", text)
                 self.assertNotIn("--ids", text, "--ids is for completion only")
         self.assertIn("DEVICE_ID", self.ok("show", "--help", address=False))
+        text = self.ok("generate", "--help", address=False)
+        self.assertIn("enapter-provisionctl generate [OPTION…] DEVICE_ID", text)
+        self.assertIn("GenerateCredentials", text)
+        self.assertEqual(set(re.findall(r"(?m)^  (--[a-z-]+)=", text)), {"--protocol"})
 
     def test_version(self):
         version = os.environ.get("EP_VERSION")
@@ -139,13 +151,19 @@ class Completion(CtlTestCase):
         self.assertEqual(self.complete("enapter-provisionctl ucm --protocol mqtt"),
                          {"mqtt", "mqtts"})
         self.assertEqual(self.complete("enapter-provisionctl ucm --site-id "), set())
+        self.assertEqual(self.complete("enapter-provisionctl generate --"),
+                         {"--protocol"} | set(GLOBAL_OPTIONS) | {"--help"})
+        self.assertEqual(self.complete("enapter-provisionctl generate some-id --protocol "),
+                         {"mqtt", "mqtts"})
+        self.assertEqual(self.complete("enapter-provisionctl generate --protocol=mqtts"),
+                         {"mqtts"})
         self.assertEqual(self.complete("enapter-provisionctl help u"), {"ucm"})
 
     def test_device_ids(self):
         ids = {self.provision(k, default_args(k))["device_id"] for k in ("ucm", "standalone")}
         env = clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.H.address)
         # The client itself as typed (a path), asked on the system bus.
-        for command in ("show", "forget"):
+        for command in ("show", "generate", "forget"):
             got = self.complete(f"{CTL} {command} ", env=env)
             self.assertTrue(ids <= got, got)
         one = sorted(ids)[0]
@@ -154,6 +172,9 @@ class Completion(CtlTestCase):
                                if i.startswith(one[:12])})
         # --address on the line is used for the look-up.
         got = self.complete(f"{CTL} --address {self.H.address} forget ")
+        self.assertTrue(ids <= got, got)
+        # After generate's option and its value, still the device ids.
+        got = self.complete(f"{CTL} --address {self.H.address} generate --protocol mqtt ")
         self.assertTrue(ids <= got, got)
         # No daemon: no candidates, no noise.
         self.assertEqual(self.complete(f"{CTL} --address unix:path=/nonexistent show "),
