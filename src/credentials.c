@@ -119,6 +119,27 @@ text_bio (const char *text)
 
 /* ---- reading the texts ------------------------------------------------------ */
 
+/* Only the kinds of key a device certificate has, of a size the check can
+ * afford on the main loop: signing with a huge RSA key takes minutes
+ * (80 000 bits fit in 64 KiB), and the API must not be able to stall the
+ * daemon. */
+#define MAX_RSA_BITS 8192
+
+static char *
+check_key_kind (EVP_PKEY *key)
+{
+  if (EVP_PKEY_is_a (key, "RSA") || EVP_PKEY_is_a (key, "RSA-PSS"))
+    return EVP_PKEY_get_bits (key) <= MAX_RSA_BITS
+               ? NULL
+               : g_strdup_printf ("the private key is an RSA key of %d bits; at most %d are "
+                                  "accepted", EVP_PKEY_get_bits (key), MAX_RSA_BITS);
+  if (EVP_PKEY_is_a (key, "EC") || EVP_PKEY_is_a (key, "ED25519") ||
+      EVP_PKEY_is_a (key, "ED448"))
+    return NULL;
+  return g_strdup_printf ("the private key is of type %s; RSA, EC and Ed25519 keys are accepted",
+                          EVP_PKEY_get0_type_name (key) ? EVP_PKEY_get0_type_name (key) : "?");
+}
+
 static char *
 read_private_key (const char *text, EVP_PKEY **key)
 {
@@ -147,6 +168,8 @@ read_private_key (const char *text, EVP_PKEY **key)
                             "a private key)");
       else if (pem_next (bio, &start, label) != PEM_NEXT_END)
         problem = g_strdup ("private_key holds something after its private key");
+      else
+        problem = check_key_kind (*key);
     }
   BIO_free (bio);
   if (problem != NULL)
