@@ -171,7 +171,6 @@ check_value (JsonObject *root, const EpArgs *args, const EpField *f, const char 
   return TRUE;
 }
 
-/* One answer field into its member of @r. */
 /* The member at @path, or NULL when it (or an object on the way) is absent. */
 static JsonNode *
 find_member (JsonObject *root, const char *path)
@@ -204,6 +203,7 @@ take_either (JsonObject *root, const EpField *f, JsonNode **node, const char **p
   return fail (error, "%s and %s disagree", f->response, f->also);
 }
 
+/* One answer field into its member of @r. */
 static gboolean
 take_field (JsonObject *root, const EpArgs *args, const EpField *f, EpApiResult *r,
             GError **error)

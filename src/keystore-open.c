@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_METADATA (64 * 1024)
 
 JsonObject *
 ep_keystore_read_metadata (int dir, const char *what, const char *device_id, char **why)

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #define METADATA_FILE "device.json"
+/* The largest device.json read at start: one written must fit. */
+#define MAX_METADATA (64 * 1024)
 
 struct EpKeystore {
   char *path;

@@ -281,6 +281,10 @@ write_set (WriteJob *job, const char *tmp, GError **error)
 
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), e->metadata);
   g_autofree char *json = json_to_string (node, TRUE);
+  /* One the next start would refuse to read (a hand-grown device.json that
+   * an update merged) is not written. */
+  if (strlen (json) >= MAX_METADATA)
+    return write_error (error, job, "writing " METADATA_FILE, -EFBIG);
   r = write_file_at (fd, METADATA_FILE, json, job->group_set, job->gid);
   if (r < 0)
     return write_error (error, job, "writing " METADATA_FILE, r);

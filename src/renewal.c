@@ -1,5 +1,6 @@
 #include "renewal.h"
 
+#include "errors.h"
 #include "log.h"
 
 #include <errno.h>
@@ -67,6 +68,9 @@ arm (EpRenewal *r, gint64 at)
   /* Where time_t has 32 bits, a date past 2038 waits at the limit, wakes
    * and is armed again. */
   gint64 limit = sizeof (time_t) < 8 ? G_MAXINT32 : MAX_CERT_TIME;
+  /* An all-zero value would disarm the timer: the past is "at once". */
+  if (at <= 0)
+    at = 1;
   if (at != G_MAXINT64)
     {
       its.it_value.tv_sec = (time_t) MIN (at / US, limit);
@@ -94,14 +98,28 @@ tell (EpRenewal *r, const char *device_id, Watch *w, gboolean expired)
   r->expiring (device_id, w->not_after / US, r->user_data);
 }
 
-/* After a failure: the next attempt, jittered so that devices failing
- * together do not retry together; and CredentialsExpiring, once. */
+/* RetryInterval jittered by +-20 %, so devices failing together do not
+ * retry together. */
+static gint64
+retry_wait (EpRenewal *r)
+{
+  return (gint64) (r->config->renewal_retry_interval * g_random_double_range (0.8, 1.2) * US);
+}
+
+/* After a failure: the next attempt, and CredentialsExpiring once. Busy
+ * (an operator's call for the device is in flight) is no failure: it is
+ * tried again quietly. */
 static void
 failed (EpRenewal *r, const char *device_id, Watch *w, const GError *error)
 {
-  gint64 wait = (gint64) (r->config->renewal_retry_interval * g_random_double_range (0.8, 1.2) *
-                          US);
+  gint64 wait = retry_wait (r);
   w->retry_at = g_get_real_time () + wait;
+  if (g_error_matches (error, EP_ERROR, EP_ERROR_BUSY))
+    {
+      ep_debug ("renewal: device %s: %s; next attempt in %.1f s", device_id, error->message,
+                (double) wait / US);
+      return;
+    }
   ep_warning ("renewal: device %s: %s; the current set stays in force; next attempt in %.1f s",
               device_id, error->message, (double) wait / US);
   tell (r, device_id, w, FALSE);
@@ -118,7 +136,7 @@ on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
   if (w != NULL)
     w->renewing = FALSE;
   if (error == NULL && w != NULL)
-    w->retry_at = g_get_real_time () + (gint64) r->config->renewal_retry_interval * US;
+    w->retry_at = g_get_real_time () + retry_wait (r);
   if (error == NULL)
     ep_info ("renewal: device %s has a new certificate", id);
   else if (w != NULL)
@@ -134,8 +152,6 @@ on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
 static void
 renew (EpRenewal *r, const char *device_id, const char *protocol, Watch *w)
 {
-  if (ep_service_stopping (r->svc))
-    return;
   Attempt *a = g_new0 (Attempt, 1);
   a->renewal = r;
   a->args = ep_args_new (ep_renewal_method);
@@ -148,22 +164,37 @@ renew (EpRenewal *r, const char *device_id, const char *protocol, Watch *w)
       w->renewing = TRUE;
       return;
     }
-  /* Refused at once (Busy while a caller's call for it is in flight, say). */
+  /* Refused at once (Busy while an operator's call for it is in flight). */
   failed (r, device_id, w, error);
   ep_args_free (a->args);
   g_free (a);
 }
 
-/* Judges one device at @now; returns when it next needs looking at. */
+/* Renewals in flight at most: the others wait for one to end (which
+ * reschedules), and operators' calls keep their share of MaxConcurrent. */
+static guint
+max_renewing (EpRenewal *r)
+{
+  return MAX (1, r->config->max_concurrent / 2);
+}
+
+/* Judges one device at @now (@renewing: renewals in flight, counted up as
+ * this starts one); returns when it next needs looking at. */
 static gint64
-judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now)
+judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now,
+       guint *renewing)
 {
   const char *protocol = ep_device_info_field (info, EP_FIELD_PROTOCOL);
   gint64 not_before = stored_time (info, EP_FIELD_CERTIFICATE_NOT_BEFORE);
   gint64 not_after = stored_time (info, EP_FIELD_CERTIFICATE_NOT_AFTER);
-  if (g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) != 0 || not_after <= not_before)
-    return G_MAXINT64;
   Watch *w = g_hash_table_lookup (r->watches, device_id);
+  if (g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) != 0 || not_after <= not_before)
+    {
+      /* No certificate (any more): nothing to remember. */
+      if (w != NULL && !w->renewing)
+        g_hash_table_remove (r->watches, device_id);
+      return G_MAXINT64;
+    }
   if (w == NULL || (w->not_after != not_after && !w->renewing))
     {
       Watch *fresh = g_new0 (Watch, 1);
@@ -174,25 +205,28 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
       g_hash_table_replace (r->watches, g_strdup (device_id), fresh);
       w = fresh;
     }
+  /* A clock set back must not leave a retry far in the future. */
+  w->retry_at = MIN (w->retry_at, now + (gint64) (r->config->renewal_retry_interval * 1.2 * US));
   /* In two parts, so the product cannot overflow. */
   gint64 span = not_after - not_before;
   gint64 due = not_before + span / 100 * r->config->renewal_at +
                span % 100 * r->config->renewal_at / 100;
-  gint64 next = G_MAXINT64;
+  if (now >= due && !r->config->renewal_auto)
+    tell (r, device_id, w, FALSE);
   if (now >= not_after)
     tell (r, device_id, w, TRUE);
-  else
-    next = not_after;
+  gint64 next = now < not_after ? not_after : G_MAXINT64;
   if (now < due)
     return MIN (next, due);
-  if (!r->config->renewal_auto)
+  /* While stopping nothing starts: a retry time now past would spin. */
+  if (!r->config->renewal_auto || ep_service_stopping (r->svc))
+    return next;
+  if (!w->renewing && now >= w->retry_at && *renewing < max_renewing (r))
     {
-      tell (r, device_id, w, FALSE);
-      return next;
+      renew (r, device_id, protocol, w);
+      *renewing += w->renewing ? 1 : 0;
     }
-  if (!w->renewing && now >= w->retry_at)
-    renew (r, device_id, protocol, w);
-  if (!w->renewing)
+  if (!w->renewing && w->retry_at > now)
     next = MIN (next, w->retry_at);
   return next;
 }
@@ -221,18 +255,22 @@ ep_renewal_reschedule (EpRenewal *r)
   g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   gint64 next = G_MAXINT64;
+  guint renewing = 0;
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, r->watches);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    renewing += ((Watch *) value)->renewing ? 1 : 0;
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = ids->pdata[i];
       g_hash_table_add (seen, (gpointer) id);
-      next = MIN (next, judge (r, id, ep_keystore_lookup (ks, id), now));
+      next = MIN (next, judge (r, id, ep_keystore_lookup (ks, id), now, &renewing));
     }
-  /* Forgotten devices and certificates gone with an MQTT set. */
-  GHashTableIter it;
-  gpointer key;
+  /* Forgotten devices (judge drops those without a certificate). */
   g_hash_table_iter_init (&it, r->watches);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    if (!g_hash_table_contains (seen, key))
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (!g_hash_table_contains (seen, key) && !((Watch *) value)->renewing)
       g_hash_table_iter_remove (&it);
   arm (r, next);
 }

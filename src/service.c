@@ -95,8 +95,9 @@ on_stored (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   g_auto (EpDetails) details = { 0 };
+  /* New credentials of a stored device do not reprovision it. */
   ep_record_details (&details, ep_keystore_lookup (ks, job->device_id), ep_keystore_path (ks),
-                     replaced);
+                     replaced && job->args->kind->route != EP_ROUTE_STORED);
   g_autofree char *device_id = g_strdup (job->device_id);
   EpService *svc = job->svc;
   const char *reason = job->reason ? job->reason
@@ -185,9 +186,19 @@ check_response_device (Job *job, const EpApiResult *result, GError **error)
       return FALSE;
     }
   const EpDeviceInfo *held = ep_keystore_lookup (svc->keystore, id);
-  /* A call on a stored device: the answer is about it by its path. */
+  /* A call on a stored device: the answer is about it by its path; a
+   * hardware id in its config must still be the device's. */
   if (job->args->kind->route == EP_ROUTE_STORED)
-    return TRUE;
+    {
+      const char *stored = held ? ep_device_info_field (held, EP_FIELD_HARDWARE_ID) : NULL;
+      if (stored == NULL || result->hardware_id == NULL ||
+          strcmp (stored, result->hardware_id) == 0)
+        return TRUE;
+      g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
+                   "the API answered with the config of hardware %s for device %s, whose "
+                   "hardware id is %s; nothing was changed", result->hardware_id, id, stored);
+      return FALSE;
+    }
   if (held == NULL)
     return TRUE;
   const char *kind = ep_device_info_field (held, EP_FIELD_KIND);

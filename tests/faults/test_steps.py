@@ -83,7 +83,7 @@ SCENARIOS = [
     # An update: the worker also reads the stored device.json to keep the
     # device's identity.
     Scenario("generate", False, "generate", {"old", "new"}, "old", "new",
-             ["KILL", "ENOSPC"], reprovisioned=True),
+             ["KILL", "ENOSPC"], reprovisioned=False),
     Scenario("forget", False, "forget", {"old", "missing"}, "old", "missing",
              ["KILL", "ENOSPC"]),
 ]

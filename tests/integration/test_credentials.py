@@ -129,11 +129,9 @@ class Generate(GenerateChecks, HarnessTestCase):
         self.assertEqual(details["kind"], "standalone")
         self.assertEqual(details["slug"], before["slug"])
         self.assertEqual(details, signal_details)
-        # GetDevice says the same, but for "reprovisioned" (it replaced nothing).
-        stored = H.call("GetDevice", "s", device_id).reply[0]
-        self.assertTrue(details.pop("reprovisioned"))
-        self.assertFalse(stored.pop("reprovisioned"))
-        self.assertEqual(stored, details)
+        # New credentials do not reprovision the device: GetDevice says the same.
+        self.assertFalse(details["reprovisioned"])
+        self.assertEqual(H.call("GetDevice", "s", device_id).reply[0], details)
         # A new set is no new device: DeviceProvisioned only for the
         # provisioning (it would come before CredentialsChanged).
         self.assertEqual(len([s for s in listener.signals("DeviceProvisioned")
@@ -244,6 +242,18 @@ class Refusals(GenerateChecks, HarnessTestCase):
         self.refused(device_id, config_body({"username": "u", "password": "p"}),
                      "MQTT credentials were returned for a MQTTS request|MQTT")
         self.refused(device_id, config_body(dict(good, password="p")), "carry password")
+
+    def test_config_of_other_hardware(self):
+        H = self.H
+        device_id, args = self.provision("ucm", protocol="MQTTS")
+        body = json.loads(config_body(mint_set()))
+        body["config"]["hardware_id"] = "OTHER" + args["hardware_id"][5:]
+        before = self.snapshot(device_id)
+        H.target_of("ucm").faults({"path": generate_path(device_id), "status": 200,
+                                   "body": json.dumps(body)})
+        msg = self.assertError(self.generate(device_id, "MQTTS"), "ProtocolError")
+        self.assertIn("hardware", msg)
+        self.assertEqual(self.snapshot(device_id), before)
 
     def test_sets_that_fail_the_check(self):
         device_id, _ = self.provision("vucm")

@@ -392,6 +392,27 @@ test_update (Fixture *f, gconstpointer data)
   g_assert_cmpstr (ep_details_lookup (&details, "site_id")->string, ==,
                    json_object_get_string_member (before, "site_id"));
 
+  /* A device.json grown by hand close to the 64 KiB start-up reads: the
+   * update would pass it, so it is refused and nothing changes. */
+  g_autoptr (JsonObject) grown = read_json_file (path);
+  g_autoptr (JsonArray) filler = json_array_new ();
+  for (int i = 0; i < 9000; i++)
+    json_array_add_int_element (filler, i);
+  json_object_set_array_member (grown, "notes", json_array_ref (filler));
+  g_autoptr (JsonNode) grown_node = json_node_init_object (json_node_alloc (), grown);
+  g_autofree char *grown_text = json_to_string (grown_node, FALSE);
+  g_assert_cmpuint (strlen (grown_text), <, 64 * 1024);
+  g_assert_true (g_file_set_contents (path, grown_text, -1, NULL));
+  Outcome big = write_entry (ks, update_for ("gw-1", "MQTT",
+                   "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":1883,"
+                   "\"mqtt_credentials\":{\"protocol\":\"MQTT\",\"username\":\"u\","
+                   "\"password\":\"" PW_CANARY "\"}}}"));
+  g_assert_error (big.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
+  g_autofree char *kept = read_text (path);
+  g_assert_cmpstr (kept, ==, grown_text);
+  g_autofree char *files3 = list_dir (dir);
+  g_assert_cmpstr (files3, ==, "ca_chain.pem,certificate.pem,device.json,private_key.pem");
+
   /* An update of a device whose directory is gone changes nothing. */
   Outcome gone = write_entry (ks, update_for ("ghost-1", "MQTT",
                    "{\"config\":{\"mqtt_host\":\"h\",\"mqtt_port\":1883,"
