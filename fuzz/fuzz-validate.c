@@ -67,6 +67,17 @@ timezone_oracle (const char *s)
   return ok;
 }
 
+/* The plain-name rule of enapter-provisiond(8), for ids that become
+ * keystore directories: 1-128 bytes of printable UTF-8 (no control
+ * character, no noncharacter), no '/', not beginning with '.'. */
+static gboolean
+device_id_oracle (const char *s)
+{
+  size_t n = strlen (s);
+  return n >= 1 && n <= 128 && s[0] != '.' && strchr (s, '/') == NULL &&
+         g_utf8_validate (s, -1, NULL) && fuzz_no_controls (s) && fuzz_dbus_string_ok (s);
+}
+
 static gboolean
 range_oracle (double v, double limit)
 {
@@ -102,13 +113,15 @@ oracle (EpRule rule, const char *s, double num)
       return range_oracle (num, 90);
     case EP_RULE_LONGITUDE:
       return range_oracle (num, 180);
+    case EP_RULE_DEVICE_ID:
+      return device_id_oracle (s);
     }
   return FALSE;
 }
 
 static const char *const rule_names[] = {
   "id", "hardware-id", "name", "protocol", "device-type",
-  "slug", "semver", "timezone", "latitude", "longitude",
+  "slug", "semver", "timezone", "latitude", "longitude", "device-id",
 };
 
 /* Runs one rule and checks it against the oracle; returns the verdict. */
@@ -196,7 +209,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memcpy (&num1, head + 9, sizeof num1);
   g_autofree char *text = g_strndup ((const char *) data + head_len, size - head_len);
 
-  for (EpRule rule = EP_RULE_ID; rule <= EP_RULE_LONGITUDE; rule++)
+  for (EpRule rule = EP_RULE_ID; rule <= EP_RULE_DEVICE_ID; rule++)
     {
       check_rule (rule, text, num0);
       if (rule == EP_RULE_LATITUDE || rule == EP_RULE_LONGITUDE)
