@@ -4,6 +4,7 @@ subtest), plain TAP logs and fuzz/run.sh's result lines, and prints
 'N passed, M failed'. Arguments: meson:FILE, tap:FILE, fuzz:FILE.
 Exit status 1 when anything failed or nothing ran."""
 import json
+import os
 import re
 import sys
 
@@ -52,17 +53,31 @@ def count_tap(path):
     return passed, failed
 
 
+def fuzz_targets():
+    """The targets fuzz/run.sh fuzzes (its all_targets list)."""
+    run_sh = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "run.sh")
+    with open(run_sh, encoding="utf-8") as f:
+        m = re.search(r"^all_targets=\(([^)]*)\)", f.read(), re.M)
+    return set(m.group(1).split()) if m else set()
+
+
 def count_fuzz(path):
     passed = failed = 0
+    seen = set()
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = re.match(r"^fuzz \S+: (\d+) execs in .*?(\d+) crash", line)
+            m = re.match(r"^fuzz (\S+): (\d+) execs in .*?(\d+) crash", line)
             if m:
-                # A target that ran nothing has not passed.
-                if int(m.group(1)) > 0 and int(m.group(2)) == 0:
+                seen.add(m.group(1))
+                kept = re.search(r"\((\d+) of \d+ kept inputs? still fail", line)
+                # A target that ran nothing, or whose kept crashes still
+                # crash, has not passed.
+                if int(m.group(2)) > 0 and int(m.group(3)) == 0 and not (kept and int(kept.group(1))):
                     passed += 1
                 else:
                     failed += 1
+    # A target with no result line (its build failed, say) has not passed.
+    failed += len(fuzz_targets() - seen)
     return passed, failed
 
 
