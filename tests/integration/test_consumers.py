@@ -27,8 +27,8 @@ class Consumers(AccountsTestCase):
 
     @classmethod
     def make_accounts(cls, accounts):
-        accounts.group(POLICY_GROUP)
-        accounts.group(CREDENTIALS_GROUP)
+        accounts.group(POLICY_GROUP, shared=True)
+        accounts.group(CREDENTIALS_GROUP, shared=True)
         cls.site_group = "ep-it-site-" + uuid.uuid4().hex[:8]
         accounts.group(cls.site_group)
         cls.site = "site-" + uuid.uuid4().hex[:8]
