@@ -29,14 +29,11 @@ consumer_shows (const char *device_id, const EpDeviceInfo *info, gconstpointer d
  * notice with the caller (a consumer asking beyond its devices is worth a
  * look, not an alarm). */
 static void
-deny_device (Call *call, const char *why)
+deny_device (Call *call, const char *verb, const char *why)
 {
   g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
                                           "uid %d may not %s device %s: %s", (int) call->caller.uid,
-                                          sd_bus_message_get_member (call->msg)[0] == 'O'
-                                              ? "open the credentials of"
-                                              : "see",
-                                          call->device_id, why);
+                                          verb, call->device_id, why);
   ep_bus_reply_error_at (call, error, EP_LOG_NOTICE);
 }
 
@@ -55,7 +52,7 @@ proceed_get_device (void *data)
   EpKeystore *ks = ep_service_keystore (call->bus->svc);
   const EpDeviceInfo *info = ep_keystore_lookup (ks, call->device_id);
   if (!sees_all (call) && !consumer_shows (call->device_id, info, call))
-    deny_device (call, "no [Consumer] section of the caller names it");
+    deny_device (call, "see", "no [Consumer] section of the caller names it");
   else if (info == NULL)
     not_found (call);
   else
@@ -156,9 +153,9 @@ proceed_open_credentials (void *data)
   /* Operators provision; only a [Consumer] section makes them consumers. */
   if (!call->caller.root && !consumer_shows (call->device_id, info, call))
     {
-      deny_device (call, call->caller.consumers
-                             ? "no [Consumer] section of the caller names it"
-                             : "only root and consumers ([Consumer] sections) may");
+      deny_device (call, "open the credentials of",
+                   call->caller.consumers ? "no [Consumer] section of the caller names it"
+                                          : "only root and consumers ([Consumer] sections) may");
       ep_bus_call_free (call);
       return;
     }

@@ -165,7 +165,11 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
                                    call->bad_device_id);
   if (error != NULL)
     {
-      ep_bus_reply_error (call, error);
+      /* Everyone may send the methods open to consumers: a stranger's
+       * refusal is worth a look, not a warning that could flood the log. */
+      gboolean stranger = call->access == EP_ACCESS_CONSUMERS &&
+                          g_error_matches (error, EP_ERROR, EP_ERROR_ACCESS_DENIED);
+      ep_bus_reply_error_at (call, error, stranger ? EP_LOG_NOTICE : EP_LOG_WARNING);
       ep_bus_call_free (call);
       return;
     }

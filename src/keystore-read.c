@@ -47,7 +47,8 @@ copy_job_free (CopyJob *job)
 }
 
 /* Reads the regular, single-linked file @name of @dir whole into @buf: 0,
- * or -errno (-ENOENT when it is not there). */
+ * or -errno: -ENOENT when it is not there (or was just unlinked: the set
+ * swapped away), -EINVAL when it is no plain file of ours, -EFBIG. */
 static int
 read_file (int dir, const char *name, EpWipeBuffer *buf)
 {
@@ -55,13 +56,21 @@ read_file (int dir, const char *name, EpWipeBuffer *buf)
   struct stat st;
   if (fd < 0 || fstat (fd, &st) < 0)
     return -errno;
-  if (!S_ISREG (st.st_mode) || st.st_nlink != 1 || st.st_size > MAX_COPIED_FILE)
+  if (st.st_nlink == 0)
+    return -ENOENT;
+  if (!S_ISREG (st.st_mode) || st.st_nlink != 1)
     return -EINVAL;
+  if (st.st_size > MAX_COPIED_FILE)
+    return -EFBIG;
   char chunk[4096];
-  ssize_t n;
-  while ((n = read (fd, chunk, sizeof chunk)) > 0)
+  ssize_t n = 0;
+  /* Never more than the file said, and one byte to see it grew. */
+  while (buf->len <= (gsize) st.st_size &&
+         (n = read (fd, chunk, MIN (sizeof chunk, (gsize) st.st_size + 1 - buf->len))) > 0)
     ep_wipe_buffer_append (buf, chunk, (gsize) n);
   explicit_bzero (chunk, sizeof chunk);
+  if (buf->len > (gsize) st.st_size)
+    return -EFBIG;
   return n < 0 ? -errno : 0;
 }
 
@@ -81,29 +90,46 @@ sealed_copy (const char *name, const char *data, gsize len)
         return n < 0 ? -errno : -EIO;
       done += (gsize) n;
     }
-  if (fcntl (rw, F_ADD_SEALS, SEALS) < 0)
+  /* Read-only also for whoever reopens it through /proc or /dev/fd. */
+  if (fchmod (rw, 0444) < 0 || fcntl (rw, F_ADD_SEALS, SEALS) < 0)
     return -errno;
-  /* A read-only descriptor of the same file: the caller cannot even try. */
+  /* A read-only descriptor of the same file. Without /proc (a container)
+   * the sealed one is handed out: the seals already forbid every write. */
   char proc[64];
   g_snprintf (proc, sizeof proc, "/proc/self/fd/%d", rw);
   int ro = open (proc, O_RDONLY | O_CLOEXEC);
-  return ro < 0 ? -errno : ro;
+  if (ro >= 0)
+    return ro;
+  ro = rw;
+  rw = -1;
+  return ro;
 }
 
-/* One attempt from the device's directory as it is now; -ENOENT when the
+/* Whether @dir is still what the device's name stands for: a write swaps
+ * a new directory in and then empties the old one, which a reader may hold. */
+static gboolean
+still_current (CopyJob *job, int dir)
+{
+  struct stat held, now;
+  return fstat (dir, &held) == 0 &&
+         fstatat (job->dirfd, job->device_id, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+         held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
+/* One attempt from the device's directory as it is now; -EAGAIN when the
  * set was swapped away meanwhile (the caller tries again). */
 static int
-copy_set (CopyJob *job, const char **step)
+copy_set (CopyJob *job, const char **step, char **why)
 {
   auto_fd dir = openat (job->dirfd, job->device_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                                     O_CLOEXEC);
   if (dir < 0)
     return *step = "opening the device directory", -errno;
   g_autofree char *what = g_build_filename (job->path, job->device_id, NULL);
-  g_autofree char *why = NULL;
-  g_autoptr (JsonObject) meta = ep_keystore_read_metadata (dir, what, job->device_id, &why);
+  g_clear_pointer (why, g_free);
+  g_autoptr (JsonObject) meta = ep_keystore_read_metadata (dir, what, job->device_id, why);
   if (meta == NULL)
-    return *step = "reading " METADATA_FILE, -ENOENT;
+    return *step = "reading " METADATA_FILE, still_current (job, dir) ? -EINVAL : -EAGAIN;
   g_autoptr (GArray) copies = g_array_new (FALSE, TRUE, sizeof (EpKeystoreCopy));
   g_array_set_clear_func (copies, copy_clear);
   for (guint i = 0; job->names[i] != NULL; i++)
@@ -121,6 +147,9 @@ copy_set (CopyJob *job, const char **step)
       EpKeystoreCopy c = { g_strdup (job->names[i]), fd };
       g_array_append_val (copies, c);
     }
+  /* Read from a set swapped away meanwhile: files may be missing. */
+  if (!still_current (job, dir))
+    return -EAGAIN;
   job->metadata = g_steal_pointer (&meta);
   job->copies = g_steal_pointer (&copies);
   return 0;
@@ -130,19 +159,22 @@ static void
 copy_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   CopyJob *job = data;
-  const char *step = NULL;
-  int r = -ENOENT;
-  /* A swap between two files leaves the old directory empty: read again. */
-  for (int attempt = 0; attempt < 3 && r == -ENOENT; attempt++)
-    r = copy_set (job, &step);
+  const char *step = "reading the set";
+  g_autofree char *why = NULL;
+  int r = -EAGAIN;
+  /* A write swapping the set under the reader: read the new one. */
+  for (int attempt = 0; attempt < 8 && r == -EAGAIN; attempt++)
+    r = copy_set (job, &step, &why);
   if (r < 0)
     {
+      const char *reason = why           ? why
+                           : r == -EINVAL ? "not a regular, single-linked file of the daemon's"
+                           : r == -EAGAIN ? "it kept being replaced; try again"
+                           : r == -ENOENT ? "the device was removed meanwhile"
+                                          : g_strerror (-r);
       g_task_return_new_error (task, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_READ,
-                               "cannot copy the credentials of device %s (%s/%s): %s: %s; "
-                               "check the keystore's file system and that /proc is mounted",
-                               job->device_id, job->path, job->device_id, step,
-                               r == -EINVAL ? "not a regular file of the daemon's"
-                                            : g_strerror (-r));
+                               "cannot copy the credentials of device %s (%s/%s): %s: %s",
+                               job->device_id, job->path, job->device_id, step, reason);
       return;
     }
   g_task_return_boolean (task, TRUE);

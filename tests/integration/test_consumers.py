@@ -144,6 +144,49 @@ class Consumers(AccountsTestCase):
         # The secrets go to consumers in fds, never into a log line.
         self.assertNoSecrets(self.H.all_daemon_stderr(), "the daemon's log")
 
+    def test_complete_sets_while_they_change(self):
+        """OpenCredentials while GenerateCredentials swaps the set again and
+        again: every answer is one whole set, its details of that set."""
+        import hashlib
+        import base64
+        import threading
+        H = self.H
+        device_id = self.provision("ucm", protocol="MQTTS")
+        stop, problems, answers = threading.Event(), [], []
+
+        def swap():
+            while not stop.is_set():
+                protocol = "MQTT" if len(answers) % 2 else "MQTTS"
+                res = H.call("GenerateCredentials", "ss", device_id, protocol)
+                if not res.ok:
+                    problems.append(f"GenerateCredentials: {res.doc}")
+
+        swapper = threading.Thread(target=swap, daemon=True)
+        swapper.start()
+        try:
+            for _ in range(40):
+                res = self.open_as(self.agent, device_id)
+                if not res.ok:
+                    problems.append(f"OpenCredentials: {res.doc}")
+                    continue
+                details, files = res.reply
+                answers.append(details["protocol"])
+                want = (["ca_chain.pem", "certificate.pem", "private_key.pem"]
+                        if details["protocol"] == "MQTTS" else ["password"])
+                if sorted(files) != want:
+                    problems.append(f"a {details['protocol']} set of {sorted(files)}")
+                elif details["protocol"] == "MQTTS":
+                    pem = files["certificate.pem"]["contents"]
+                    body = "".join(l for l in pem.splitlines() if l and "-----" not in l)
+                    if hashlib.sha256(base64.b64decode(body)).hexdigest() != \
+                            details["certificate_sha256"]:
+                        problems.append("details of another certificate than the one handed out")
+        finally:
+            stop.set()
+            swapper.join(30)
+        self.assertEqual(problems, [])
+        self.assertEqual(set(answers), {"MQTT", "MQTTS"}, "the set did not change meanwhile")
+
     def test_credentials_group_hears_only_credentials_changed(self):
         H = self.H
         listener = H.listen(prefix=as_user(self.member))
