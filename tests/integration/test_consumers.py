@@ -187,6 +187,37 @@ class Consumers(AccountsTestCase):
         self.assertEqual(problems, [])
         self.assertEqual(set(answers), {"MQTT", "MQTTS"}, "the set did not change meanwhile")
 
+    def test_planted_files_are_not_handed_out(self):
+        """A credential file replaced behind the daemon's back by a link, a
+        FIFO, a hard link or a huge file: KeystoreError, nothing handed out,
+        and no wait on the FIFO."""
+        import time
+        H = self.H
+        for plant in ("symlink", "fifo", "hardlink", "huge"):
+            with self.subTest(plant=plant):
+                device_id = self.provision("ucm", protocol="MQTT")
+                path = os.path.join(H.device_dir(device_id), "password")
+                os.unlink(path)
+                if plant == "symlink":
+                    os.symlink("/etc/shadow", path)
+                elif plant == "fifo":
+                    os.mkfifo(path, 0o600)
+                elif plant == "hardlink":
+                    other = os.path.join(H.tmp, "elsewhere-" + device_id)
+                    with open(other, "w") as f:
+                        f.write("not ours")
+                    os.link(other, path)
+                else:
+                    with open(path, "wb") as f:
+                        f.truncate(2 << 20)
+                started = time.monotonic()
+                res = H.call("OpenCredentials", "s", device_id)
+                self.assertLess(time.monotonic() - started, 10, "the call waited")
+                self.assertFalse(res.ok, f"{plant}: {res.doc}")
+                self.assertEqual(res.error_name, ERROR_PREFIX + "KeystoreError", res.doc)
+                self.assertIn(device_id, res.error_message)
+                self.assertNotIn("root:", res.error_message)
+
     def test_credentials_group_hears_only_credentials_changed(self):
         H = self.H
         listener = H.listen(prefix=as_user(self.member))
