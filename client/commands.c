@@ -1,6 +1,7 @@
 /* enapter-provisionctl: the provisioning commands (one per kind, driven by
  * the table below) and the keystore commands list, show, generate and
- * forget. */
+ * forget; the command table also names export (export.c) and monitor
+ * (monitor.c). */
 #include "ctl.h"
 
 #include <math.h>
@@ -336,11 +337,10 @@ run_show (Ctl *ctl, int argc, char **argv)
                   NULL, &argc, &argv, 1))
     return CTL_EXIT_USAGE;
 
-  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "GetDevice");
-  int r = call ? sd_bus_message_append_basic (call, 's', argv[1]) : 0;
-  g_autoptr (sd_bus_message) reply = call && r >= 0 ? ctl_call (ctl, call) : NULL;
+  g_autoptr (sd_bus_message) reply = ctl_call_device (ctl, "GetDevice", argv[1]);
   if (reply == NULL)
     return CTL_EXIT_FAILURE;
+  int r = 0;
   g_autoptr (JsonObject) details = ctl_read_vardict (reply, &r);
   if (details == NULL)
     return ctl_bad_reply ("GetDevice", r);
@@ -399,9 +399,7 @@ run_forget (Ctl *ctl, int argc, char **argv)
     return CTL_EXIT_USAGE;
 
   const char *device_id = argv[1];
-  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "ForgetDevice");
-  int r = call ? sd_bus_message_append_basic (call, 's', device_id) : 0;
-  g_autoptr (sd_bus_message) reply = call && r >= 0 ? ctl_call (ctl, call) : NULL;
+  g_autoptr (sd_bus_message) reply = ctl_call_device (ctl, "ForgetDevice", device_id);
   if (reply == NULL)
     return CTL_EXIT_FAILURE;
 
@@ -425,6 +423,8 @@ const CtlCommand ctl_device_commands[] = {
   { "show", "DEVICE_ID", "Show one device's details", run_show },
   { "generate", "DEVICE_ID", "Give a device new credentials (--protocol mqtt|mqtts)",
     run_generate },
+  { "export", "DEVICE_ID", "Print a device's config for the Enapter Python SDK (credentials "
+    "included)", ctl_export },
   { "forget", "DEVICE_ID", "Remove a device's credentials from the keystore", run_forget },
   { "monitor", NULL, "Print the daemon's signals as they arrive", ctl_monitor },
   { 0 },

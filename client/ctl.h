@@ -72,6 +72,10 @@ sd_bus_message *ctl_new_call (Ctl *ctl, const char *method);
  * reporting the error. */
 sd_bus_message *ctl_call (Ctl *ctl, sd_bus_message *call);
 
+/* Calls @method with its one argument, the string @device_id (GetDevice,
+ * ForgetDevice, OpenCredentials); the reply, or NULL after reporting why. */
+sd_bus_message *ctl_call_device (Ctl *ctl, const char *method, const char *device_id);
+
 /* Reports a D-Bus error (the daemon's, the bus's or a local one for -@r):
  * its message, and with --verbose its name. */
 void ctl_report_error (Ctl *ctl, const sd_bus_error *error, int r);
@@ -86,6 +90,9 @@ extern const CtlCommand ctl_device_commands[];
 
 /* monitor.c */
 int ctl_monitor (Ctl *ctl, int argc, char **argv);
+
+/* export.c */
+int ctl_export (Ctl *ctl, int argc, char **argv);
 
 /* output.c */
 

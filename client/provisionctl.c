@@ -214,6 +214,21 @@ ctl_call (Ctl *ctl, sd_bus_message *call)
   return reply;
 }
 
+sd_bus_message *
+ctl_call_device (Ctl *ctl, const char *method, const char *device_id)
+{
+  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, method);
+  if (call == NULL)
+    return NULL;
+  int r = sd_bus_message_append_basic (call, 's', device_id);
+  if (r < 0)
+    {
+      ctl_message ("cannot make a %s call: %s", method, g_strerror (-r));
+      return NULL;
+    }
+  return ctl_call (ctl, call);
+}
+
 static gboolean
 name_is (const char *name, const char *want)
 {

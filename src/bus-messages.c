@@ -95,15 +95,33 @@ ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data)
 int
 ep_bus_append_device_list (sd_bus_message *m, gconstpointer data)
 {
-  EpKeystore *ks = (EpKeystore *) data;
+  const EpBusDeviceList *list = data;
+  EpKeystore *ks = list->keystore;
   g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
   int r = sd_bus_message_open_container (m, 'a', "a{sv}");
   for (guint i = 0; r >= 0 && i < ids->len; i++)
     {
+      const EpDeviceInfo *info = ep_keystore_lookup (ks, ids->pdata[i]);
+      if (list->shows != NULL && !list->shows (ids->pdata[i], info, list->shows_data))
+        continue;
       g_auto (EpDetails) details = { 0 };
-      ep_record_details (&details, ep_keystore_lookup (ks, ids->pdata[i]), ep_keystore_path (ks),
-                         FALSE);
+      ep_record_details (&details, info, ep_keystore_path (ks), FALSE);
       r = ep_bus_append_details (m, &details);
+    }
+  return r < 0 ? r : sd_bus_message_close_container (m);
+}
+
+int
+ep_bus_append_credentials (sd_bus_message *m, gconstpointer data)
+{
+  const EpBusCredentials *c = data;
+  int r = ep_bus_append_details (m, c->details);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'a', "{sh}");
+  for (guint i = 0; r >= 0 && i < c->copies->len; i++)
+    {
+      const EpKeystoreCopy *copy = &g_array_index (c->copies, EpKeystoreCopy, i);
+      r = sd_bus_message_append (m, "{sh}", copy->name, copy->fd);
     }
   return r < 0 ? r : sd_bus_message_close_container (m);
 }

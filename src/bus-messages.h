@@ -30,8 +30,28 @@ typedef struct {
 int ep_bus_append_provisioned_reply (sd_bus_message *m, gconstpointer data);
 int ep_bus_append_provisioned_signal (sd_bus_message *m, gconstpointer data);
 
-/* @data: EpKeystore; every device's details, sorted by id, as aa{sv}. */
+/* Whether a listing shows the device @device_id (@info: its device.json). */
+typedef gboolean (*EpBusShows) (const char *device_id, const EpDeviceInfo *info,
+                                gconstpointer data);
+
+typedef struct {
+  EpKeystore *keystore;
+  EpBusShows shows;          /* NULL: every device */
+  gconstpointer shows_data;
+} EpBusDeviceList;
+
+/* @data: EpBusDeviceList; the details of every device it shows, sorted by
+ * id, as aa{sv}. */
 int ep_bus_append_device_list (sd_bus_message *m, gconstpointer data);
+
+typedef struct {
+  const EpDetails *details;
+  GArray *copies;            /* EpKeystoreCopy */
+} EpBusCredentials;
+
+/* @data: EpBusCredentials. The reply to OpenCredentials: (a{sv} details,
+ * a{sh} files), each file by name with its fd (sd-bus sends a duplicate). */
+int ep_bus_append_credentials (sd_bus_message *m, gconstpointer data);
 
 typedef struct {
   const char *device_id;

@@ -1,4 +1,4 @@
-#include "bus.h"
+#include "bus-private.h"
 
 #include "caller.h"
 #include "ep-build-config.h"
@@ -13,45 +13,11 @@
 #include <errno.h>
 #include <string.h>
 
-struct EpBus {
-  sd_bus *bus;
-  GSource *source;
-  EpService *svc;
-  sd_bus_vtable *vtable;
-  GPtrArray *strings;        /* signatures and names the vtable points to */
-  sd_bus_slot *object_slot;
-  EpCallers *callers;
-  guint pending;
-  gint64 last_call;          /* monotonic time of the latest call received */
-  guint active_changed_idle; /* PropertiesChanged pending */
-  EpBusEvent on_ready;
-  EpBusEvent on_lost;
-  EpBusEvent on_idle;
-  gpointer user_data;
-  gboolean session;
-  /* The name is (being) given up: the bus policy can no longer tell our
-   * signals from anyone's, so none is broadcast. */
-  gboolean name_released;
-};
-
-/* One method call from its arrival to its answer. */
-typedef struct {
-  EpBus *bus;
-  sd_bus_message *msg;
-  EpArgs *args;
-  char *device_id;           /* device calls */
-  char *bad_device_id;       /* ... a device_id that is not one, escaped and cut */
-  sd_bus_slot *creds_slot;
-  EpCaller caller;
-  char *unit;                /* owned copy of caller.unit */
-  void (*proceed) (void *call);
-} Call;
-
 /* ---- signals ---------------------------------------------------------- */
 
 /* Emits signal @member carrying what @append makes of @data. */
-static void
-emit_with (EpBus *bus, const char *member, EpBusAppend append, gconstpointer data)
+void
+ep_bus_emit (EpBus *bus, const char *member, EpBusAppend append, gconstpointer data)
 {
   if (bus->name_released)
     {
@@ -71,8 +37,8 @@ emit_with (EpBus *bus, const char *member, EpBusAppend append, gconstpointer dat
 
 /* ---- calls ------------------------------------------------------------ */
 
-static void
-call_free (Call *call)
+void
+ep_bus_call_free (Call *call)
 {
   EpBus *bus = call->bus;
   sd_bus_slot_unref (call->creds_slot);
@@ -86,19 +52,19 @@ call_free (Call *call)
     bus->on_idle (bus->user_data);
 }
 
-static const char *
-caller_text (Call *call, char *buf, size_t size)
+const char *
+ep_bus_call_caller (Call *call, char *buf, size_t size)
 {
   return ep_caller_describe (&call->caller, buf, size);
 }
 
-static void
-reply_error (Call *call, const GError *error)
+void
+ep_bus_reply_error_at (Call *call, const GError *error, EpLogLevel level)
 {
   char who[256];
   const char *name = ep_error_dbus_name (error);
-  ep_warning ("%s (%s): %s: %s", sd_bus_message_get_member (call->msg),
-              caller_text (call, who, sizeof who), name, error->message);
+  ep_log (level, "%s (%s): %s: %s", sd_bus_message_get_member (call->msg),
+          ep_bus_call_caller (call, who, sizeof who), name, error->message);
   int r = sd_bus_reply_method_errorf (call->msg, name, "%s", error->message);
   /* A message sd-bus cannot carry must not leave the caller waiting. */
   if (r == -EINVAL)
@@ -108,9 +74,15 @@ reply_error (Call *call, const GError *error)
               g_strerror (-r));
 }
 
+void
+ep_bus_reply_error (Call *call, const GError *error)
+{
+  ep_bus_reply_error_at (call, error, EP_LOG_WARNING);
+}
+
 /* Answers the call with what @append makes of @data. */
-static void
-reply_with (Call *call, EpBusAppend append, gconstpointer data)
+void
+ep_bus_reply_with (Call *call, EpBusAppend append, gconstpointer data)
 {
   g_autoptr (sd_bus_message) m = NULL;
   int r = sd_bus_message_new_method_return (call->msg, &m);
@@ -139,11 +111,11 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
   gboolean announce = kind->kind != NULL;
   if (error != NULL)
     {
-      reply_error (call, error);
+      ep_bus_reply_error (call, error);
       EpBusFailed f = { .kind = kind->kind, .error_name = ep_error_dbus_name (error),
                         .message = error->message, .args = args };
       if (announce)
-        emit_with (bus, "ProvisioningFailed", ep_bus_append_failed_signal, &f);
+        ep_bus_emit (bus, "ProvisioningFailed", ep_bus_append_failed_signal, &f);
     }
   else
     {
@@ -151,16 +123,16 @@ on_provisioned (const EpArgs *args, const char *device_id, const EpDetails *deta
       EpBusProvisioned p = { .kind = kind->kind, .device_id = device_id, .details = details };
       if (announce)
         ep_info ("%s (%s): %s device %s stored in the keystore", kind->method,
-                 caller_text (call, who, sizeof who), kind->kind, device_id);
+                 ep_bus_call_caller (call, who, sizeof who), kind->kind, device_id);
       else
         ep_info ("%s (%s): device %s: new credentials stored in the keystore", kind->method,
-                 caller_text (call, who, sizeof who), device_id);
-      reply_with (call, ep_bus_append_provisioned_reply, &p);
+                 ep_bus_call_caller (call, who, sizeof who), device_id);
+      ep_bus_reply_with (call, ep_bus_append_provisioned_reply, &p);
       /* Also when the caller has gone: others may be waiting for it. */
       if (announce)
-        emit_with (bus, "DeviceProvisioned", ep_bus_append_provisioned_signal, &p);
+        ep_bus_emit (bus, "DeviceProvisioned", ep_bus_append_provisioned_signal, &p);
     }
-  call_free (call);
+  ep_bus_call_free (call);
 }
 
 static void
@@ -169,65 +141,10 @@ proceed_provision (void *data)
   Call *call = data;
   g_autoptr (GError) error = NULL;
   char who[256];
-  ep_debug ("%s called by %s", call->args->kind->method, caller_text (call, who, sizeof who));
+  ep_debug ("%s called by %s", call->args->kind->method, ep_bus_call_caller (call, who, sizeof who));
   if (ep_service_provision (call->bus->svc, call->args, on_provisioned, call, &error))
     return;
   on_provisioned (call->args, NULL, NULL, error, call);
-}
-
-static void
-proceed_get_device (void *data)
-{
-  Call *call = data;
-  EpKeystore *ks = ep_service_keystore (call->bus->svc);
-  const EpDeviceInfo *info = ep_keystore_lookup (ks, call->device_id);
-  if (info == NULL)
-    {
-      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_NOT_FOUND,
-                                              "the keystore holds no device %s", call->device_id);
-      reply_error (call, error);
-    }
-  else
-    {
-      g_auto (EpDetails) details = { 0 };
-      ep_record_details (&details, info, ep_keystore_path (ks), FALSE);
-      reply_with (call, ep_bus_append_details, &details);
-    }
-  call_free (call);
-}
-
-static void
-proceed_list_devices (void *data)
-{
-  Call *call = data;
-  reply_with (call, ep_bus_append_device_list, ep_service_keystore (call->bus->svc));
-  call_free (call);
-}
-
-static void
-on_forgotten (const char *device_id, const GError *error, gpointer data)
-{
-  Call *call = data;
-  if (error != NULL)
-    reply_error (call, error);
-  else
-    {
-      char who[256];
-      ep_info ("ForgetDevice (%s): device %s removed from the keystore",
-               caller_text (call, who, sizeof who), device_id);
-      reply_with (call, ep_bus_append_nothing, NULL);
-      emit_with (call->bus, "DeviceForgotten", ep_bus_append_string, device_id);
-    }
-  call_free (call);
-}
-
-static void
-proceed_forget (void *data)
-{
-  Call *call = data;
-  g_autoptr (GError) error = NULL;
-  if (!ep_service_forget (call->bus->svc, call->device_id, on_forgotten, call, &error))
-    on_forgotten (call->device_id, error, call);
 }
 
 static void
@@ -248,8 +165,12 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
                                    call->bad_device_id);
   if (error != NULL)
     {
-      reply_error (call, error);
-      call_free (call);
+      /* Everyone may send the methods open to consumers: a stranger's
+       * refusal is worth a look, not a warning that could flood the log. */
+      gboolean stranger = call->access == EP_ACCESS_CONSUMERS &&
+                          g_error_matches (error, EP_ERROR, EP_ERROR_ACCESS_DENIED);
+      ep_bus_reply_error_at (call, error, stranger ? EP_LOG_NOTICE : EP_LOG_WARNING);
+      ep_bus_call_free (call);
       return;
     }
   call->proceed (call);
@@ -257,27 +178,28 @@ on_caller_checked (const EpCaller *caller, const GError *error, gpointer data)
 
 /* Continues with call->proceed once the caller is known to be allowed, or
  * answers AccessDenied. */
-static int
-check_caller (Call *call)
+int
+ep_bus_call_check (Call *call)
 {
-  int r = ep_callers_check (call->bus->callers, call->msg, on_caller_checked, call,
-                            &call->creds_slot);
+  int r = ep_callers_check (call->bus->callers, call->msg, call->access, on_caller_checked,
+                            call, &call->creds_slot);
   if (r < 0)
     {
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
                                               "the caller's credentials could not be verified: %s",
                                               g_strerror (-r));
-      reply_error (call, error);
-      call_free (call);
+      ep_bus_reply_error (call, error);
+      ep_bus_call_free (call);
     }
   return 1;
 }
 
-static Call *
-call_new (EpBus *bus, sd_bus_message *m, void (*proceed) (void *))
+Call *
+ep_bus_call_new (EpBus *bus, sd_bus_message *m, EpAccess access, void (*proceed) (void *))
 {
   Call *call = g_new0 (Call, 1);
   call->bus = bus;
+  call->access = access;
   call->msg = sd_bus_message_ref (m);
   call->caller.uid = (uid_t) -1;
   call->proceed = proceed;
@@ -312,46 +234,9 @@ method_provision (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         }
       args->str[i] = g_strdup (s);
     }
-  Call *call = call_new (bus, m, proceed_provision);
+  Call *call = ep_bus_call_new (bus, m, EP_ACCESS_OPERATORS, proceed_provision);
   call->args = g_steal_pointer (&args);
-  return check_caller (call);
-}
-
-static int
-method_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error,
-               void (*proceed) (void *))
-{
-  const char *id = NULL;
-  int r = sd_bus_message_read_basic (m, 's', &id);
-  if (r < 0)
-    return r;
-  Call *call = call_new (userdata, m, proceed);
-  /* A bad id is refused once the caller is known (on_caller_checked), and
-   * only a short escaped piece of it is ever copied: a caller's megabytes
-   * stay in the message. */
-  if (ep_is_plain_name (id))
-    call->device_id = g_strdup (id);
-  else
-    call->bad_device_id = ep_log_escape (id, EP_MAX_ECHO);
-  return check_caller (call);
-}
-
-static int
-method_get_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  return method_device (m, userdata, ret_error, proceed_get_device);
-}
-
-static int
-method_forget_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  return method_device (m, userdata, ret_error, proceed_forget);
-}
-
-static int
-method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  return check_caller (call_new (userdata, m, proceed_list_devices));
+  return ep_bus_call_check (call);
 }
 
 static int
@@ -398,7 +283,7 @@ on_credentials_changed (const char *device_id, const char *reason, const EpDetai
   if (reason == NULL)
     return;
   EpBusCredentialsChanged c = { .device_id = device_id, .reason = reason, .details = details };
-  emit_with (data, "CredentialsChanged", ep_bus_append_credentials_changed, &c);
+  ep_bus_emit (data, "CredentialsChanged", ep_bus_append_credentials_changed, &c);
 }
 
 static const EpServiceListener service_listener = {
@@ -410,7 +295,7 @@ void
 ep_bus_emit_credentials_expiring (EpBus *bus, const char *device_id, gint64 not_after)
 {
   EpBusExpiring e = { .device_id = device_id, .not_after = not_after };
-  emit_with (bus, "CredentialsExpiring", ep_bus_append_expiring, &e);
+  ep_bus_emit (bus, "CredentialsExpiring", ep_bus_append_expiring, &e);
 }
 
 /* ---- the vtable ------------------------------------------------------- */
@@ -418,12 +303,15 @@ ep_bus_emit_credentials_expiring (EpBus *bus, const char *device_id, gint64 not_
 /* Everything but the Provision methods, which come from the kinds table. */
 static const sd_bus_vtable fixed_vtable[] = {
   SD_BUS_METHOD_WITH_NAMES ("ListDevices", "", , "aa{sv}", SD_BUS_PARAM (devices),
-                            method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+                            ep_bus_method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_NAMES ("GetDevice", "s", SD_BUS_PARAM (device_id), "a{sv}",
-                            SD_BUS_PARAM (details), method_get_device,
+                            SD_BUS_PARAM (details), ep_bus_method_get_device,
                             SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_NAMES ("ForgetDevice", "s", SD_BUS_PARAM (device_id), "", ,
-                            method_forget_device, SD_BUS_VTABLE_UNPRIVILEGED),
+                            ep_bus_method_forget_device, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("OpenCredentials", "s", SD_BUS_PARAM (device_id), "a{sv}a{sh}",
+                            SD_BUS_PARAM (details) SD_BUS_PARAM (files),
+                            ep_bus_method_open_credentials, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_NAMES ("DeviceProvisioned", "ssa{sv}",
                             SD_BUS_PARAM (kind) SD_BUS_PARAM (device_id) SD_BUS_PARAM (details),
                             0),
@@ -477,6 +365,7 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
 {
   g_autoptr (EpBus) bus = g_new0 (EpBus, 1);
   bus->svc = svc;
+  bus->config = config;
   bus->on_ready = on_ready;
   bus->on_lost = on_lost;
   bus->on_idle = on_idle;

@@ -1,5 +1,6 @@
 #include "caller.h"
 
+#include "consumers.h"
 #include "errors.h"
 #include "log.h"
 
@@ -9,44 +10,54 @@
 #include <systemd/sd-login.h>
 #include <unistd.h>
 
-static gboolean
-in_group (gid_t want, GVariant *creds, uid_t uid)
+/* The caller's groups: as the bus reports them, or from the user database
+ * when an older bus does not. */
+static GArray *
+caller_groups (GVariant *creds, uid_t uid)
 {
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (gid_t));
   g_autoptr (GVariant) gids = g_variant_lookup_value (creds, "UnixGroupIDs", G_VARIANT_TYPE ("au"));
   if (gids != NULL)
     {
       gsize n;
       const guint32 *list = g_variant_get_fixed_array (gids, &n, sizeof (guint32));
       for (gsize i = 0; i < n; i++)
-        if (list[i] == want)
-          return TRUE;
-      return FALSE;
+        {
+          gid_t gid = list[i];
+          g_array_append_val (out, gid);
+        }
+      return out;
     }
-  /* An older bus does not report groups: ask the user database. */
   struct passwd *pw = getpwuid (uid);
   if (pw == NULL)
-    return FALSE;
+    return out;
   int n = 64;
   g_autofree gid_t *groups = g_new (gid_t, n);
   if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
     {
       groups = g_renew (gid_t, groups, n);
       if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n) < 0)
-        return FALSE;
+        return out;
     }
-  for (int i = 0; i < n; i++)
-    if (groups[i] == want)
-      return TRUE;
-  return FALSE;
+  g_array_append_vals (out, groups, (guint) n);
+  return out;
 }
 
-static gboolean
-may_call (const EpConfig *config, uid_t uid, GVariant *creds)
+/* What the caller is to the service: root (or the daemon's own user, on a
+ * development session bus), an operator ([Access] Group), and the consumer
+ * sections it matches. */
+static void
+classify (const EpConfig *config, uid_t uid, GVariant *creds, gboolean *root,
+          gboolean *operator, guint64 *consumers)
 {
-  /* Root, and the daemon's own user (a development session bus). */
-  if (uid == 0 || uid == geteuid ())
-    return TRUE;
-  return config->access_gid_known && in_group (config->access_gid, creds, uid);
+  g_autoptr (GArray) gids = caller_groups (creds, uid);
+  *root = uid == 0 || uid == geteuid ();
+  *operator = FALSE;
+  for (guint i = 0; config->access_gid_known && i < gids->len; i++)
+    if (g_array_index (gids, gid_t, i) == config->access_gid)
+      *operator = TRUE;
+  *consumers = ep_consumers_match (config->consumers, uid, (const gid_t *) gids->data,
+                                   gids->len);
 }
 
 /* The bus driver's answer to GetConnectionCredentials as a GVariant a{sv}
@@ -95,7 +106,9 @@ typedef struct {
   uid_t uid;
   pid_t pid;
   char *unit;
-  gboolean allowed;
+  gboolean root;
+  gboolean operator;
+  guint64 consumers;
 } Known;
 
 struct EpCallers {
@@ -112,6 +125,7 @@ typedef struct {
   EpCallers *callers;
   char *sender;
   char *member;
+  EpAccess access;
   EpCallerChecked done;
   gpointer user_data;
 } Check;
@@ -134,16 +148,22 @@ check_free (gpointer data)
 }
 
 static void
-answer (EpCallers *callers, const Known *k, const char *member, EpCallerChecked done,
-        gpointer user_data)
+answer (EpCallers *callers, const Known *k, const char *member, EpAccess access,
+        EpCallerChecked done, gpointer user_data)
 {
-  EpCaller caller = { .uid = k->uid, .pid = k->pid, .unit = k->unit };
+  EpCaller caller = { .uid = k->uid, .pid = k->pid, .unit = k->unit, .root = k->root,
+                      .operator = k->operator, .consumers = k->consumers };
   g_autoptr (GError) error = NULL;
-  if (!k->allowed)
+  const char *group = callers->config->access_group ? callers->config->access_group : "(none)";
+  gboolean allowed = k->root || k->operator ||
+                     (access == EP_ACCESS_CONSUMERS && k->consumers != 0);
+  if (!allowed && access == EP_ACCESS_CONSUMERS)
     error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                         "%s may be called by root and members of group %s only", member,
-                         callers->config->access_group ? callers->config->access_group
-                                                       : "(none)");
+                         "%s may be called by root, members of group %s and the consumers of "
+                         "[Consumer] sections only", member, group);
+  else if (!allowed)
+    error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                         "%s may be called by root and members of group %s only", member, group);
   done (&caller, error, user_data);
 }
 
@@ -171,24 +191,24 @@ on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
   k->pid = (pid_t) pid;
   if (pid > 0 && sd_pid_get_unit (k->pid, &k->unit) < 0)
     k->unit = NULL;
-  k->allowed = may_call (callers->config, k->uid, creds);
+  classify (callers->config, k->uid, creds, &k->root, &k->operator, &k->consumers);
   /* Without the NameOwnerChanged match nothing would tell when to forget. */
   if (callers->match == NULL)
     {
-      answer (callers, k, check->member, check->done, check->user_data);
+      answer (callers, k, check->member, check->access, check->done, check->user_data);
       known_free (k);
       return 0;
     }
   if (g_hash_table_size (callers->known) >= MAX_KNOWN)
     g_hash_table_remove_all (callers->known);
   g_hash_table_replace (callers->known, g_strdup (check->sender), k);
-  answer (callers, k, check->member, check->done, check->user_data);
+  answer (callers, k, check->member, check->access, check->done, check->user_data);
   return 0;
 }
 
 int
-ep_callers_check (EpCallers *callers, sd_bus_message *call, EpCallerChecked done,
-                  gpointer user_data, sd_bus_slot **slot)
+ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
+                  EpCallerChecked done, gpointer user_data, sd_bus_slot **slot)
 {
   const char *sender = sd_bus_message_get_sender (call);
   const char *member = sd_bus_message_get_member (call);
@@ -196,13 +216,14 @@ ep_callers_check (EpCallers *callers, sd_bus_message *call, EpCallerChecked done
   *slot = NULL;
   if (k != NULL)
     {
-      answer (callers, k, member, done, user_data);
+      answer (callers, k, member, access, done, user_data);
       return 0;
     }
   Check *check = g_new0 (Check, 1);
   check->callers = callers;
   check->sender = g_strdup (sender);
   check->member = g_strdup (member);
+  check->access = access;
   check->done = done;
   check->user_data = user_data;
   int r = sd_bus_call_method_async (callers->bus, slot, "org.freedesktop.DBus",

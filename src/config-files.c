@@ -103,3 +103,19 @@ ep_config_check_ca_file (const char *path)
                      "can read");
   return NULL;
 }
+
+/* README's sample file (and provisiond.conf(5)) documents keys with trailing
+ * "# ..." remarks, which GKeyFile would keep as part of the value; drop them
+ * so it works verbatim. */
+char *
+ep_config_clean_value (const char *raw)
+{
+  char *value = g_strdup (raw);
+  for (char *p = value; *p; p++)
+    if (*p == '#' && (p == value || g_ascii_isspace (p[-1])))
+      {
+        *p = '\0';
+        break;
+      }
+  return g_strstrip (value);
+}

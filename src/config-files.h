@@ -1,6 +1,7 @@
 /* The files the configuration names, read and checked once at start for
  * config.c: token files (small, regular, private) and CA files (they must
- * hold a certificate). Not for other modules. */
+ * hold a certificate); and the text of a value. For config.c and
+ * consumers.c (its [Consumer] sections) only. */
 #pragma once
 
 #include <glib.h>
@@ -24,3 +25,8 @@ char *ep_config_check_ca_file (const char *path);
 
 /* The largest CA bundle accepted (the system's whole store is ~200 KiB). */
 #define EP_MAX_CA_FILE_BYTES (1024 * 1024)
+
+/* @raw without a trailing remark (" # ...") and surrounding blanks: README's
+ * sample file documents keys that way, and GKeyFile would keep the remark
+ * as part of the value. */
+char *ep_config_clean_value (const char *raw);

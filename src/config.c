@@ -1,5 +1,6 @@
 #include "config.h"
 #include "config-files.h"
+#include "consumers.h"
 
 #include <grp.h>
 #include <math.h>
@@ -237,22 +238,7 @@ set_defaults (EpConfig *c)
   c->renewal_retry_interval = 600;
   c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   c->access_group = g_strdup (DEFAULT_ACCESS_GROUP);
-}
-
-/* README's sample file (and provisiond.conf(5)) documents keys with trailing
- * "# ..." remarks, which GKeyFile would keep as part of the value; drop them
- * so it works verbatim. */
-static char *
-clean_value (const char *raw)
-{
-  char *value = g_strdup (raw);
-  for (char *p = value; *p; p++)
-    if (*p == '#' && (p == value || g_ascii_isspace (p[-1])))
-      {
-        *p = '\0';
-        break;
-      }
-  return g_strstrip (value);
+  c->consumers = g_ptr_array_new_with_free_func ((GDestroyNotify) ep_consumer_free);
 }
 
 /* Frees the previous value of string-typed keys before a parser overwrites
@@ -266,7 +252,7 @@ is_string_key (const KeySpec *spec)
 static gboolean
 apply_key (Parsed *p, const char *name, const KeySpec *spec, const char *raw, GError **error)
 {
-  g_autofree char *value = clean_value (raw);
+  g_autofree char *value = ep_config_clean_value (raw);
   void *dest = (char *) p + spec->offset;
 
   if (is_string_key (spec))
@@ -475,6 +461,11 @@ load_keyfile (GKeyFile *kf, const char *name, const char *path, GError **error)
   gboolean ok = TRUE;
   for (size_t g = 0; ok && groups[g]; g++)
     {
+      if (ep_consumer_is_section (groups[g]))
+        {
+          ok = ep_consumer_load (kf, groups[g], name, p.config.consumers, error);
+          continue;
+        }
       if (!known_group (groups[g]))
         {
           g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s]: unknown section", name, groups[g]);
@@ -569,5 +560,7 @@ ep_config_free (EpConfig *config)
   g_free (config->path);
   g_free (config->keystore_path);
   g_free (config->access_group);
+  if (config->consumers)
+    g_ptr_array_unref (config->consumers);
   g_free (config);
 }

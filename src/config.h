@@ -41,6 +41,7 @@ typedef struct {
   char *keystore_path;
   gboolean keystore_group_set;
   gid_t keystore_gid;
+  GPtrArray *consumers;      /* EpConsumer * ([Consumer NAME] sections), in file order */
   char *access_group;        /* NULL: only root may call */
   gboolean access_gid_known;
   gid_t access_gid;

@@ -53,6 +53,7 @@ keystore_name (int code)
     case EP_KEYSTORE_ERROR_UNTRUSTED:
     case EP_KEYSTORE_ERROR_WRITE:
     case EP_KEYSTORE_ERROR_FORGET:
+    case EP_KEYSTORE_ERROR_READ:
       return EP_DBUS_ERROR_PREFIX "KeystoreError";
     }
   return FAILED;

@@ -60,8 +60,10 @@ const EpField ep_fields[EP_N_FIELDS] = {
                           .also = CONFIG "mqtt_protocol", .display = TRUE, .asked = EP_ARG_PROTOCOL,
                           .stored = CONFIG "protocol", .detail = "protocol",
                           .detail_type = 's' },
+  /* Not secret, and a consumer's config needs it (export). */
   [EP_FIELD_USERNAME] = { ANSWER (CREDS "username", EP_VALUE_TEXT, EP_WHEN_MQTT, username),
-                          .display = TRUE, .stored = CONFIG "username" },
+                          .display = TRUE, .stored = CONFIG "username", .detail = "username",
+                          .detail_type = 's' },
   [EP_FIELD_PASSWORD] = { ANSWER (CREDS "password", EP_VALUE_TEXT, EP_WHEN_MQTT, password),
                           .secret = TRUE, .file = "password" },
   [EP_FIELD_PRIVATE_KEY] = { ANSWER (CREDS "private_key", EP_VALUE_TEXT, EP_WHEN_MQTTS,

@@ -21,6 +21,7 @@ typedef enum {
   EP_KEYSTORE_ERROR_UNTRUSTED,  /* the keystore path is not safe (owner, mode, ACL) */
   EP_KEYSTORE_ERROR_WRITE,      /* storing a device's set failed; nothing changed */
   EP_KEYSTORE_ERROR_FORGET,     /* removing a device failed; the device is kept */
+  EP_KEYSTORE_ERROR_READ,       /* copying a device's set for a caller failed */
 } EpKeystoreErrorCode;
 
 typedef struct EpKeystore EpKeystore;
@@ -62,6 +63,26 @@ void ep_keystore_forget_async (EpKeystore *ks, const char *device_id,
                                GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index no longer holds the device. */
 gboolean ep_keystore_forget_finish (EpKeystore *ks, GAsyncResult *result, GError **error);
+
+/* One credential file handed to a caller: a read-only fd of a sealed
+ * memfd holding a copy (F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK,
+ * F_SEAL_SEAL), never a path. */
+typedef struct {
+  char *name;
+  int fd;
+} EpKeystoreCopy;
+
+/* Copies the device's device.json and those of the credential files
+ * @names (NULL-terminated) it has, in a worker thread, all from one
+ * directory: the same set, old or new, even while a write swaps it. */
+void ep_keystore_copy_async (EpKeystore *ks, const char *device_id, const char *const *names,
+                             GAsyncReadyCallback callback, gpointer user_data);
+/* @metadata: the set's device.json; @copies: EpKeystoreCopy, whose fds the
+ * caller closes (the array's clear function does). Failures are
+ * EP_KEYSTORE_ERROR_READ naming the device (NotFound is the caller's to
+ * decide before). */
+gboolean ep_keystore_copy_finish (EpKeystore *ks, GAsyncResult *result, JsonObject **metadata,
+                                  GArray **copies, GError **error);
 
 /* What device.json of @device_id holds, or NULL; valid until the device is
  * written or forgotten. */

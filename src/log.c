@@ -17,7 +17,7 @@ gboolean
 ep_log_parse_level (const char *name, EpLogLevel *out)
 {
   static const struct { const char *name; EpLogLevel level; } names[] = {
-    { "error", EP_LOG_ERROR }, { "warning", EP_LOG_WARNING },
+    { "error", EP_LOG_ERROR }, { "warning", EP_LOG_WARNING }, { "notice", EP_LOG_NOTICE },
     { "info", EP_LOG_INFO }, { "debug", EP_LOG_DEBUG },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (names); i++)

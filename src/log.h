@@ -10,6 +10,7 @@
 typedef enum {
   EP_LOG_ERROR = 3,
   EP_LOG_WARNING = 4,
+  EP_LOG_NOTICE = 5,
   EP_LOG_INFO = 6,
   EP_LOG_DEBUG = 7,
 } EpLogLevel;
@@ -33,5 +34,6 @@ char *ep_log_escape (const char *s, gsize max);
 
 #define ep_error(...)   ep_log (EP_LOG_ERROR, __VA_ARGS__)
 #define ep_warning(...) ep_log (EP_LOG_WARNING, __VA_ARGS__)
+#define ep_notice(...)  ep_log (EP_LOG_NOTICE, __VA_ARGS__)
 #define ep_info(...)    ep_log (EP_LOG_INFO, __VA_ARGS__)
 #define ep_debug(...)   ep_log (EP_LOG_DEBUG, __VA_ARGS__)

@@ -4,7 +4,9 @@
  * XML as is. listen prints {"ready": true} once its matches are installed,
  * then one JSON line per signal, until SIGTERM. Exit 2 on usage or connection
  * problems. Without --address the system bus is used. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <unistd.h>
 
 #define IFACE_PROPS "org.freedesktop.DBus.Properties"
 #define SERVICE "com.enapter.Provisioning1"
@@ -84,6 +87,27 @@ dump_basic (sd_bus_message *m, char type, FILE *out, bool quote)
   return 1;
 }
 
+/* A file descriptor received (type 'h'), as what a test checks of it:
+ * {"contents": its text from offset 0, "seals": F_GET_SEALS, "access":
+ * "r"/"w"/"rw", "write_error": errno of a 1-byte write (0 if it worked)}. */
+static int
+dump_fd (int fd, FILE *out)
+{
+  char buf[65536];
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+  buf[n > 0 ? n : 0] = '\0';
+  int seals = fcntl (fd, F_GET_SEALS);
+  int flags = fcntl (fd, F_GETFL);
+  int acc = flags < 0 ? -1 : (flags & O_ACCMODE);
+  int write_error = pwrite (fd, "x", 1, 0) == 1 ? 0 : errno;
+  fputs ("{\"contents\": ", out);
+  json_string (out, buf);
+  fprintf (out, ", \"seals\": %d, \"access\": \"%s\", \"write_error\": %d}", seals,
+           acc == O_RDONLY ? "r" : acc == O_WRONLY ? "w" : acc == O_RDWR ? "rw" : "?",
+           write_error);
+  return 1;
+}
+
 static int dump_value (sd_bus_message *m, FILE *out);
 
 /* Writes the remaining items of the current container separated by commas;
@@ -124,6 +148,13 @@ dump_value (sd_bus_message *m, FILE *out)
   int r = sd_bus_message_peek_type (m, &type, &contents);
   if (r <= 0)
     return r < 0 ? r : -EBADMSG;
+  if (type == SD_BUS_TYPE_UNIX_FD)
+    {
+      int fd = -1;
+      if ((r = sd_bus_message_read_basic (m, 'h', &fd)) < 0)
+        return r;
+      return dump_fd (fd, out);
+    }
   if (type != SD_BUS_TYPE_ARRAY && type != SD_BUS_TYPE_STRUCT && type != SD_BUS_TYPE_VARIANT)
     return dump_basic (m, type, out, false);
 

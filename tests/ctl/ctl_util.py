@@ -42,7 +42,7 @@ OPTIONS = {"site_id": "--site-id", "hardware_id": "--hardware-id", "name": "--na
            "site_name": "--site-name", "site_timezone": "--timezone",
            "latitude": "--latitude", "longitude": "--longitude"}
 GLOBAL_OPTIONS = ("--system", "--session", "--address", "--json", "--timeout", "--verbose")
-KEYSTORE_COMMANDS = ("list", "show", "generate", "forget", "monitor")
+KEYSTORE_COMMANDS = ("list", "show", "generate", "export", "forget", "monitor")
 # The details that are Unix times (x), which the text output shows as UTC.
 TIME_KEYS = ("certificate_not_before", "certificate_not_after")
 

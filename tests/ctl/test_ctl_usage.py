@@ -98,6 +98,11 @@ class Usage(CtlTestCase):
         self.assertIn("enapter-provisionctl generate [OPTION…] DEVICE_ID", text)
         self.assertIn("GenerateCredentials", text)
         self.assertEqual(set(re.findall(r"(?m)^  (--[a-z-]+)=", text)), {"--protocol"})
+        text = self.ok("export", "--help", address=False)
+        self.assertIn("enapter-provisionctl export [OPTION…] DEVICE_ID", text)
+        self.assertIn("OpenCredentials", text)
+        self.assertIn("ENAPTER_STANDALONE_COMMUNICATION_CONFIG", text)
+        self.assertEqual(set(re.findall(r"(?m)^  (--[a-z-]+)=", text)), {"--format"})
 
     def test_version(self):
         version = os.environ.get("EP_VERSION")
@@ -157,13 +162,18 @@ class Completion(CtlTestCase):
                          {"mqtt", "mqtts"})
         self.assertEqual(self.complete("enapter-provisionctl generate --protocol=mqtts"),
                          {"mqtts"})
+        self.assertEqual(self.complete("enapter-provisionctl export --"),
+                         {"--format"} | set(GLOBAL_OPTIONS) | {"--help"})
+        self.assertEqual(self.complete("enapter-provisionctl export some-id --format "),
+                         {"blob", "env", "json"})
+        self.assertEqual(self.complete("enapter-provisionctl export --format=e"), {"env"})
         self.assertEqual(self.complete("enapter-provisionctl help u"), {"ucm"})
 
     def test_device_ids(self):
         ids = {self.provision(k, default_args(k))["device_id"] for k in ("ucm", "standalone")}
         env = clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.H.address)
         # The client itself as typed (a path), asked on the system bus.
-        for command in ("show", "generate", "forget"):
+        for command in ("show", "generate", "export", "forget"):
             got = self.complete(f"{CTL} {command} ", env=env)
             self.assertTrue(ids <= got, got)
         one = sorted(ids)[0]
@@ -175,6 +185,8 @@ class Completion(CtlTestCase):
         self.assertTrue(ids <= got, got)
         # After generate's option and its value, still the device ids.
         got = self.complete(f"{CTL} --address {self.H.address} generate --protocol mqtt ")
+        self.assertTrue(ids <= got, got)
+        got = self.complete(f"{CTL} --address {self.H.address} export --format env ")
         self.assertTrue(ids <= got, got)
         # No daemon: no candidates, no noise.
         self.assertEqual(self.complete(f"{CTL} --address unix:path=/nonexistent show "),

@@ -7,6 +7,7 @@ opens nothing.
 Some tests create system users and groups (groupadd/useradd; CI runs as
 root) and remove them again, also when a test fails."""
 
+import fcntl
 import os
 import pwd
 import re
@@ -53,9 +54,16 @@ class Accounts:
     is also listed in harness._LIVE: the harness's SIGTERM handler (a meson
     timeout) calls kill_all() there and then exits without running cleanups."""
 
+    # Groups with fixed names (the policy's) are shared by every test program
+    # that runs at the same time: one that made such a group would delete it
+    # under another. Their users hold this lock from the group's creation to
+    # its removal, so they take turns.
+    SHARED_LOCK = "/run/lock/ep-it-shared-groups.lock"
+
     def __init__(self, add_cleanup):
         self.add_cleanup = add_cleanup
         self.pending = []            # removal commands not run yet, oldest first
+        self.lock = None
 
     def _undo_later(self, argv):
         if not self.pending:
@@ -74,8 +82,26 @@ class Accounts:
         for argv in reversed(list(self.pending)):
             self._undo(argv)
 
-    def group(self, name):
-        """Creates group @name unless it exists; returns whether it created it."""
+    def _hold_shared_lock(self):
+        if self.lock is not None:
+            return
+        os.makedirs(os.path.dirname(self.SHARED_LOCK), exist_ok=True)
+        self.lock = open(self.SHARED_LOCK, "w")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        # Registered first, so it is released after every removal.
+        self.add_cleanup(self._release_shared_lock)
+
+    def _release_shared_lock(self):
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def group(self, name, shared=False):
+        """Creates group @name unless it exists; returns whether it created it.
+        A @shared group (a fixed name other test programs use too) is made
+        and removed under the shared lock."""
+        if shared:
+            self._hold_shared_lock()
         if group_exists(name):
             return False
         run_checked(["groupadd", "--system", name])
@@ -168,7 +194,7 @@ class PolicyGroupMember(AccountsTestCase):
     def make_accounts(cls, accounts):
         cls.own_group = "ep-it-callers-" + uuid.uuid4().hex[:8]
         accounts.group(cls.own_group)
-        accounts.group(POLICY_GROUP)     # left alone if it exists already
+        accounts.group(POLICY_GROUP, shared=True)  # left alone if it exists already
         cls.member = accounts.user(cls.own_group, [POLICY_GROUP])
         cls.outsider = accounts.user(cls.own_group)
 

@@ -173,8 +173,8 @@ class SignalsReachOnlyThoseWhoMaySee(AccountsTestCase):
 
     @classmethod
     def make_accounts(cls, accounts):
-        accounts.group(POLICY_GROUP)
-        accounts.group(CREDENTIALS_GROUP)
+        accounts.group(POLICY_GROUP, shared=True)
+        accounts.group(CREDENTIALS_GROUP, shared=True)
         cls.operator = accounts.user("nogroup", [POLICY_GROUP])
         cls.consumer = accounts.user("nogroup", [CREDENTIALS_GROUP])
         cls.stranger = accounts.user("nogroup")

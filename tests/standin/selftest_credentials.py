@@ -147,7 +147,8 @@ def _():
             check_config(c, r["config"], protocol, "HW-UCM-1", "ucm", r["device_id"], place)
             status, _, doc = c.generate(device_id, {"protocol": protocol})
             eq(status, 200, "generate_config")
-            check_config(c, doc["config"], protocol, None, "ucm", device_id, place)
+            check_config(c, doc["config"], protocol, device_id.replace("-", "").upper(), "ucm",
+                         device_id, place)
             if place != "credentials":
                 eq(list(doc["config"])[:3], ["mqtt_host", "mqtt_port", "mqtt_protocol"],
                    "mqtt_protocol follows mqtt_port")

@@ -261,6 +261,7 @@ def _():
         inst.reset()
         for kind, device_id in provision_all(inst, kinds).items():
             hardware_id, channel = GENERATED[kind]
+            hardware_id = hardware_id or device_id.replace("-", "").upper()
             first = None
             for protocol in ("MQTTS", "MQTT", "MQTTS"):
                 cfg = generated(inst, device_id, protocol)

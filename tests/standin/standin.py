@@ -74,6 +74,12 @@ def slugify(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-") or "device"
 
 
+def platform_hardware_id(device_id):
+    """The hardware id generate_config gives a device that has none of its
+    own: its device id without dashes, in capitals."""
+    return device_id.replace("-", "").upper()
+
+
 def device_config(protocol, device_id, known, ticket, authority):
     """A config with fresh credentials for @protocol: MQTT ones with the
     canary password number n, or a real MQTTS set @authority mints. @known is
@@ -93,8 +99,9 @@ def device_config(protocol, device_id, known, ticket, authority):
         del creds["protocol"]
     cfg.update(mqtt_credentials=creds, time_sync_protocol="HTTP", time_sync_host="127.0.0.1",
                time_sync_port=80)
-    if known["hardware_id"] is not None:
-        cfg["hardware_id"] = known["hardware_id"]
+    # A device without one (standalone, Lua) gets the platform's own: what
+    # the Python SDK's MQTT topics are made of.
+    cfg["hardware_id"] = known["hardware_id"] or platform_hardware_id(device_id)
     cfg["channel_id"] = CHANNELS.get(known["kind"], "ucm")
     return cfg
 

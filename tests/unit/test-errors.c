@@ -65,13 +65,13 @@ test_keystore_domain (void)
 {
   static const EpKeystoreErrorCode codes[] = {
     EP_KEYSTORE_ERROR_OPEN, EP_KEYSTORE_ERROR_UNTRUSTED, EP_KEYSTORE_ERROR_WRITE,
-    EP_KEYSTORE_ERROR_FORGET,
+    EP_KEYSTORE_ERROR_FORGET, EP_KEYSTORE_ERROR_READ,
   };
-  g_assert_cmpuint (G_N_ELEMENTS (codes), ==, EP_KEYSTORE_ERROR_FORGET + 1);
+  g_assert_cmpuint (G_N_ELEMENTS (codes), ==, EP_KEYSTORE_ERROR_READ + 1);
   for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
     g_assert_cmpstr (name_of (EP_KEYSTORE_ERROR, codes[i]), ==,
                      EP_DBUS_ERROR_PREFIX "KeystoreError");
-  g_assert_cmpstr (name_of (EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_FORGET + 1), ==, FAILED);
+  g_assert_cmpstr (name_of (EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_READ + 1), ==, FAILED);
   g_assert_cmpstr (name_of (EP_KEYSTORE_ERROR, -1), ==, FAILED);
 }
 

@@ -32,7 +32,7 @@ RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:
 DETAIL_TYPES = {"kind": "s", "device_id": "s", "slug": "s", "site_id": "s", "hardware_id": "s",
                 "name": "s", "provisioned_at": "s", "reprovisioned": "b", "keystore_path": "s",
                 "protocol": "s", "mqtt_host": "s", "mqtt_port": "u", "channel_id": "s",
-                "credentials_updated_at": "s", "certificate_not_before": "x",
+                "credentials_updated_at": "s", "username": "s", "certificate_not_before": "x",
                 "certificate_not_after": "x", "certificate_sha256": "s"}
 
 
