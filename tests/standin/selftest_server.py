@@ -48,13 +48,18 @@ def _():
     status, _, _ = c.provision("ucm", body("ucm"), extra={"Expect": "100-continue"})
     eq(status, 200, "Expect: 100-continue")
     doc = json.dumps(body("ucm")).encode()
-    conn = c.connect()
-    conn.request("POST", "/v3/provisioning/ucm", body=iter([doc]),
-                 headers={"X-Enapter-Auth-Token": TOKEN, "X-Enapter-Allow-HTTP": "true",
-                          "Content-Type": "application/json"}, encode_chunked=True)
-    resp = conn.getresponse()
+    # The whole request in one write: sent piece by piece, the last chunk
+    # could meet the connection the stand-in has closed by then (EPIPE).
+    raw = (b"POST /v3/provisioning/ucm HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           b"X-Enapter-Auth-Token: " + TOKEN.encode() + b"\r\nX-Enapter-Allow-HTTP: true\r\n"
+           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+           + b"%x\r\n" % len(doc) + doc + b"\r\n0\r\n\r\n")
+    sock = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+    sock.sendall(raw)
+    resp = http.client.HTTPResponse(sock)
+    resp.begin()
     data = resp.read()
-    conn.close()
+    sock.close()
     eq((resp.status, resp.getheader("Connection")), (411, "close"), f"chunked ({data!r})")
     check_errors(json.loads(data), "bad_request", "411")
 
