@@ -30,12 +30,18 @@ def renewal(auto=True, at=50, retry=2):
 
 class RenewalChecks:
 
-    def provision_vucm(self, lifetime):
+    def provision_vucm(self, lifetime, then=()):
         """A vucm (gateway stand-in) whose first set is fresh MQTTS credentials
-        of @lifetime seconds, from GenerateCredentials."""
+        of @lifetime seconds, from GenerateCredentials; the faults @then
+        apply to its later generate_config requests (queued before the first
+        one: a slow daemon, under valgrind, may reach the due date before
+        the test could queue them)."""
         H = self.H
         H.gateway.settings(cert_lifetime=lifetime)
         device_id, _ = self.assertOk(H.provision("vucm", default_args("vucm")))
+        path = generate_path(device_id)
+        if then:
+            H.gateway.faults({"path": path, "delay": 0}, *[dict(f, path=path) for f in then])
         _, details = self.assertOk(H.call("GenerateCredentials", "ss", device_id, "MQTTS"))
         return device_id, details
 
@@ -163,10 +169,10 @@ class RenewsThroughAnOutage(RenewalChecks, HarnessTestCase):
     def test_retried_while_the_api_fails(self):
         H = self.H
         listener = H.listen()
-        device_id, details = self.provision_vucm(lifetime=16)
+        device_id, details = self.provision_vucm(lifetime=16,
+                                                 then=[{"status": 503, "count": 3}])
         before = {n: open(os.path.join(H.device_dir(device_id), n), "rb").read()
                   for n in os.listdir(H.device_dir(device_id))}
-        H.gateway.faults({"path": generate_path(device_id), "status": 503, "count": 3})
         sig = self.renewed_signal(listener, device_id, timeout=30)
         reqs = H.gateway.requests(generate_path(device_id))
         statuses = [r["status"] for r in reqs[1:]]
@@ -189,10 +195,10 @@ class RenewsThroughAnOutage(RenewalChecks, HarnessTestCase):
 
     def test_old_set_stays_while_failing(self):
         H = self.H
-        device_id, details = self.provision_vucm(lifetime=4)
+        device_id, details = self.provision_vucm(lifetime=4,
+                                                 then=[{"status": 503, "count": -1}])
         d = H.device_dir(device_id)
         before = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
-        H.gateway.faults({"path": generate_path(device_id), "status": 503, "count": -1})
         wait_until(lambda: len(H.gateway.requests(generate_path(device_id))) >= 3, 15,
                    what="two failed renewals")
         after = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
