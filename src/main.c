@@ -223,7 +223,7 @@ parse_options (int argc, char **argv, Options *opts)
     { "session", 0, 0, G_OPTION_ARG_NONE, &opts->session,
       "Serve on the session bus (for development)", NULL },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &opts->log_level,
-      "error, warning, info (default) or debug", "LEVEL" },
+      "error, warning, notice, info (default) or debug", "LEVEL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->version, "Print the version and exit", NULL },
     G_OPTION_ENTRY_NULL,
   };
@@ -327,8 +327,8 @@ main (int argc, char **argv)
       EpLogLevel level;
       if (!ep_log_parse_level (opts.log_level, &level))
         {
-          fprintf (stderr, "enapter-provisiond: --log-level must be error, warning, info or "
-                           "debug\n");
+          fprintf (stderr, "enapter-provisiond: --log-level must be error, warning, notice, "
+                           "info or debug\n");
           return 2;
         }
       ep_log_set_level (level);

@@ -69,6 +69,27 @@ test_escape_is_bounded (void)
   g_assert_cmpstr (exact, ==, "abc");
 }
 
+/* --log-level names, notice among them (the level of refusals everyone may
+ * provoke), in syslog order. */
+static void
+test_level_names (void)
+{
+  static const struct { const char *name; EpLogLevel level; } names[] = {
+    { "error", EP_LOG_ERROR }, { "warning", EP_LOG_WARNING }, { "notice", EP_LOG_NOTICE },
+    { "info", EP_LOG_INFO }, { "debug", EP_LOG_DEBUG },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      EpLogLevel level = 0;
+      g_assert_true (ep_log_parse_level (names[i].name, &level));
+      g_assert_cmpint (level, ==, names[i].level);
+    }
+  EpLogLevel level;
+  g_assert_false (ep_log_parse_level ("loud", &level));
+  g_assert_cmpint (EP_LOG_WARNING, <, EP_LOG_NOTICE);
+  g_assert_cmpint (EP_LOG_NOTICE, <, EP_LOG_INFO);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -77,5 +98,6 @@ main (int argc, char **argv)
   g_test_add_func ("/redact/longest-first", test_redact_longest_first);
   g_test_add_func ("/log/escape-controls-and-bad-utf8", test_escape_controls_and_bad_utf8);
   g_test_add_func ("/log/escape-is-bounded", test_escape_is_bounded);
+  g_test_add_func ("/log/level-names", test_level_names);
   return g_test_run ();
 }
