@@ -41,13 +41,18 @@ const EpField ep_fields[EP_N_FIELDS] = {
                       .detail_type = 's' },
   /* Arguments are stored under their own names; these two are shown too. */
   [EP_FIELD_SITE_ID] = CALL ("site_id"),
-  [EP_FIELD_HARDWARE_ID] = CALL ("hardware_id"),
+  /* A device provisioned without one (standalone, Lua) shows its config's:
+   * what its MQTT topics are made of. */
+  [EP_FIELD_HARDWARE_ID] = { .stored = "hardware_id", .detail = "hardware_id", .detail_type = 's',
+                            .shown_else = EP_FIELD_CONFIG_HARDWARE_ID },
   /* Every device has a name in device.json: its EP_ARG_NAME argument. */
   [EP_FIELD_NAME] = CALL ("name"),
   [EP_FIELD_PROVISIONED_AT] = CALL ("provisioned_at"),
   /* When the credentials last changed: provisioning, GenerateCredentials or
    * renewal. */
-  [EP_FIELD_CREDENTIALS_UPDATED_AT] = CALL ("credentials_updated_at"),
+  [EP_FIELD_CREDENTIALS_UPDATED_AT] = { .stored = "credentials_updated_at",
+                                        .detail = "credentials_updated_at", .detail_type = 's',
+                                        .shown_else = EP_FIELD_PROVISIONED_AT },
 
   [EP_FIELD_MQTT_HOST] = { ANSWER (CONFIG "mqtt_host", EP_VALUE_TEXT, EP_WHEN_CONFIG, mqtt_host),
                            .display = TRUE, .stored = CONFIG "mqtt_host",

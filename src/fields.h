@@ -81,6 +81,9 @@ typedef struct {
   const char *stored;    /* device.json path ("config.x" nests), or NULL */
   const char *file;      /* credential file holding it, or NULL */
   const char *detail;    /* details key, or NULL */
+  /* Shown instead when device.json lacks this field (0: nothing): an older
+   * entry's provisioned_at, a device's config hardware id. */
+  EpFieldId shown_else;
   char detail_type;      /* 's', 'u' for a port, 'x' for a time */
 } EpField;
 

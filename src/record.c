@@ -143,13 +143,8 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
     {
       const EpField *f = &ep_fields[i];
       const char *value = f->detail ? ep_device_info_get (info, f->stored) : NULL;
-      /* Sets stored before the field existed changed last when provisioned. */
-      if (value == NULL && i == EP_FIELD_CREDENTIALS_UPDATED_AT)
-        value = ep_device_info_field (info, EP_FIELD_PROVISIONED_AT);
-      /* A device provisioned without one (standalone, Lua) has the one its
-       * config names: what its MQTT topics are made of. */
-      if (value == NULL && i == EP_FIELD_HARDWARE_ID)
-        value = ep_device_info_field (info, EP_FIELD_CONFIG_HARDWARE_ID);
+      if (value == NULL && f->detail && f->shown_else)
+        value = ep_device_info_field (info, f->shown_else);
       guint64 port;
       gint64 time;
       if (value != NULL && f->detail_type == 's' && ep_is_plain_text (value))

@@ -62,6 +62,18 @@ test_details (void)
       g_assert_cmpint (f->detail_type == 'u', ==, port);
       g_assert_cmpint (f->detail_type == 'x', ==, f->type == EP_VALUE_TIME);
     }
+  /* A detail shown in place of a missing one is stored text itself. */
+  guint replaced = 0;
+  for (size_t i = 0; i < EP_N_FIELDS; i++)
+    if (ep_fields[i].shown_else)
+      {
+        replaced++;
+        g_assert_nonnull (ep_fields[i].detail);
+        g_assert_cmpint (ep_fields[i].detail_type, ==, 's');
+        g_assert_nonnull (ep_fields[ep_fields[i].shown_else].stored);
+        g_assert_true (ep_field_is_text (&ep_fields[ep_fields[i].shown_else]));
+      }
+  g_assert_cmpuint (replaced, ==, 2);
   EpDetails d;
   g_assert_cmpuint (g_hash_table_size (keys), <=, G_N_ELEMENTS (d.items));
 }
