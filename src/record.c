@@ -134,6 +134,23 @@ add_computed (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
     add (d, "keystore_path", 's', d->keystore_path, 0);
 }
 
+/* The kind's other text arguments (a Lua device's runtime_id, a link
+ * slave's master_device_id, a gateway's version, ...): device.json keeps every
+ * argument under its own name, and what identifies a device is shown. */
+static void
+add_arguments (EpDetails *d, const EpDeviceInfo *info)
+{
+  const EpKind *kind = ep_kind_by_name (ep_device_info_field (info, EP_FIELD_KIND));
+  for (guint i = 0; kind != NULL && i < ep_kind_n_args (kind); i++)
+    {
+      const char *name = kind->args[i].name;
+      const char *value = ep_device_info_get (info, name);
+      if (kind->args[i].type == 's' && value != NULL && ep_details_lookup (d, name) == NULL &&
+          ep_is_plain_text (value))
+        add (d, name, 's', value, 0);
+    }
+}
+
 void
 ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_path,
                    gboolean reprovisioned)
@@ -163,6 +180,7 @@ ep_record_details (EpDetails *d, const EpDeviceInfo *info, const char *keystore_
       if (i == EP_FIELD_PROVISIONED_AT)
         add_computed (d, info, keystore_path, reprovisioned);
     }
+  add_arguments (d, info);
 }
 
 void

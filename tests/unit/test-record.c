@@ -275,6 +275,51 @@ test_details (Fixture *f, gconstpointer data)
     }
 }
 
+/* Every text argument of a kind is a detail under its own name: what
+ * identifies a Lua device (runtime_id, blueprint_id) or a LINK slave
+ * (master_device_id) is never lost between the call and GetDevice. */
+static void
+test_details_arguments (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *kind, *body;
+  } cases[] = {
+    { "lua_device", "{\"device_id\":\"lua-1\",\"slug\":\"gas-sensor-1\"}" },
+    { "link_slave", "{\"device_id\":\"slave-1\"}" },
+    { "vucm", "{\"device_id\":\"vucm-1\"}" },
+  };
+  for (size_t c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr (EpArgs) args = unit_args_seed (cases[c].kind);
+      g_autoptr (EpApiResult) r = parse (args, cases[c].body);
+      g_autoptr (JsonObject) meta = ep_record_metadata (args, r, "gateway");
+      g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
+      g_auto (EpDetails) details = { 0 };
+      ep_record_details (&details, info, "/ks", FALSE);
+      const EpKind *kind = args->kind;
+      for (guint i = 0; i < ep_kind_n_args (kind); i++)
+        if (kind->args[i].type == 's')
+          assert_string (&details, kind->args[i].name, args->str[i]);
+      /* Each key once. */
+      for (guint i = 0; i < details.n; i++)
+        for (guint j = i + 1; j < details.n; j++)
+          g_assert_cmpstr (details.items[i].key, !=, details.items[j].key);
+    }
+  /* The gateway, the kind with the most: within the fixed capacity. */
+  g_autoptr (EpArgs) gargs = unit_args_seed ("gateway");
+  g_autoptr (JsonObject) gmeta = json_object_new ();
+  json_object_set_string_member (gmeta, "kind", "gateway");
+  json_object_set_string_member (gmeta, "device_id", "gw-1");
+  for (guint i = 0; i < ep_kind_n_args (gargs->kind); i++)
+    if (gargs->kind->args[i].type == 's')
+      json_object_set_string_member (gmeta, gargs->kind->args[i].name, gargs->str[i]);
+  g_autoptr (EpDeviceInfo) ginfo = ep_device_info_new (gmeta);
+  g_auto (EpDetails) gdetails = { 0 };
+  ep_record_details (&gdetails, ginfo, "/ks", FALSE);
+  assert_string (&gdetails, "site_timezone", ep_args_get (gargs, "site_timezone"));
+  assert_string (&gdetails, "gateway_version", ep_args_get (gargs, "gateway_version"));
+}
+
 /* ---- what the index keeps of device.json --------------------------------- */
 
 static void
@@ -433,6 +478,7 @@ main (int argc, char **argv)
   ADD ("/record/device-json", test_device_json);
   ADD ("/record/device-json-kinds", test_device_json_kinds);
   ADD ("/record/details", test_details);
+  ADD ("/record/details-arguments", test_details_arguments);
   ADD ("/record/device-info", test_device_info);
   ADD ("/record/update", test_update);
 #undef ADD

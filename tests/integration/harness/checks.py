@@ -33,7 +33,11 @@ DETAIL_TYPES = {"kind": "s", "device_id": "s", "slug": "s", "site_id": "s", "har
                 "name": "s", "provisioned_at": "s", "reprovisioned": "b", "keystore_path": "s",
                 "protocol": "s", "mqtt_host": "s", "mqtt_port": "u", "channel_id": "s",
                 "credentials_updated_at": "s", "username": "s", "certificate_not_before": "x",
-                "certificate_not_after": "x", "certificate_sha256": "s"}
+                "certificate_not_after": "x", "certificate_sha256": "s",
+                # Every text argument of a kind is shown under its own name.
+                "device_type": "s", "master_device_id": "s", "runtime_id": "s",
+                "blueprint_id": "s", "gateway_version": "s", "site_name": "s",
+                "site_timezone": "s"}
 
 
 class ProvisioningChecks:
@@ -69,9 +73,11 @@ class ProvisioningChecks:
         k = KINDS[kind]
         exp = {"kind": kind, "device_id": device_id, "reprovisioned": reprovisioned,
                "keystore_path": self.H.device_dir(device_id)}
-        for key in ("site_id", "hardware_id"):
-            if key in args:
-                exp[key] = args[key]
+        # Every text argument under its own name (the protocol is the
+        # config's, below): what identifies the device, lossless.
+        for key, value in args.items():
+            if isinstance(value, str) and key != "protocol":
+                exp[key] = value
         if k.has_config:
             protocol = args.get("protocol", "MQTTS")
             exp.update(protocol=protocol, mqtt_host="mqtt.standin.invalid",
