@@ -40,6 +40,7 @@ typedef struct {
   gboolean idempotent;
   gint64 deadline;
   guint attempts;
+  long attempt_ms;            /* the current attempt's time limit */
   guint retry_after_s;     /* the last answer's Retry-After, clamped */
   gboolean wait_too_long;  /* ... and it left no room for another attempt */
   EpWipeBuffer response;      /* may hold credentials */
@@ -187,6 +188,7 @@ setup_easy (Transfer *t, gint64 remaining_us)
   EpHttp *http = t->http;
   const EpEndpoint *ep = ep_config_endpoint (http->config, t->target);
   long attempt_ms = MAX ((long) MIN (http->config->timeout * 1000, remaining_us / 1000), 1L);
+  t->attempt_ms = attempt_ms;
 
   if (t->easy == NULL && http->idle_easy->len > 0)
     t->easy = g_ptr_array_steal_index_fast (http->idle_easy, http->idle_easy->len - 1);
@@ -357,11 +359,26 @@ never_reached (CURL *easy, CURLcode rc)
          rc == CURLE_COULDNT_CONNECT || sent == 0;
 }
 
+/* Why an attempt that got no answer failed, in a few words for the debug
+ * log: "timeout after 10 s", "connection refused", libcurl's text. */
+static char *
+attempt_failure (Transfer *t, CURLcode rc)
+{
+  long os_errno = 0;
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return g_strdup_printf ("timeout after %g s", (double) t->attempt_ms / 1000);
+  if (rc == CURLE_COULDNT_CONNECT &&
+      curl_easy_getinfo (t->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
+    return g_ascii_strdown (g_strerror ((int) os_errno), -1);
+  return g_strdup (t->errbuf[0] ? t->errbuf : curl_easy_strerror (rc));
+}
+
 /* Schedules another attempt, or returns FALSE when the deadline leaves no
  * room for one. Backoff doubles per attempt with jitter, and is at least
- * what the server asked for in Retry-After. */
+ * what the server asked for in Retry-After. @why is why the attempt
+ * failed. */
 static gboolean
-schedule_retry (Transfer *t, gint64 retry_after_us)
+schedule_retry (Transfer *t, gint64 retry_after_us, const char *why)
 {
   if (t->attempts > t->http->config->retries)
     return FALSE;
@@ -373,8 +390,8 @@ schedule_retry (Transfer *t, gint64 retry_after_us)
       t->wait_too_long = backoff == retry_after_us;
       return FALSE;
     }
-  ep_debug ("http: attempt %u to %s failed, retrying in %" G_GINT64_FORMAT " ms", t->attempts,
-            t->url, backoff / 1000);
+  ep_debug ("http: attempt %u to %s failed (%s), retrying in %" G_GINT64_FORMAT " ms",
+            t->attempts, t->url, why, backoff / 1000);
   t->backoff = g_timeout_source_new ((guint) (backoff / 1000));
   g_source_set_callback (t->backoff, on_backoff_done, t, NULL);
   g_source_attach (t->backoff, NULL);
@@ -398,11 +415,17 @@ transfer_done (Transfer *t, CURLcode rc)
     {
       gboolean transient = status >= 500 || status == 429;
       t->retry_after_s = (guint) CLAMP (retry_after, 0, MAX_RETRY_AFTER_S);
-      if (transient && t->idempotent &&
-          schedule_retry (t, (gint64) t->retry_after_s * G_TIME_SPAN_SECOND))
-        pump_queue (http);
-      else
-        finish (t, EP_HTTP_RESPONSE, status, NULL);
+      if (transient && t->idempotent)
+        {
+          char why[32];
+          g_snprintf (why, sizeof why, "HTTP %ld", status);
+          if (schedule_retry (t, (gint64) t->retry_after_s * G_TIME_SPAN_SECOND, why))
+            {
+              pump_queue (http);
+              return;
+            }
+        }
+      finish (t, EP_HTTP_RESPONSE, status, NULL);
       return;
     }
   if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
@@ -412,10 +435,14 @@ transfer_done (Transfer *t, CURLcode rc)
     }
 
   gboolean tls = is_tls_failure (rc);
-  if (!tls && (t->idempotent || never_reached (t->easy, rc)) && schedule_retry (t, 0))
+  if (!tls && (t->idempotent || never_reached (t->easy, rc)))
     {
-      pump_queue (http);
-      return;
+      g_autofree char *why = attempt_failure (t, rc);
+      if (schedule_retry (t, 0, why))
+        {
+          pump_queue (http);
+          return;
+        }
     }
   const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror (rc);
   g_autofree char *msg =

@@ -108,3 +108,37 @@ ep_log (EpLogLevel level, const char *fmt, ...)
   else
     fprintf (stderr, "enapter-provisiond: %s\n", line);
 }
+
+/* GLib's own messages (GLib, GIO, json-glib) as our lines: with a priority
+ * under journald, escaped and redacted like every other line. */
+static GLogWriterOutput
+glib_writer (GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  if (g_log_writer_default_would_drop (flags, NULL))
+    return G_LOG_WRITER_HANDLED;
+  const char *domain = NULL, *message = NULL;
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0)
+        domain = fields[i].value;
+      else if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
+        message = fields[i].value;
+    }
+  EpLogLevel level = EP_LOG_DEBUG;
+  if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    level = EP_LOG_ERROR;
+  else if (flags & G_LOG_LEVEL_WARNING)
+    level = EP_LOG_WARNING;
+  else if (flags & G_LOG_LEVEL_MESSAGE)
+    level = EP_LOG_NOTICE;
+  else if (flags & G_LOG_LEVEL_INFO)
+    level = EP_LOG_INFO;
+  ep_log (level, "%s: %s", domain ? domain : "glib", message ? message : "(no message)");
+  return G_LOG_WRITER_HANDLED;
+}
+
+void
+ep_log_take_glib (void)
+{
+  g_log_set_writer_func (glib_writer, NULL, NULL);
+}

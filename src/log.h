@@ -22,6 +22,10 @@ gboolean ep_log_enabled (EpLogLevel level);
 
 void ep_log (EpLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
+/* Routes GLib's log messages (g_warning and friends, from GLib and the
+ * libraries on it) through ep_log. Call once, early in main(). */
+void ep_log_take_glib (void);
+
 /* @s as printable text of at most about @max bytes: control and format
  * characters (bidirectional overrides among them) and invalid UTF-8 become
  * \n, \xHH or \u{HHHH} escapes (a backslash stays as it is: it cannot end a

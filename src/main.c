@@ -315,6 +315,7 @@ main (int argc, char **argv)
    * apiece after a burst for no gain. */
   mallopt (M_ARENA_MAX, 1);
 
+  ep_log_take_glib ();
   if (!parse_options (argc, argv, &opts))
     return 2;
   if (opts.version)

@@ -90,6 +90,31 @@ test_level_names (void)
   g_assert_cmpint (EP_LOG_NOTICE, <, EP_LOG_INFO);
 }
 
+/* Under journald every line carries a priority, GLib's own messages too,
+ * escaped like ours. */
+static void
+test_glib_messages (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_setenv ("JOURNAL_STREAM", "8:12345", TRUE);
+      ep_log_take_glib ();
+      /* g_test_init made warnings fatal; the daemon's are not. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);
+      g_log ("GLib-GIO", G_LOG_LEVEL_WARNING, "a warning\n<0>FORGED");
+      g_log ("Json", G_LOG_LEVEL_MESSAGE, "a message");
+      g_log ("GLib", G_LOG_LEVEL_CRITICAL, "a critical");
+      /* Dropped, as GLib drops it without G_MESSAGES_DEBUG. */
+      g_log ("GLib", G_LOG_LEVEL_DEBUG, "a debug line");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("<4>GLib-GIO: a warning\\n<0>FORGED\n"
+                             "<5>Json: a message\n<3>GLib: a critical\n");
+  g_test_trap_assert_stderr_unmatched ("*debug line*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -99,5 +124,6 @@ main (int argc, char **argv)
   g_test_add_func ("/log/escape-controls-and-bad-utf8", test_escape_controls_and_bad_utf8);
   g_test_add_func ("/log/escape-is-bounded", test_escape_is_bounded);
   g_test_add_func ("/log/level-names", test_level_names);
+  g_test_add_func ("/log/glib-messages-have-a-priority", test_glib_messages);
   return g_test_run ();
 }
