@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,48 @@ ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **da
     }
   close (fd);
   return problem;
+}
+
+static gboolean
+token_is_valid (const char *token)
+{
+  if (*token == '\0' || strlen (token) > EP_MAX_TOKEN_BYTES)
+    return FALSE;
+  /* It goes into an HTTP header: visible ASCII only, no CR/LF injection. */
+  for (const char *c = token; *c; c++)
+    if (*c < 0x21 || *c > 0x7e)
+      return FALSE;
+  return TRUE;
+}
+
+char *
+ep_config_read_token (const char *path, char **token)
+{
+  *token = NULL;
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  /* Two bytes more than a token: a line end, and a sign of more. */
+  g_autofree char *problem =
+    ep_config_read_file (path, EP_MAX_TOKEN_BYTES + 2, EP_FILE_PRIVATE, &data, &len);
+  if (problem != NULL)
+    return g_strdup_printf ("%s; a token file must be a regular file of at most %d bytes that "
+                            "only its owner, root or the daemon's user, may read (chmod 0600)",
+                            problem, EP_MAX_TOKEN_BYTES);
+  /* A NUL would silently cut the token short. */
+  gboolean has_nul = memchr (data, '\0', len) != NULL;
+  g_strchomp (data);
+  /* An empty credential stands for "none" (the unit's fallback for a
+   * missing token file): calls needing it fail with AuthenticationFailed. */
+  if (!has_nul && *data == '\0')
+    return NULL;
+  if (has_nul || !token_is_valid (data))
+    {
+      explicit_bzero (data, len);
+      return g_strdup_printf ("must hold one token of 1-%d visible ASCII characters; write "
+                              "the token alone into it", EP_MAX_TOKEN_BYTES);
+    }
+  *token = g_steal_pointer (&data);
+  return NULL;
 }
 
 /* A CA file holds no secret: an encrypted block is refused rather than

@@ -1,7 +1,7 @@
 /* The files the configuration names, read and checked once at start for
- * config.c: token files (small, regular, private) and CA files (they must
- * hold a certificate); and the text of a value. For config.c and
- * consumers.c (its [Consumer] sections) only. */
+ * config.c: token files (small, regular, private, one token) and CA files
+ * (they must hold a certificate); and the text of a value. For config.c
+ * only. */
 #pragma once
 
 #include <glib.h>
@@ -22,6 +22,16 @@ char *ep_config_read_file (const char *path, gsize max, EpFileAccess access, cha
 /* Checks that @path is a PEM bundle holding at least one certificate, as
  * libcurl will load it. Returns NULL, or what is wrong as above. */
 char *ep_config_check_ca_file (const char *path);
+
+/* Reads the token file @path: private (EP_FILE_PRIVATE) and holding one
+ * token of 1-EP_MAX_TOKEN_BYTES visible ASCII characters, with a line end or
+ * not. Returns NULL with the token in @token (NULL for an empty file: no
+ * token), or what is wrong and what to do, as a phrase to follow the path;
+ * it never quotes the file's contents. */
+char *ep_config_read_token (const char *path, char **token);
+
+/* The longest token accepted. */
+#define EP_MAX_TOKEN_BYTES 4096
 
 /* The largest CA bundle accepted (the system's whole store is ~200 KiB). */
 #define EP_MAX_CA_FILE_BYTES (1024 * 1024)

@@ -1,170 +1,28 @@
+/* The configuration file (see config.h): the key table, the walk over the
+ * file's lines that applies it, and the checks that need the whole file
+ * (tokens, durations, CA files, groups). Every problem is collected with
+ * its line (config-check.h); the configuration is refused when there is
+ * any. */
 #include "config.h"
+#include "config-check.h"
 #include "config-files.h"
+#include "config-names.h"
+#include "config-values.h"
 #include "consumers.h"
 
 #include <grp.h>
-#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 G_DEFINE_QUARK (ep-config-error-quark, ep_config_error)
 
-#define MAX_TOKEN_BYTES 4096
 #define DEFAULT_CLOUD_URL "https://api.enapter.com"
 #define DEFAULT_KEYSTORE "/var/lib/enapter-provisiond/keystore"
 #define DEFAULT_ACCESS_GROUP "enapter-provisioning"
-#define MAX_GROUP_NAME 256
 /* libdbus, GDBus and sd-bus clients give up on a method call after 25 s by
  * default; a call must be answered before that. */
 #define CLIENT_TIMEOUT 25
-
-typedef struct KeySpec KeySpec;
-
-/* A parser stores the value at @dest or returns FALSE with @problem set to
- * what is wrong with it (never echoing secrets). */
-typedef gboolean (*ValueParser) (const KeySpec *spec, const char *value, void *dest,
-                                 char **problem);
-
-struct KeySpec {
-  const char *group;
-  const char *key;
-  ValueParser parse;
-  size_t offset;
-  guint min, max;            /* whole numbers */
-};
-
-static gboolean
-parse_url (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  /* Messages quote the URL without user info: it may hold a password. */
-  g_autoptr (GUri) uri = g_uri_parse (value, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    {
-      *problem = strchr (value, '@')
-                     ? g_strdup ("is not an absolute URL such as https://api.enapter.com")
-                     : g_strdup_printf ("'%s' is not an absolute URL such as "
-                                        "https://api.enapter.com", value);
-      return FALSE;
-    }
-  g_autofree char *shown = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
-  const char *scheme = g_uri_get_scheme (uri);
-  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
-    {
-      *problem = g_strdup_printf ("'%s' must start with http:// or https://", shown);
-      return FALSE;
-    }
-  if (g_uri_get_userinfo (uri) || g_uri_get_query (uri) || g_uri_get_fragment (uri))
-    {
-      *problem = g_strdup_printf ("'%s' must not carry user info, a query or a fragment", shown);
-      return FALSE;
-    }
-  char *url = g_strdup (value);
-  for (size_t n = strlen (url); n > 0 && url[n - 1] == '/'; n--)
-    url[n - 1] = '\0';
-  *(char **) dest = url;
-  return TRUE;
-}
-
-static gboolean
-parse_path (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  if (!g_path_is_absolute (value))
-    {
-      *problem = g_strdup_printf ("'%s' is not an absolute path", value);
-      return FALSE;
-    }
-  *(char **) dest = g_strdup (value);
-  return TRUE;
-}
-
-static gboolean
-parse_target (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  static const char *const names[] = { [EP_TARGET_CLOUD] = "cloud",
-                                       [EP_TARGET_GATEWAY] = "gateway",
-                                       [EP_TARGET_AUTO] = "auto" };
-  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
-    if (strcmp (value, names[i]) == 0)
-      {
-        *(EpTarget *) dest = (EpTarget) i;
-        return TRUE;
-      }
-  *problem = g_strdup_printf ("'%s' must be gateway, cloud or auto", value);
-  return FALSE;
-}
-
-static gboolean
-parse_uint (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  guint64 n;
-  if (!g_ascii_string_to_unsigned (value, 10, spec->min, spec->max, &n, NULL))
-    {
-      *problem = g_strdup_printf ("'%s' must be a whole number from %u to %u", value, spec->min,
-                                  spec->max);
-      return FALSE;
-    }
-  *(guint *) dest = (guint) n;
-  return TRUE;
-}
-
-static gboolean
-parse_seconds (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  char *end = NULL;
-  double s = g_ascii_strtod (value, &end);
-  if (end == value || *end != '\0' || !isfinite (s) || s < 0.01 || s > 3600)
-    {
-      *problem = g_strdup_printf ("'%s' must be a number of seconds from 0.01 to 3600", value);
-      return FALSE;
-    }
-  *(double *) dest = s;
-  return TRUE;
-}
-
-static gboolean
-group_char_ok (const char *name, size_t i, size_t len)
-{
-  char c = name[i];
-  return g_ascii_isalnum (c) || c == '_' || c == '.' || c == '@' || (c == '-' && i > 0) ||
-         (c == '$' && i == len - 1);
-}
-
-/* Checked before the name reaches NSS, which aborts on a huge one. */
-static gboolean
-parse_group (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  size_t len = strlen (value);
-  if (len > MAX_GROUP_NAME)
-    {
-      *problem = g_strdup_printf ("the value is %zu bytes long, but a group name has at most %d; "
-                                  "give an existing group's name", len, MAX_GROUP_NAME);
-      return FALSE;
-    }
-  for (size_t i = 0; i < len; i++)
-    if (!group_char_ok (value, i, len))
-      {
-        g_autofree char *shown = g_strescape (value, NULL);
-        *problem = g_strdup_printf ("'%s' is not a group name: letters, digits, '.', '_', '@' "
-                                    "and '-' (not first), and a final '$' are allowed", shown);
-        return FALSE;
-      }
-  *(char **) dest = g_strdup (value);
-  return TRUE;
-}
-
-static gboolean
-parse_bool (const KeySpec *spec, const char *value, void *dest, char **problem)
-{
-  static const char *const yes[] = { "yes", "true", "on", "1", NULL };
-  static const char *const no[] = { "no", "false", "off", "0", NULL };
-  if (!g_strv_contains (yes, value) && !g_strv_contains (no, value))
-    {
-      *problem = g_strdup_printf ("'%s' must be yes or no", value);
-      return FALSE;
-    }
-  *(gboolean *) dest = g_strv_contains (yes, value);
-  return TRUE;
-}
+#define CONSUMER_PREFIX "Consumer "
 
 /* Token files are parsed after the table, so their paths land here first. */
 typedef struct {
@@ -175,51 +33,67 @@ typedef struct {
 } Parsed;
 
 #define KEY(group_, key_, parse_, field)                                                   \
-  { .group = group_, .key = key_, .parse = parse_, .offset = offsetof (Parsed, field) }
+  { .group = group_, .key = key_, .parse = ep_config_parse_##parse_,                        \
+    .offset = offsetof (Parsed, field) }
 #define NUMBER(group_, key_, field, min_, max_)                                             \
-  { .group = group_, .key = key_, .parse = parse_uint, .offset = offsetof (Parsed, field),    \
-    .min = min_, .max = max_ }
+  { .group = group_, .key = key_, .parse = ep_config_parse_uint,                            \
+    .offset = offsetof (Parsed, field), .min = min_, .max = max_ }
 
-static const KeySpec keys[] = {
-  KEY ("Cloud", "URL", parse_url, config.cloud.url),
-  KEY ("Cloud", "TokenFile", parse_path, cloud_token_file),
-  KEY ("Cloud", "CAFile", parse_path, config.cloud.ca_file),
-  KEY ("Gateway", "URL", parse_url, config.gateway.url),
-  KEY ("Gateway", "TokenFile", parse_path, gateway_token_file),
-  KEY ("Gateway", "CAFile", parse_path, config.gateway.ca_file),
-  KEY ("Provisioning", "DefaultTarget", parse_target, config.default_target),
+static const EpKeySpec keys[] = {
+  KEY ("Cloud", "URL", url, config.cloud.url),
+  KEY ("Cloud", "TokenFile", path, cloud_token_file),
+  KEY ("Cloud", "CAFile", path, config.cloud.ca_file),
+  KEY ("Gateway", "URL", url, config.gateway.url),
+  KEY ("Gateway", "TokenFile", path, gateway_token_file),
+  KEY ("Gateway", "CAFile", path, config.gateway.ca_file),
+  KEY ("Provisioning", "DefaultTarget", target, config.default_target),
   NUMBER ("Provisioning", "MaxConcurrent", config.max_concurrent, 1, 1024),
   NUMBER ("Provisioning", "MaxQueued", config.max_queued, 0, 65536),
-  KEY ("Provisioning", "Timeout", parse_seconds, config.timeout),
-  KEY ("Provisioning", "Deadline", parse_seconds, config.deadline),
+  KEY ("Provisioning", "Timeout", seconds, config.timeout),
+  KEY ("Provisioning", "Deadline", seconds, config.deadline),
   NUMBER ("Provisioning", "Retries", config.retries, 0, 20),
-  KEY ("Provisioning", "KeepConnections", parse_seconds, config.keep_connections),
+  KEY ("Provisioning", "KeepConnections", seconds, config.keep_connections),
   NUMBER ("Service", "IdleTimeout", config.idle_timeout, 0, 86400),
-  KEY ("Renewal", "Auto", parse_bool, config.renewal_auto),
+  KEY ("Renewal", "Auto", bool, config.renewal_auto),
   NUMBER ("Renewal", "At", config.renewal_at, 1, 99),
   NUMBER ("Renewal", "RetryInterval", config.renewal_retry_interval, 1, 86400),
-  KEY ("Keystore", "Path", parse_path, config.keystore_path),
-  KEY ("Keystore", "Group", parse_group, keystore_group),
-  KEY ("Access", "Group", parse_group, config.access_group),
+  KEY ("Keystore", "Path", path, config.keystore_path),
+  KEY ("Keystore", "Group", group, keystore_group),
+  KEY ("Access", "Group", group, config.access_group),
 };
+static const EpKeyTable table = { keys, G_N_ELEMENTS (keys) };
 
-static const KeySpec *
-find_key (const char *group, const char *key)
+/* One reading of a file: what is parsed, what is wrong, and which values
+ * were refused, so that checks built on them (a Timeout against a refused
+ * Deadline) do not report the default in their place. */
+typedef struct {
+  Parsed p;
+  const EpConfigIndex *index;
+  EpConfigProblems *problems;
+  GHashTable *refused;       /* "section\037key" of refused values */
+} Load;
+
+static void
+refuse (Load *l, const EpConfigEntry *e, const char *problem)
 {
-  for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
-    if (strcmp (keys[i].group, group) == 0 && strcmp (keys[i].key, key) == 0)
-      return &keys[i];
-  return NULL;
+  ep_config_problems_add (l->problems, e->line, e->section, e->key, "%s", problem);
+  g_hash_table_add (l->refused, g_strconcat (e->section, "\037", e->key, NULL));
 }
 
 static gboolean
-known_group (const char *group)
+refused (const Load *l, const char *section, const char *key)
 {
-  for (size_t i = 0; i < G_N_ELEMENTS (keys); i++)
-    if (strcmp (keys[i].group, group) == 0)
-      return TRUE;
-  return FALSE;
+  g_autofree char *id = g_strconcat (section, "\037", key, NULL);
+  return g_hash_table_contains (l->refused, id);
 }
+
+static guint
+line_of (const Load *l, const char *section, const char *key)
+{
+  return ep_config_index_line (l->index, section, key);
+}
+
+/* ---- keys ----------------------------------------------------------------- */
 
 static void
 set_defaults (EpConfig *c)
@@ -241,57 +115,140 @@ set_defaults (EpConfig *c)
   c->consumers = g_ptr_array_new_with_free_func ((GDestroyNotify) ep_consumer_free);
 }
 
-/* Frees the previous value of string-typed keys before a parser overwrites
- * it, so defaults do not leak. */
-static gboolean
-is_string_key (const KeySpec *spec)
+static void
+apply_key (Load *l, const EpKeySpec *spec, const EpConfigEntry *e)
 {
-  return spec->parse == parse_url || spec->parse == parse_path || spec->parse == parse_group;
-}
+  g_autofree char *value = ep_config_clean_value (e->value);
+  void *dest = (char *) &l->p + spec->offset;
 
-static gboolean
-apply_key (Parsed *p, const char *name, const KeySpec *spec, const char *raw, GError **error)
-{
-  g_autofree char *value = ep_config_clean_value (raw);
-  void *dest = (char *) p + spec->offset;
-
-  if (is_string_key (spec))
+  /* Frees the previous value (a default) before the parser overwrites it. */
+  if (ep_config_parser_is_string (spec->parse))
     g_clear_pointer ((char **) dest, g_free);
   /* An empty value means "unset": the default, or nothing. */
   if (*value == '\0')
-    return TRUE;
-
+    return;
   g_autofree char *problem = NULL;
   if (!spec->parse (spec, value, dest, &problem))
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: %s", name, spec->group,
-                   spec->key, problem);
-      return FALSE;
-    }
-  return TRUE;
+    refuse (l, e, problem);
 }
 
-static gboolean
-token_is_valid (const char *token)
+static void
+table_key (Load *l, const EpConfigEntry *e)
 {
-  if (*token == '\0' || strlen (token) > MAX_TOKEN_BYTES)
-    return FALSE;
-  /* It goes into an HTTP header: visible ASCII only, no CR/LF injection. */
-  for (const char *c = token; *c; c++)
-    if (*c < 0x21 || *c > 0x7e)
-      return FALSE;
-  return TRUE;
+  const EpKeySpec *spec = ep_config_table_find (&table, e->section, e->key);
+  if (spec != NULL)
+    {
+      apply_key (l, spec, e);
+      return;
+    }
+  ep_config_unknown_key (&table, e, NULL, NULL, l->problems);
 }
+
+/* The consumer of the section @e heads: a repeated section (the index
+ * reported it) adds to the first, as GKeyFile merges them. */
+static EpConsumer *
+consumer_section (Load *l, const EpConfigEntry *e)
+{
+  GPtrArray *all = l->p.config.consumers;
+  const char *name = e->section + strlen (CONSUMER_PREFIX);
+  for (guint i = 0; i < all->len; i++)
+    if (strcmp (((EpConsumer *) all->pdata[i])->name, name) == 0)
+      return all->pdata[i];
+  if (all->len == EP_MAX_CONSUMERS)
+    ep_config_problems_add (l->problems, e->line, e->section, NULL, "more than %d consumer "
+                            "sections; give consumers that share devices one group",
+                            EP_MAX_CONSUMERS);
+  g_ptr_array_add (all, ep_consumer_new (name));
+  return all->pdata[all->len - 1];
+}
+
+static void
+consumer_key (Load *l, EpConsumer *c, const EpConfigEntry *e)
+{
+  if (!g_strv_contains (ep_consumer_keys, e->key))
+    {
+      ep_config_unknown_key (&table, e, ep_consumer_keys, "a consumer section", l->problems);
+      return;
+    }
+  g_autofree char *value = ep_config_clean_value (e->value);
+  g_autofree char *problem = NULL;
+  if (!ep_consumer_set (c, e->key, value, &problem))
+    refuse (l, e, problem);
+}
+
+/* What each consumer section lacks once all is read; not what a refused
+ * value left out, which is reported already. */
+static void
+check_consumers (Load *l)
+{
+  GPtrArray *all = l->p.config.consumers;
+  for (guint i = 0; i < all->len; i++)
+    {
+      const EpConsumer *c = all->pdata[i];
+      g_autofree char *section = g_strconcat (CONSUMER_PREFIX, c->name, NULL);
+      EpConsumerLack lacks[EP_CONSUMER_MAX_LACKS];
+      guint n = ep_consumer_check (c, lacks);
+      for (guint k = 0; k < n; k++)
+        {
+          gboolean reported = FALSE;
+          guint line = 0;
+          for (size_t j = 0; lacks[k].keys[j]; j++)
+            {
+              reported = reported || refused (l, section, lacks[k].keys[j]);
+              line = MAX (line, line_of (l, section, lacks[k].keys[j]));
+            }
+          if (reported)
+            continue;
+          g_autofree char *keys_shown = g_strjoinv (", ", (char **) lacks[k].keys);
+          ep_config_problems_add (l->problems, line ? line : line_of (l, section, NULL),
+                                  section, keys_shown, "%s", lacks[k].problem);
+        }
+    }
+}
+
+/* Every line of the index in file order, as GKeyFile would read them. */
+static void
+walk (Load *l)
+{
+  EpConsumer *consumer = NULL;
+  gboolean known = FALSE;
+  for (guint i = 0; i < ep_config_index_len (l->index); i++)
+    {
+      const EpConfigEntry *e = ep_config_index_get (l->index, i);
+      if (e->key == NULL)
+        {
+          consumer = NULL;
+          known = FALSE;
+          if (ep_consumer_is_section (e->section))
+            consumer = consumer_section (l, e);
+          else if (ep_config_table_has_group (&table, e->section))
+            known = TRUE;
+          else
+            ep_config_unknown_section (&table, e, l->problems);
+        }
+      else if (e->section == NULL)
+        ep_config_key_outside (&table, e, l->problems);
+      else if (consumer != NULL)
+        consumer_key (l, consumer, e);
+      else if (known)
+        table_key (l, e);
+      /* An unknown section's keys: which ones it should have is unknown. */
+    }
+}
+
+/* ---- what needs the whole file -------------------------------------------- */
 
 /* Reads the token from the configured file, or from the systemd credential
- * when no file is configured. Never puts the token in a message. */
-static gboolean
-load_token (EpEndpoint *ep, const char *name, const char *section, const char *file,
-            GError **error)
+ * when no file is configured. */
+static void
+load_token (Load *l, EpEndpoint *ep, const char *section, const char *file)
 {
   g_autofree char *path = NULL;
   const char *creds = g_getenv ("CREDENTIALS_DIRECTORY");
 
+  /* A TokenFile refused is not replaced by the credential. */
+  if (refused (l, section, "TokenFile"))
+    return;
   if (file != NULL)
     path = g_strdup (file);
   else if (creds != NULL)
@@ -299,103 +256,72 @@ load_token (EpEndpoint *ep, const char *name, const char *section, const char *f
       g_autofree char *base = g_strdup_printf ("%s-token", ep->name);
       path = g_build_filename (creds, base, NULL);
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
-        return TRUE;
+        return;
     }
   else
-    return TRUE;
+    return;
 
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autofree char *problem =
-    ep_config_read_file (path, MAX_TOKEN_BYTES + 2, EP_FILE_PRIVATE, &data, &len);
+  g_autofree char *problem = ep_config_read_token (path, &ep->token);
   if (problem != NULL)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [%s] TokenFile: %s %s; a token file must be a regular file of at most "
-                   "%d bytes that only its owner, root or the daemon's user, may read "
-                   "(chmod 0600)", name, section, path, problem, MAX_TOKEN_BYTES);
-      return FALSE;
-    }
-  /* A NUL would silently cut the token short. */
-  gboolean has_nul = memchr (data, '\0', len) != NULL;
-  g_strchomp (data);
-  /* An empty credential stands for "none" (the unit's fallback for a
-   * missing token file): calls needing it fail with AuthenticationFailed. */
-  if (!has_nul && *data == '\0')
-    return TRUE;
-  if (has_nul || !token_is_valid (data))
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [%s] TokenFile: %s must hold one token of 1-%d visible ASCII characters",
-                   name, section, path, MAX_TOKEN_BYTES);
-      explicit_bzero (data, len);
-      return FALSE;
-    }
-  ep->token = g_steal_pointer (&data);
-  ep->token_source = g_steal_pointer (&path);
-  return TRUE;
+    ep_config_problems_add (l->problems, file ? line_of (l, section, "TokenFile") : 0, section,
+                            "TokenFile", "%s %s", path, problem);
+  else if (ep->token != NULL)
+    ep->token_source = g_steal_pointer (&path);
 }
 
 /* A call must be answered before its caller gives up on it: past that the
  * work goes on unseen and the caller's retry meets Busy. */
-static gboolean
-check_durations (const EpConfig *c, const char *name, GError **error)
+static void
+check_durations (Load *l)
 {
+  const EpConfig *c = &l->p.config;
+  if (refused (l, "Provisioning", "Deadline"))
+    return;
   if (c->deadline >= CLIENT_TIMEOUT)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [Provisioning] Deadline: %g s is too long: D-Bus clients (libdbus, "
-                   "GDBus, sd-bus) give up on a call after %d s by default while the daemon "
-                   "would go on with it; set it under %d", name, c->deadline, CLIENT_TIMEOUT,
-                   CLIENT_TIMEOUT);
-      return FALSE;
-    }
-  if (c->timeout > c->deadline)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [Provisioning] Timeout: %g s is longer than [Provisioning] Deadline "
-                   "(%g s), which bounds every attempt; lower Timeout or raise Deadline (under "
-                   "%d)", name, c->timeout, c->deadline, CLIENT_TIMEOUT);
-      return FALSE;
-    }
-  return TRUE;
+    ep_config_problems_add (l->problems, line_of (l, "Provisioning", "Deadline"),
+                            "Provisioning", "Deadline", "%g s is too long: D-Bus clients "
+                            "(libdbus, GDBus, sd-bus) give up on a call after %d s by default "
+                            "while the daemon would go on with it; set it under %d",
+                            c->deadline, CLIENT_TIMEOUT, CLIENT_TIMEOUT);
+  else if (c->timeout > c->deadline && !refused (l, "Provisioning", "Timeout"))
+    ep_config_problems_add (l->problems, line_of (l, "Provisioning", "Timeout"),
+                            "Provisioning", "Timeout", "%g s is longer than [Provisioning] "
+                            "Deadline (%g s), which bounds every attempt; lower Timeout or "
+                            "raise Deadline (under %d)", c->timeout, c->deadline,
+                            CLIENT_TIMEOUT);
 }
 
 /* A CAFile libcurl cannot load fails every call: refuse it at start. */
-static gboolean
-check_ca_file (const EpEndpoint *ep, const char *name, const char *section, GError **error)
+static void
+check_ca_file (Load *l, const EpEndpoint *ep, const char *section)
 {
   if (ep->ca_file == NULL)
-    return TRUE;
+    return;
   g_autofree char *problem = ep_config_check_ca_file (ep->ca_file);
-  if (problem == NULL)
-    return TRUE;
-  g_set_error (error, EP_CONFIG_ERROR, 0,
-               "%s: [%s] CAFile: %s %s; give a PEM bundle (at most %d bytes) of the CA "
-               "certificates to trust, or leave CAFile unset for the system's CA store",
-               name, section, ep->ca_file, problem, EP_MAX_CA_FILE_BYTES);
-  return FALSE;
+  if (problem != NULL)
+    ep_config_problems_add (l->problems, line_of (l, section, "CAFile"), section, "CAFile",
+                            "%s %s; give a PEM bundle (at most %d bytes) of the CA "
+                            "certificates to trust, or leave CAFile unset for the system's CA "
+                            "store", ep->ca_file, problem, EP_MAX_CA_FILE_BYTES);
 }
 
-static gboolean
-resolve_groups (Parsed *p, const char *name, GError **error)
+static void
+resolve_groups (Load *l)
 {
+  Parsed *p = &l->p;
   EpConfig *c = &p->config;
   if (p->keystore_group != NULL)
     {
       struct group *gr = getgrnam (p->keystore_group);
+      c->keystore_group_set = gr != NULL;
+      c->keystore_gid = gr ? gr->gr_gid : 0;
       if (gr == NULL)
-        {
-          g_set_error (error, EP_CONFIG_ERROR, 0,
-                       "%s: [Keystore] Group: no group named '%s'; create it or name an "
-                       "existing group", name, p->keystore_group);
-          return FALSE;
-        }
-      c->keystore_group_set = TRUE;
-      c->keystore_gid = gr->gr_gid;
+        ep_config_problems_add (l->problems, line_of (l, "Keystore", "Group"), "Keystore",
+                                "Group", "no group named '%s'; create it or name an existing "
+                                "group", p->keystore_group);
     }
   if (c->access_group == NULL)
-    return TRUE;
+    return;
   struct group *gr = getgrnam (c->access_group);
   c->access_gid_known = gr != NULL;
   c->access_gid = gr ? gr->gr_gid : 0;
@@ -403,24 +329,17 @@ resolve_groups (Parsed *p, const char *name, GError **error)
    * missing, as on a development machine, access narrows to root and the
    * daemon warns. A group named on purpose must exist. */
   if (gr == NULL && strcmp (c->access_group, DEFAULT_ACCESS_GROUP) != 0)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [Access] Group: no group named '%s'; create it, name an existing "
-                   "group, or leave the value empty to let only root call", name,
-                   c->access_group);
-      return FALSE;
-    }
-  return TRUE;
+    ep_config_problems_add (l->problems, line_of (l, "Access", "Group"), "Access", "Group",
+                            "no group named '%s'; create it, name an existing group, or leave "
+                            "the value empty to let only root call", c->access_group);
 }
 
-static gboolean
-resolve (Parsed *p, const char *name, GError **error)
+static void
+resolve (Load *l)
 {
-  EpConfig *c = &p->config;
-
-  if (!load_token (&c->cloud, name, "Cloud", p->cloud_token_file, error) ||
-      !load_token (&c->gateway, name, "Gateway", p->gateway_token_file, error))
-    return FALSE;
+  EpConfig *c = &l->p.config;
+  load_token (l, &c->cloud, "Cloud", l->p.cloud_token_file);
+  load_token (l, &c->gateway, "Gateway", l->p.gateway_token_file);
 
   /* An empty value means the default. */
   if (c->cloud.url == NULL)
@@ -429,89 +348,53 @@ resolve (Parsed *p, const char *name, GError **error)
     c->keystore_path = g_strdup (DEFAULT_KEYSTORE);
   if (c->default_target == EP_TARGET_AUTO)
     c->default_target = c->gateway.url ? EP_TARGET_GATEWAY : EP_TARGET_CLOUD;
-  else if (c->default_target == EP_TARGET_GATEWAY && c->gateway.url == NULL)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0,
-                   "%s: [Provisioning] DefaultTarget: 'gateway' needs [Gateway] URL to be set",
-                   name);
-      return FALSE;
-    }
+  else if (c->default_target == EP_TARGET_GATEWAY && c->gateway.url == NULL &&
+           !refused (l, "Gateway", "URL"))
+    ep_config_problems_add (l->problems, line_of (l, "Provisioning", "DefaultTarget"),
+                            "Provisioning", "DefaultTarget", "'gateway' needs [Gateway] URL "
+                            "to be set; set it, or choose cloud or auto");
 
-  return check_durations (c, name, error) && check_ca_file (&c->cloud, name, "Cloud", error) &&
-         check_ca_file (&c->gateway, name, "Gateway", error) &&
-         resolve_groups (p, name, error);
+  check_durations (l);
+  check_ca_file (l, &c->cloud, "Cloud");
+  check_ca_file (l, &c->gateway, "Gateway");
+  resolve_groups (l);
 }
 
-static void
-parsed_clear (Parsed *p)
-{
-  g_free (p->cloud_token_file);
-  g_free (p->gateway_token_file);
-  g_free (p->keystore_group);
-}
+/* ---- loading -------------------------------------------------------------- */
 
 static EpConfig *
-load_keyfile (GKeyFile *kf, const char *name, const char *path, GError **error)
+load_text (const char *data, gsize len, EpConfigProblems *problems)
 {
-  Parsed p = { 0 };
-  set_defaults (&p.config);
-  p.config.path = g_strdup (path);
-
-  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
-  gboolean ok = TRUE;
-  for (size_t g = 0; ok && groups[g]; g++)
-    {
-      if (ep_consumer_is_section (groups[g]))
-        {
-          ok = ep_consumer_load (kf, groups[g], name, p.config.consumers, error);
-          continue;
-        }
-      if (!known_group (groups[g]))
-        {
-          g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s]: unknown section", name, groups[g]);
-          ok = FALSE;
-          break;
-        }
-      g_auto (GStrv) names = g_key_file_get_keys (kf, groups[g], NULL, NULL);
-      for (size_t k = 0; ok && names && names[k]; k++)
-        {
-          const KeySpec *spec = find_key (groups[g], names[k]);
-          g_autofree char *raw = g_key_file_get_value (kf, groups[g], names[k], NULL);
-          if (spec == NULL)
-            {
-              g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: unknown key", name,
-                           groups[g], names[k]);
-              ok = FALSE;
-            }
-          else
-            ok = apply_key (&p, name, spec, raw, error);
-        }
-    }
-  ok = ok && resolve (&p, name, error);
-  parsed_clear (&p);
+  g_autoptr (EpConfigIndex) index = ep_config_index_new (data, len, problems);
+  Load l = { .index = index, .problems = problems,
+             .refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  set_defaults (&l.p.config);
+  walk (&l);
+  check_consumers (&l);
+  resolve (&l);
+  g_free (l.p.cloud_token_file);
+  g_free (l.p.gateway_token_file);
+  g_free (l.p.keystore_group);
+  g_hash_table_unref (l.refused);
 
   EpConfig *config = g_new (EpConfig, 1);
-  *config = p.config;
-  if (!ok)
+  *config = l.p.config;
+  if (ep_config_problems_count (problems) > 0)
     g_clear_pointer (&config, ep_config_free);
   return config;
 }
 
 EpConfig *
-ep_config_load_data (const char *data, gsize len, const char *name, GError **error)
+ep_config_check_data (const char *data, gsize len, const char *name, char ***problems)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autoptr (GError) local = NULL;
-  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local))
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: %s", name, local->message);
-      return NULL;
-    }
-  return load_keyfile (kf, name, NULL, error);
+  g_autoptr (EpConfigProblems) found = ep_config_problems_new (name);
+  EpConfig *config = load_text (data, len, found);
+  *problems = config ? NULL : ep_config_problems_lines (found);
+  return config;
 }
 
 EpConfig *
-ep_config_load (const char *path, gboolean missing_ok, GError **error)
+ep_config_check (const char *path, gboolean missing_ok, char ***problems)
 {
   g_autofree char *data = NULL;
   gsize len = 0;
@@ -519,18 +402,52 @@ ep_config_load (const char *path, gboolean missing_ok, GError **error)
 
   if (!g_file_get_contents (path, &data, &len, &local))
     {
-      if (missing_ok && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return ep_config_load_data ("", 0, path, error);
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: cannot read: %s", path, local->message);
+      gboolean missing = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+      if (missing && missing_ok)
+        return ep_config_check_data ("", 0, path, problems);
+      g_autoptr (EpConfigProblems) found = ep_config_problems_new (path);
+      if (missing)
+        ep_config_problems_add (found, 0, NULL, NULL, "no such file; create it (see "
+                                "provisiond.conf(5)) or give the path of an existing one");
+      else
+        ep_config_problems_add (found, 0, NULL, NULL, "cannot be read (%s); give the path of "
+                                "a configuration file the daemon may read", local->message);
+      *problems = ep_config_problems_lines (found);
       return NULL;
     }
-  EpConfig *config = ep_config_load_data (data, len, path, error);
+  EpConfig *config = ep_config_check_data (data, len, path, problems);
   if (config != NULL)
-    {
-      g_free (config->path);
-      config->path = g_strdup (path);
-    }
+    config->path = g_strdup (path);
   return config;
+}
+
+/* Existing callers take one GError: the problems, a line each. */
+static EpConfig *
+with_error (EpConfig *config, char **problems, GError **error)
+{
+  if (config == NULL)
+    {
+      g_autofree char *text = g_strjoinv ("\n", problems);
+      g_set_error_literal (error, EP_CONFIG_ERROR, 0, text);
+    }
+  g_strfreev (problems);
+  return config;
+}
+
+EpConfig *
+ep_config_load_data (const char *data, gsize len, const char *name, GError **error)
+{
+  char **problems = NULL;
+  EpConfig *config = ep_config_check_data (data, len, name, &problems);
+  return with_error (config, problems, error);
+}
+
+EpConfig *
+ep_config_load (const char *path, gboolean missing_ok, GError **error)
+{
+  char **problems = NULL;
+  EpConfig *config = ep_config_check (path, missing_ok, &problems);
+  return with_error (config, problems, error);
 }
 
 const EpEndpoint *

@@ -1,5 +1,6 @@
 /* The daemon's configuration file (GKeyFile, README "Configuration"): strict parsing
- * into one immutable struct, with tokens read once at start. */
+ * into one immutable struct, with tokens read once at start; every problem
+ * of a file found at once, a line each, for --check-config and the start. */
 #pragma once
 
 #include <glib.h>
@@ -47,12 +48,24 @@ typedef struct {
   gid_t access_gid;
 } EpConfig;
 
-/* Reads @path; a missing file is an error unless @missing_ok (the default
- * path), in which case all defaults apply. Errors name the file, the key and
- * the problem. */
+/* Reads and checks @path; a missing file is a problem unless @missing_ok
+ * (the default path), in which case all defaults apply. Returns the
+ * configuration, or NULL with @problems set to every problem found (a
+ * NULL-terminated array, g_strfreev it), one line each, ordered by line:
+ * "FILE:LINE: [Section] Key: what is wrong; what to do" ("FILE:LINE:
+ * [Section]: ..." for a section, "FILE: ..." for what has no line). Token
+ * files are read and groups looked up; nothing is written. */
+EpConfig *ep_config_check (const char *path, gboolean missing_ok, char ***problems);
+
+/* As ep_config_check, on configuration text; @name stands for the file. */
+EpConfig *ep_config_check_data (const char *data, gsize len, const char *name,
+                                char ***problems);
+
+/* As ep_config_check, with the problems as one EP_CONFIG_ERROR, a line
+ * each. */
 EpConfig *ep_config_load (const char *path, gboolean missing_ok, GError **error);
 
-/* Parses configuration text; @name is used in messages. */
+/* As ep_config_check_data, with the problems as one EP_CONFIG_ERROR. */
 EpConfig *ep_config_load_data (const char *data, gsize len, const char *name,
                                GError **error);
 

@@ -1,7 +1,5 @@
 #include "consumers.h"
 
-#include "config.h"
-#include "config-files.h"
 #include "fields.h"
 #include "kinds.h"
 #include "validate.h"
@@ -47,13 +45,16 @@ ep_consumer_is_section (const char *group)
   return g_str_has_prefix (group, "Consumer ") && group[strlen ("Consumer ")] != '\0';
 }
 
+const char *const ep_consumer_keys[] = { "User", "Group", "Devices", NULL };
+
+/* @what: "user" or "group". */
 static gboolean
-account_name_ok (const char *value, char **problem)
+account_name_ok (const char *value, const char *what, char **problem)
 {
   if (*value != '\0' && strlen (value) <= MAX_ACCOUNT_NAME && ep_is_plain_text (value) &&
       strchr (value, ' ') == NULL)
     return TRUE;
-  *problem = g_strdup ("is not a user or group name");
+  *problem = g_strdup_printf ("is not a %s name; give the name of an existing %s", what, what);
   return FALSE;
 }
 
@@ -76,7 +77,7 @@ parse_selector (const char *entry, EpSelector *out, char **problem)
           for (const EpKind *k = ep_kinds; k->kind; k++)
             g_string_append_printf (names, "%s%s", names->len ? ", " : "", k->kind);
           kinds = g_string_free (names, FALSE);
-          *problem = g_strdup_printf ("'%s' names no kind; kinds are %s", shown, kinds);
+          *problem = g_strdup_printf ("'%s' names no kind; use one of %s", shown, kinds);
           return FALSE;
         }
       *out = (EpSelector) { .type = EP_SELECT_KIND, .value = g_strdup (entry + 5) };
@@ -127,7 +128,7 @@ ep_consumer_set (EpConsumer *c, const char *key, const char *value, char **probl
     return set_devices (c, value, problem);
   if (strcmp (key, "User") == 0)
     {
-      if (!account_name_ok (value, problem))
+      if (!account_name_ok (value, "user", problem))
         return FALSE;
       struct passwd *pw = getpwnam (value);
       if (pw == NULL)
@@ -142,7 +143,7 @@ ep_consumer_set (EpConsumer *c, const char *key, const char *value, char **probl
     }
   if (strcmp (key, "Group") == 0)
     {
-      if (!account_name_ok (value, problem))
+      if (!account_name_ok (value, "group", problem))
         return FALSE;
       struct group *gr = getgrnam (value);
       if (gr == NULL)
@@ -159,55 +160,21 @@ ep_consumer_set (EpConsumer *c, const char *key, const char *value, char **probl
   return FALSE;
 }
 
-gboolean
-ep_consumer_check (const EpConsumer *c, char **problem)
+guint
+ep_consumer_check (const EpConsumer *c, EpConsumerLack lacks[EP_CONSUMER_MAX_LACKS])
 {
+  guint n = 0;
   if (!c->has_uid && !c->has_gid)
-    {
-      *problem = g_strdup ("User, Group: the section names neither; give the user or group "
-                           "the consumer runs as");
-      return FALSE;
-    }
+    lacks[n++] = (EpConsumerLack) {
+      .keys = { "User", "Group", NULL },
+      .problem = "the section names neither; give the user or group the consumer runs as",
+    };
   if (c->devices->len == 0)
-    {
-      *problem = g_strdup ("Devices: no device is named; give kind:<kind>, site:<site_id>, "
-                           "device ids or *");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-ep_consumer_load (GKeyFile *kf, const char *group, const char *name, GPtrArray *consumers,
-                  GError **error)
-{
-  if (consumers->len >= EP_MAX_CONSUMERS)
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s]: more than %d consumer sections; "
-                   "give consumers that share devices one group", name, group, EP_MAX_CONSUMERS);
-      return FALSE;
-    }
-  g_autoptr (EpConsumer) consumer = ep_consumer_new (group + strlen ("Consumer "));
-  g_auto (GStrv) names = g_key_file_get_keys (kf, group, NULL, NULL);
-  g_autofree char *problem = NULL;
-  for (size_t k = 0; names && names[k]; k++)
-    {
-      g_autofree char *raw = g_key_file_get_value (kf, group, names[k], NULL);
-      g_autofree char *value = ep_config_clean_value (raw ? raw : "");
-      if (!ep_consumer_set (consumer, names[k], value, &problem))
-        {
-          g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s: %s", name, group, names[k],
-                       problem);
-          return FALSE;
-        }
-    }
-  if (!ep_consumer_check (consumer, &problem))
-    {
-      g_set_error (error, EP_CONFIG_ERROR, 0, "%s: [%s] %s", name, group, problem);
-      return FALSE;
-    }
-  g_ptr_array_add (consumers, g_steal_pointer (&consumer));
-  return TRUE;
+    lacks[n++] = (EpConsumerLack) {
+      .keys = { "Devices", NULL },
+      .problem = "no device is named; give kind:<kind>, site:<site_id>, device ids or *",
+    };
+  return n;
 }
 
 gboolean

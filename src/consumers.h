@@ -35,30 +35,32 @@ typedef struct {
   GArray *devices;       /* EpSelector, at least one */
 } EpConsumer;
 
-/* Parses the section @group ("Consumer NAME") of @kf (the file @file) into a
- * consumer appended to @consumers. Errors are EP_CONFIG_ERROR naming @file,
- * the section and the key: an unknown key, a user or group that does not
- * exist, a Devices= entry of none of the four forms or an unknown kind, a
- * section naming no user or group or no device, more than EP_MAX_CONSUMERS
- * sections. */
-gboolean ep_consumer_load (GKeyFile *kf, const char *group, const char *file,
-                           GPtrArray *consumers, GError **error);
-
 /* A consumer named @name, with nothing set yet. */
 EpConsumer *ep_consumer_new (const char *name);
 void ep_consumer_free (EpConsumer *consumer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpConsumer, ep_consumer_free)
 
-/* Sets the key @key (User, Group or Devices) of its section to @value;
- * FALSE with @problem for an unknown key, a user or group that does not
- * exist, or a Devices= entry of none of the four forms or naming an unknown
- * kind. */
+/* The keys of a [Consumer NAME] section, NULL-terminated. */
+extern const char *const ep_consumer_keys[];
+
+/* Sets the key @key (one of ep_consumer_keys) of its section to @value;
+ * FALSE with @problem (what is wrong and what to do) for an unknown key, a
+ * user or group that does not exist, or a Devices= entry of none of the
+ * four forms or naming an unknown kind. config.c reads the sections. */
 gboolean ep_consumer_set (EpConsumer *consumer, const char *key, const char *value,
                           char **problem);
 
-/* Once every key is set: FALSE with @problem (naming the key) when the
- * section names no user or group, or no device. */
-gboolean ep_consumer_check (const EpConsumer *consumer, char **problem);
+/* What a section lacks: the keys it is about and the problem. */
+typedef struct {
+  const char *keys[3];     /* NULL-terminated */
+  const char *problem;     /* what is wrong and what to do */
+} EpConsumerLack;
+
+#define EP_CONSUMER_MAX_LACKS 2
+
+/* Once every key is set: what the section lacks (a user or group, a device)
+ * into @lacks; returns how many (0: none). */
+guint ep_consumer_check (const EpConsumer *consumer, EpConsumerLack lacks[EP_CONSUMER_MAX_LACKS]);
 
 /* TRUE for a section header of a consumer: "Consumer " and a name. */
 gboolean ep_consumer_is_section (const char *group);

@@ -212,6 +212,7 @@ typedef struct {
   char *log_level;
   gboolean session;
   gboolean version;
+  gboolean check_config;
 } Options;
 
 static gboolean
@@ -224,6 +225,8 @@ parse_options (int argc, char **argv, Options *opts)
       "Serve on the session bus (for development)", NULL },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &opts->log_level,
       "error, warning, notice, info (default) or debug", "LEVEL" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &opts->check_config,
+      "Check the configuration, report every problem and exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->version, "Print the version and exit", NULL },
     G_OPTION_ENTRY_NULL,
   };
@@ -245,15 +248,50 @@ parse_options (int argc, char **argv, Options *opts)
   return TRUE;
 }
 
+/* The configuration as the start and --check-config read it: the default
+ * file may be missing (all defaults), a file named with --config may not. */
+static const char *
+config_path (const Options *opts)
+{
+  return opts->config_path ? opts->config_path : EP_DEFAULT_CONFIG;
+}
+
+static EpConfig *
+load_config (const Options *opts, char ***problems)
+{
+  return ep_config_check (config_path (opts), opts->config_path == NULL, problems);
+}
+
+/* --check-config: the start's checks, and nothing after them: no bus, no
+ * libcurl, no keystore. Problems go to stderr as they are (no program name:
+ * FILE:LINE: is what editors and people look for). */
+static int
+check_config (const Options *opts)
+{
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) config = load_config (opts, &problems);
+  if (config == NULL)
+    {
+      for (size_t i = 0; problems[i]; i++)
+        fprintf (stderr, "%s\n", problems[i]);
+      return 1;
+    }
+  printf ("%s: OK%s\n", config_path (opts),
+          config->path ? "" : " (no such file: every default applies)");
+  return 0;
+}
+
 static int
 run (const Options *opts)
 {
   g_autoptr (GError) error = NULL;
-  const char *path = opts->config_path ? opts->config_path : EP_DEFAULT_CONFIG;
-  g_autoptr (EpConfig) config = ep_config_load (path, opts->config_path == NULL, &error);
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) config = load_config (opts, &problems);
+  const char *path = config_path (opts);
   if (config == NULL)
     {
-      ep_error ("%s", error->message);
+      for (size_t i = 0; problems[i]; i++)
+        ep_error ("%s", problems[i]);
       return 1;
     }
   /* Whatever reaches a log line, the tokens never do. */
@@ -333,6 +371,13 @@ main (int argc, char **argv)
           return 2;
         }
       ep_log_set_level (level);
+    }
+  if (opts.check_config)
+    {
+      int checked = check_config (&opts);
+      g_free (opts.config_path);
+      g_free (opts.log_level);
+      return checked;
     }
   CURLcode rc = curl_global_init (CURL_GLOBAL_DEFAULT);
   if (rc != CURLE_OK)

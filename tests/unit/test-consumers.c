@@ -70,6 +70,32 @@ test_refusals (void)
   g_autofree char *msg = load_fails (text, "more than 64", NULL);
 }
 
+/* Every problem of a section at once, each on its line; a value refused
+ * does not also count as missing. */
+static void
+test_every_problem (void)
+{
+  static const char text[] = ACCESS_NONE
+    "[Consumer a]\nUser=no-such-user-ep\nDevices=kind:toaster\nPath=/x\n"
+    "[Consumer b]\nDevices=\n";
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text, strlen (text), CONF_NAME, &problems);
+  g_assert_null (c);
+  g_autofree char *got = g_strjoinv ("\n", problems);
+  g_assert_cmpstr (got, ==,
+                   CONF_NAME ":4: [Consumer a] User: no user named 'no-such-user-ep'; create it "
+                   "or name an existing user\n"
+                   CONF_NAME ":5: [Consumer a] Devices: 'kind:toaster' names no kind; use one "
+                   "of ucm, vucm, embedded, link_master, link_slave, standalone, lua_device, "
+                   "gateway\n"
+                   CONF_NAME ":6: [Consumer a] Path: unknown key; a consumer section has User, "
+                   "Group and Devices: fix its name or remove it\n"
+                   CONF_NAME ":7: [Consumer b] User, Group: the section names neither; give the "
+                   "user or group the consumer runs as\n"
+                   CONF_NAME ":8: [Consumer b] Devices: no device is named; give kind:<kind>, "
+                   "site:<site_id>, device ids or *");
+}
+
 static EpDeviceInfo *
 device (const char *kind, const char *site)
 {
@@ -111,6 +137,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/consumers/parse", test_parse);
   g_test_add_func ("/consumers/refusals", test_refusals);
+  g_test_add_func ("/consumers/every-problem", test_every_problem);
   g_test_add_func ("/consumers/matching", test_matching);
   return g_test_run ();
 }

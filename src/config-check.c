@@ -1,0 +1,350 @@
+/* Problems, the line index and "did you mean" (see config-check.h). */
+#include "config-check.h"
+
+#include "log.h"
+
+#include <string.h>
+
+/* As log.c caps a line: a problem quoting a huge value stays readable. */
+#define MAX_PROBLEM_LINE 4096
+#define BOM "\xef\xbb\xbf"
+
+/* ---- problems ------------------------------------------------------------ */
+
+typedef struct {
+  guint line;
+  guint seq;             /* order of discovery, among problems of one line */
+  char *section;
+  char *key;
+  char *text;
+} Problem;
+
+struct EpConfigProblems {
+  char *file;
+  GPtrArray *list;       /* Problem */
+};
+
+static void
+problem_free (Problem *p)
+{
+  g_free (p->section);
+  g_free (p->key);
+  g_free (p->text);
+  g_free (p);
+}
+
+EpConfigProblems *
+ep_config_problems_new (const char *file)
+{
+  EpConfigProblems *problems = g_new0 (EpConfigProblems, 1);
+  problems->file = g_strdup (file);
+  problems->list = g_ptr_array_new_with_free_func ((GDestroyNotify) problem_free);
+  return problems;
+}
+
+void
+ep_config_problems_free (EpConfigProblems *problems)
+{
+  if (problems == NULL)
+    return;
+  g_ptr_array_unref (problems->list);
+  g_free (problems->file);
+  g_free (problems);
+}
+
+void
+ep_config_problems_add (EpConfigProblems *problems, guint line, const char *section,
+                        const char *key, const char *fmt, ...)
+{
+  Problem *p = g_new0 (Problem, 1);
+  p->line = line;
+  p->seq = problems->list->len;
+  p->section = g_strdup (section);
+  p->key = g_strdup (key);
+  va_list ap;
+  va_start (ap, fmt);
+  p->text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_ptr_array_add (problems->list, p);
+}
+
+guint
+ep_config_problems_count (const EpConfigProblems *problems)
+{
+  return problems->list->len;
+}
+
+/* By line, those without a line last; in order of discovery within one. */
+static gint
+compare_problems (gconstpointer a, gconstpointer b)
+{
+  const Problem *x = *(const Problem *const *) a;
+  const Problem *y = *(const Problem *const *) b;
+  guint lx = x->line ? x->line : G_MAXUINT, ly = y->line ? y->line : G_MAXUINT;
+  if (lx != ly)
+    return lx < ly ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static char *
+format_problem (const char *file, const Problem *p)
+{
+  GString *s = g_string_new (file);
+  if (p->line)
+    g_string_append_printf (s, ":%u", p->line);
+  g_string_append (s, ": ");
+  if (p->section)
+    g_string_append_printf (s, "[%s]%s", p->section, p->key ? " " : "");
+  if (p->key)
+    g_string_append (s, p->key);
+  if (p->section || p->key)
+    g_string_append (s, ": ");
+  g_string_append (s, p->text);
+  g_autofree char *raw = g_string_free (s, FALSE);
+  /* Names and values come from the file: no control character of theirs
+   * may end the line or forge another. */
+  return ep_log_escape (raw, MAX_PROBLEM_LINE);
+}
+
+char **
+ep_config_problems_lines (const EpConfigProblems *problems)
+{
+  /* A copy would take over the list's free function. */
+  g_autoptr (GPtrArray) sorted = g_ptr_array_new ();
+  g_ptr_array_extend (sorted, problems->list, NULL, NULL);
+  g_ptr_array_sort (sorted, compare_problems);
+  GPtrArray *lines = g_ptr_array_new ();
+  for (guint i = 0; i < sorted->len && i < EP_CONFIG_MAX_PROBLEMS; i++)
+    g_ptr_array_add (lines, format_problem (problems->file, sorted->pdata[i]));
+  if (sorted->len > EP_CONFIG_MAX_PROBLEMS)
+    g_ptr_array_add (lines, g_strdup_printf ("%s: %u more problems; fix those above first, "
+                                             "and check that this is the configuration file",
+                                             problems->file,
+                                             sorted->len - EP_CONFIG_MAX_PROBLEMS));
+  g_ptr_array_add (lines, NULL);
+  return (char **) g_ptr_array_free (lines, FALSE);
+}
+
+/* ---- the line index ------------------------------------------------------ */
+
+struct EpConfigIndex {
+  GArray *entries;       /* EpConfigEntry; its strings are owned */
+};
+
+static void
+entry_clear (EpConfigEntry *e)
+{
+  g_free ((char *) e->section);
+  g_free ((char *) e->key);
+  g_free ((char *) e->value);
+}
+
+typedef enum {
+  LINE_BLANK,            /* empty, blanks only, or a # comment */
+  LINE_HEADER,
+  LINE_KEY,
+  LINE_BAD,
+} LineKind;
+
+/* A line GKeyFile takes for a section header, good or bad. */
+static gboolean
+header_like (const char *line, gsize len)
+{
+  const char *p = line;
+  while (p < line + len && g_ascii_isspace (*p))
+    p++;
+  return p < line + len && *p == '[';
+}
+
+/* GKeyFile's own verdict on one line: a header must load as a file of its
+ * own, a key as the one line under a header. */
+static LineKind
+classify (const char *line, gsize len, char **name, char **value)
+{
+  const char *p = line;
+  while (p < line + len && g_ascii_isspace (*p))
+    p++;
+  if (p == line + len || *p == '#')
+    return LINE_BLANK;
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  if (header_like (line, len))
+    {
+      if (!g_key_file_load_from_data (kf, line, len, G_KEY_FILE_NONE, NULL))
+        return LINE_BAD;
+      *name = g_key_file_get_start_group (kf);
+      return LINE_HEADER;
+    }
+  /* Under a second group: GKeyFile checks Encoding= in the first one. */
+  g_autoptr (GString) text = g_string_new ("[j]\n[k]\n");
+  g_string_append_len (text, line, (gssize) len);
+  if (!g_key_file_load_from_data (kf, text->str, text->len, G_KEY_FILE_NONE, NULL))
+    return LINE_BAD;
+  g_auto (GStrv) keys = g_key_file_get_keys (kf, "k", NULL, NULL);
+  if (keys == NULL || keys[0] == NULL)
+    return LINE_BAD;
+  *name = g_strdup (keys[0]);
+  *value = g_key_file_get_value (kf, "k", keys[0], NULL);
+  return LINE_KEY;
+}
+
+static const char *
+bad_line_problem (const char *line, gsize len)
+{
+  if (header_like (line, len))
+    return "not a section header: write it as [NAME] alone on its line, NAME without "
+           "'[' or ']'; fix the line or remove it";
+  if (memchr (line, '=', len) != NULL)
+    return "the text before '=' is not a key name (no '[' or ']', no blank at either end); "
+           "fix the line or remove it";
+  return "the line is neither a [Section] header, a Key=value pair nor a # comment; fix it "
+         "or remove it";
+}
+
+typedef struct {
+  EpConfigIndex *index;
+  EpConfigProblems *problems;
+  char *section;         /* the current section; NULL before any or after a bad header */
+  gboolean broken;       /* under a header GKeyFile refuses: its keys are left out */
+  GHashTable *seen;      /* "section" or "section\037key" → first line */
+} Scan;
+
+/* Remembers where @section (and @key) was first set; FALSE with the first
+ * line in @first when it was set before. */
+static gboolean
+first_time (Scan *s, const char *section, const char *key, guint line, guint *first)
+{
+  char *id = key ? g_strconcat (section, "\037", key, NULL) : g_strdup (section);
+  gpointer old = g_hash_table_lookup (s->seen, id);
+  if (old != NULL)
+    {
+      g_free (id);
+      *first = GPOINTER_TO_UINT (old);
+      return FALSE;
+    }
+  g_hash_table_insert (s->seen, id, GUINT_TO_POINTER (line));
+  return TRUE;
+}
+
+static void
+add_entry (Scan *s, guint line, const char *key, char *value)
+{
+  EpConfigEntry e = { .line = line, .section = g_strdup (s->section), .key = g_strdup (key),
+                      .value = value };
+  g_array_append_val (s->index->entries, e);
+}
+
+static void
+scan_line (Scan *s, guint n, const char *line, gsize len)
+{
+  if (memchr (line, '\0', len) != NULL)
+    {
+      /* GKeyFile would silently read the line only up to it. */
+      ep_config_problems_add (s->problems, n, NULL, NULL, "the line holds a NUL byte; remove "
+                              "it");
+      return;
+    }
+  g_autofree char *name = NULL;
+  g_autofree char *value = NULL;
+  guint first = 0;
+  switch (classify (line, len, &name, &value))
+    {
+    case LINE_BLANK:
+      return;
+    case LINE_BAD:
+      ep_config_problems_add (s->problems, n, NULL, NULL, "%s", bad_line_problem (line, len));
+      if (header_like (line, len))
+        {
+          g_clear_pointer (&s->section, g_free);
+          s->broken = TRUE;
+        }
+      return;
+    case LINE_HEADER:
+      g_free (s->section);
+      s->section = g_strdup (name);
+      s->broken = FALSE;
+      if (!first_time (s, name, NULL, n, &first))
+        ep_config_problems_add (s->problems, n, name, NULL, "the section appears again "
+                                "(first at line %u), and GKeyFile merges the two; keep its "
+                                "keys in one section", first);
+      add_entry (s, n, NULL, NULL);
+      return;
+    case LINE_KEY:
+      if (s->broken)
+        return;
+      if (s->section != NULL && !first_time (s, s->section, name, n, &first))
+        ep_config_problems_add (s->problems, n, s->section, name, "set again (first at line "
+                                "%u), and only the last value would count; remove one of "
+                                "them", first);
+      add_entry (s, n, name, g_steal_pointer (&value));
+      return;
+    }
+}
+
+EpConfigIndex *
+ep_config_index_new (const char *data, gsize len, EpConfigProblems *problems)
+{
+  EpConfigIndex *index = g_new0 (EpConfigIndex, 1);
+  index->entries = g_array_new (FALSE, FALSE, sizeof (EpConfigEntry));
+  g_array_set_clear_func (index->entries, (GDestroyNotify) entry_clear);
+  Scan s = { .index = index, .problems = problems,
+             .seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  const char *end = data + len;
+  if (len >= 3 && memcmp (data, BOM, 3) == 0)
+    {
+      /* GKeyFile refuses the whole file for it; the rest is checked as if
+       * it were not there. */
+      ep_config_problems_add (problems, 1, NULL, NULL, "the file starts with a byte order "
+                              "mark, which GKeyFile refuses; save the file as UTF-8 without "
+                              "one");
+      data += 3;
+    }
+  guint n = 1;
+  for (const char *line = data; line < end; n++)
+    {
+      const char *nl = memchr (line, '\n', (size_t) (end - line));
+      /* With its '\n': GKeyFile drops a '\r' before one. */
+      const char *stop = nl ? nl + 1 : end;
+      scan_line (&s, n, line, (gsize) (stop - line));
+      line = nl ? nl + 1 : end;
+    }
+  g_free (s.section);
+  g_hash_table_unref (s.seen);
+  return index;
+}
+
+void
+ep_config_index_free (EpConfigIndex *index)
+{
+  if (index == NULL)
+    return;
+  g_array_unref (index->entries);
+  g_free (index);
+}
+
+guint
+ep_config_index_len (const EpConfigIndex *index)
+{
+  return index->entries->len;
+}
+
+const EpConfigEntry *
+ep_config_index_get (const EpConfigIndex *index, guint i)
+{
+  return &g_array_index (index->entries, EpConfigEntry, i);
+}
+
+guint
+ep_config_index_line (const EpConfigIndex *index, const char *section, const char *key)
+{
+  guint found = 0;
+  for (guint i = 0; i < index->entries->len; i++)
+    {
+      const EpConfigEntry *e = ep_config_index_get (index, i);
+      if (g_strcmp0 (e->section, section) != 0 || g_strcmp0 (e->key, key) != 0)
+        continue;
+      found = e->line;
+      if (key == NULL)
+        break;
+    }
+  return found;
+}
