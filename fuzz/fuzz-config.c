@@ -18,6 +18,7 @@
 #include "fuzz-common.h"
 
 #include "config.h"
+#include "config-check.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -192,14 +193,23 @@ truncate (const char *path, off_t length)
 
 /* ---- token files -------------------------------------------------------- */
 
-/* A TokenFile value as the daemon sees it: a " #" remark cut off, blanks
- * stripped. NULL when the input sets none. */
+/* A TokenFile value as the daemon sees it: the last one set in @group, a
+ * " #" remark cut off, blanks stripped. NULL when the input sets none. The
+ * daemon reads it from the lines GKeyFile takes even when others are
+ * broken, so the index (config-check.h) finds it, not a whole-file parse. */
 static char *
-token_file (GKeyFile *kf, const char *group)
+token_file (const EpConfigIndex *index, const char *group)
 {
-  g_autofree char *raw = g_key_file_get_value (kf, group, "TokenFile", NULL);
-  if (raw == NULL)
+  const char *value = NULL;
+  for (guint i = 0; i < ep_config_index_len (index); i++)
+    {
+      const EpConfigEntry *e = ep_config_index_get (index, i);
+      if (g_strcmp0 (e->section, group) == 0 && g_strcmp0 (e->key, "TokenFile") == 0)
+        value = e->value;
+    }
+  if (value == NULL)
     return NULL;
+  g_autofree char *raw = g_strdup (value);
   for (char *p = raw; *p; p++)
     if (*p == '#' && p > raw && g_ascii_isspace (p[-1]))
       {
@@ -321,8 +331,19 @@ check_error (const GError *error, const char *cloud_file, const char *gateway_fi
 {
   FUZZ_CHECK ("error-domain", error->domain == EP_CONFIG_ERROR, "error in domain %s: %s",
               g_quark_to_string (error->domain), error->message);
-  FUZZ_CHECK ("error-names-file", g_str_has_prefix (error->message, NAME ": "),
-              "message does not name the file: %s", error->message);
+  /* A line a problem: "NAME: ..." or "NAME:LINE: ...". */
+  g_auto (GStrv) lines = g_strsplit (error->message, "\n", -1);
+  for (size_t i = 0; lines[i]; i++)
+    {
+      const char *rest = g_str_has_prefix (lines[i], NAME ":") ? lines[i] + strlen (NAME ":")
+                                                                : NULL;
+      while (rest && g_ascii_isdigit (*rest))
+        rest++;
+      if (rest && rest[-1] != ':' && *rest == ':')
+        rest++;
+      FUZZ_CHECK ("error-names-file", rest && *rest == ' ',
+                  "message line does not name the file: %s", lines[i]);
+    }
   const char *files[] = { cloud_file, gateway_file };
   for (size_t i = 0; i < G_N_ELEMENTS (files); i++)
     {
@@ -345,16 +366,11 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  /* Which token files the daemon is about to read: GKeyFile as the daemon
-   * uses it, so a file it cannot parse has none. */
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autofree char *cloud_file = NULL;
-  g_autofree char *gateway_file = NULL;
-  if (g_key_file_load_from_data (kf, (const char *) data, size, G_KEY_FILE_NONE, NULL))
-    {
-      cloud_file = token_file (kf, "Cloud");
-      gateway_file = token_file (kf, "Gateway");
-    }
+  /* Which token files the daemon is about to read. */
+  g_autoptr (EpConfigProblems) ignored = ep_config_problems_new (NAME);
+  g_autoptr (EpConfigIndex) index = ep_config_index_new ((const char *) data, size, ignored);
+  g_autofree char *cloud_file = token_file (index, "Cloud");
+  g_autofree char *gateway_file = token_file (index, "Gateway");
   if ((cloud_file && !safe_to_read (cloud_file)) ||
       (gateway_file && !safe_to_read (gateway_file)))
     return -1;   /* libFuzzer keeps such inputs out of the corpus */
