@@ -264,7 +264,7 @@ scan_line (Scan *s, guint n, const char *line, gsize len)
       s->broken = FALSE;
       if (!first_time (s, name, NULL, n, &first))
         ep_config_problems_add (s->problems, n, name, NULL, "the section appears again "
-                                "(first at line %u), and GKeyFile merges the two; keep its "
+                                "(first at line %u), and the two are read as one; keep its "
                                 "keys in one section", first);
       add_entry (s, n, NULL, NULL);
       return;
@@ -294,7 +294,7 @@ ep_config_index_new (const char *data, gsize len, EpConfigProblems *problems)
       /* GKeyFile refuses the whole file for it; the rest is checked as if
        * it were not there. */
       ep_config_problems_add (problems, 1, NULL, NULL, "the file starts with a byte order "
-                              "mark, which GKeyFile refuses; save the file as UTF-8 without "
+                              "mark, which the parser refuses; save the file as UTF-8 without "
                               "one");
       data += 3;
     }

@@ -325,7 +325,7 @@ test_bom_and_nul (void)
   /* GKeyFile refuses the whole file for a byte order mark; the rest is
    * checked still. */
   expect_problems ("\xef\xbb\xbf[Provisioning]\nRetries=x\n",
-                   F ":1: the file starts with a byte order mark, which GKeyFile refuses; "
+                   F ":1: the file starts with a byte order mark, which the parser refuses; "
                    "save the file as UTF-8 without one",
                    F ":2: [Provisioning] Retries: 'x' must be a whole number from 0 to 20",
                    NULL);
@@ -350,7 +350,7 @@ test_duplicates (void)
    * them. */
   expect_problems ("[Provisioning]\nRetries=1\n[Cloud]\n[Provisioning]\nRetries=3\n",
                    F ":4: [Provisioning]: the section appears again (first at line 1), and "
-                   "GKeyFile merges the two; keep its keys in one section",
+                   "the two are read as one; keep its keys in one section",
                    F ":5: [Provisioning] Retries: set again (first at line 2), and only the "
                    "last value would count; remove one of them",
                    NULL);
@@ -358,7 +358,7 @@ test_duplicates (void)
    * it: what it lacks is judged on both parts. */
   expect_problem ("[Consumer a]\nUser=root\n[Consumer a]\nDevices=*\n",
                   F ":3: [Consumer a]: the section appears again (first at line 1), and "
-                  "GKeyFile merges the two; keep its keys in one section");
+                  "the two are read as one; keep its keys in one section");
 }
 
 /* Names and values from the file cannot end a problem's line or forge
