@@ -180,12 +180,20 @@ on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
+/* What the bus's Disconnected handler needs. */
+typedef struct {
+  Ctl *ctl;
+  sd_event *event;
+} Loop;
+
 static int
 on_disconnected (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ctl_message ("the connection to the bus was closed; is D-Bus running? See 'systemctl "
-               "status dbus'");
-  sd_event_exit (userdata, CTL_EXIT_UNREACHABLE);
+  Loop *loop = userdata;
+  sd_event_exit (loop->event,
+                 ctl_fail (loop->ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
+                           "the connection to the bus was closed; is D-Bus running? See "
+                           "'systemctl status dbus'"));
   return 0;
 }
 
@@ -215,6 +223,7 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
     return ctl_status (ctl);
   g_autoptr (sd_event) event = NULL;
   int r = sd_event_new (&event);
+  Loop loop = { ctl, event };
   /* The default handler (NULL) ends the loop with status 0. */
   if (r >= 0)
     r = sd_event_add_signal (event, NULL, SIGINT, NULL, NULL);
@@ -225,7 +234,7 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
   if (r >= 0)
     r = sd_bus_match_signal (bus, NULL, "org.freedesktop.DBus.Local", NULL,
                              "org.freedesktop.DBus.Local", "Disconnected", on_disconnected,
-                             event);
+                             &loop);
   if (r < 0)
     return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot set up the event loop: %s",
                      g_strerror (-r));

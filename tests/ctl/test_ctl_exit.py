@@ -119,6 +119,28 @@ class ExitStatus(CtlTestCase):
                    what="the device of the timed-out call")
 
 
+class BusGone(CtlTestCase):
+    """monitor when the bus goes away: 3, and with --json a last JSON
+    object naming Disconnected. (Its own harness: the bus does not come
+    back.)"""
+
+    def test_monitor_bus_gone(self):
+        text, short = self.monitor(), self.monitor("--json")
+        self.H.stop_daemon()
+        # Nothing else of the harness may need the bus after this.
+        self.H.bus_proc.terminate()
+        self.H.bus_proc.wait(10)
+        for m in (text, short):
+            self.assertEqual(m.proc.wait(10), 3, m.err)
+            for t in m.threads:
+                t.join(5)
+            self.assertIn("systemctl status dbus", "\n".join(m.err))
+        self.assertEqual(text.out, [])
+        doc = json.loads(short.out[-1])
+        self.assertEqual(doc["error"], "org.freedesktop.DBus.Error.Disconnected")
+        self.assertIn("systemctl status dbus", doc["message"])
+
+
 class Host(CtlTestCase):
     """-H/--host: the system bus of another machine, over ssh."""
 
