@@ -1,6 +1,6 @@
 /* What bus.c (the connection, the life of a call, Provision methods,
- * signals) and bus-devices.c (the keystore's methods) share. Not for other
- * modules. */
+ * signals), bus-devices.c (the keystore's methods) and bus-status.c
+ * (Diagnose and the status properties) share. Not for other modules. */
 #pragma once
 
 #include "bus.h"
@@ -28,6 +28,8 @@ struct EpBus {
   /* The name is (being) given up: the bus policy can no longer tell our
    * signals from anyone's, so none is broadcast. */
   gboolean name_released;
+  GPtrArray *diagnosing;     /* Call: Diagnose calls awaiting the run under way */
+  gint64 next_renewal;       /* NextRenewal as last told (Unix seconds) */
 };
 
 /* One method call from its arrival to its answer. */
@@ -70,3 +72,16 @@ int ep_bus_method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error 
 int ep_bus_method_get_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 int ep_bus_method_forget_device (sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 int ep_bus_method_open_credentials (sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* bus-status.c: Diagnose's handler, the getters of Targets, AutoRenewal
+ * and NextRenewal, and what keeps NextRenewal told (from ep_bus_new to
+ * ep_bus_free). */
+int ep_bus_method_diagnose (sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+int ep_bus_get_targets (sd_bus *b, const char *path, const char *iface, const char *prop,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+int ep_bus_get_auto_renewal (sd_bus *b, const char *path, const char *iface, const char *prop,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+int ep_bus_get_next_renewal (sd_bus *b, const char *path, const char *iface, const char *prop,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+void ep_bus_status_init (EpBus *bus);
+void ep_bus_status_free (EpBus *bus);

@@ -329,6 +329,13 @@ static const sd_bus_vtable fixed_vtable[] = {
   SD_BUS_PROPERTY ("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("ActiveRequests", "u", get_active, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_METHOD_WITH_NAMES ("Diagnose", "", , "a(sss)", SD_BUS_PARAM (checks),
+                            ep_bus_method_diagnose, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_PROPERTY ("Targets", "a{ss}", ep_bus_get_targets, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("AutoRenewal", "b", ep_bus_get_auto_renewal, 0,
+                   SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("NextRenewal", "x", ep_bus_get_next_renewal, 0,
+                   SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 };
 
 /* ---- the connection --------------------------------------------------- */
@@ -394,6 +401,7 @@ ep_bus_new (EpService *svc, const EpConfig *config, gboolean session, EpBusEvent
       return NULL;
     }
   ep_service_add_listener (svc, &service_listener, bus);
+  ep_bus_status_init (bus);
   bus->source = ep_sdbus_source_new (bus->bus, on_bus_error, bus);
   g_source_attach (bus->source, NULL);
   return g_steal_pointer (&bus);
@@ -460,6 +468,7 @@ ep_bus_free (EpBus *bus)
     return;
   if (bus->svc != NULL)
     ep_service_remove_listener (bus->svc, &service_listener, bus);
+  ep_bus_status_free (bus);
   if (bus->active_changed_idle != 0)
     g_source_remove (bus->active_changed_idle);
   if (bus->source != NULL)

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -460,17 +461,26 @@ verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
   return problem;
 }
 
-gboolean
-ep_credentials_verify (const char *private_key_pem, const char *certificate_pem,
-                       const char *ca_chain_pem, EpCertificateInfo *info, GError **error)
+char *
+ep_credentials_check (const char *private_key_pem, const char *certificate_pem,
+                      const char *ca_chain_pem, EpCertificateInfo *info)
 {
-  g_return_val_if_fail (info != NULL, FALSE);
+  g_return_val_if_fail (info != NULL, g_strdup ("no place for the certificate's dates"));
   /* A stale error of someone else's must not pass for the reason of ours. */
   ERR_clear_error ();
   char *problem = verify_set (private_key_pem, certificate_pem, ca_chain_pem, info);
   /* One place for every path: libcurl's TLS in this thread must not find
    * our failures in the queue. */
   ERR_clear_error ();
+  return problem;
+}
+
+gboolean
+ep_credentials_verify (const char *private_key_pem, const char *certificate_pem,
+                       const char *ca_chain_pem, EpCertificateInfo *info, GError **error)
+{
+  g_return_val_if_fail (info != NULL, FALSE);
+  char *problem = ep_credentials_check (private_key_pem, certificate_pem, ca_chain_pem, info);
   if (problem == NULL)
     return TRUE;
   g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR, CHECK_FAILED "%s", problem);
@@ -500,4 +510,10 @@ ep_certificate_read_info (const char *certificate_pem, EpCertificateInfo *info, 
   g_set_error_literal (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR, problem);
   g_free (problem);
   return FALSE;
+}
+
+void
+ep_credentials_thread_done (void)
+{
+  OPENSSL_thread_stop ();
 }

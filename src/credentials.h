@@ -47,6 +47,13 @@ gboolean ep_credentials_verify (const char *private_key_pem, const char *certifi
                                 const char *ca_chain_pem, EpCertificateInfo *info,
                                 GError **error);
 
+/* ep_credentials_verify () for a set already stored (Diagnose): the same
+ * checks, but the problem as a phrase ("the private key does not match the
+ * certificate"), newly allocated, without the API in it; NULL when the set
+ * holds together. */
+char *ep_credentials_check (const char *private_key_pem, const char *certificate_pem,
+                            const char *ca_chain_pem, EpCertificateInfo *info);
+
 /* Reads the first certificate of @certificate_pem (a stored certificate.pem;
  * what follows it is not looked at). FALSE with EP_ERROR_PROTOCOL_ERROR when
  * the text does not start with a readable PEM certificate; the message
@@ -54,3 +61,8 @@ gboolean ep_credentials_verify (const char *private_key_pem, const char *certifi
  * caller prefixes it. */
 gboolean ep_certificate_read_info (const char *certificate_pem, EpCertificateInfo *info,
                                    GError **error);
+
+/* For a worker thread that has checked sets, before it goes back to its
+ * pool: gives back what OpenSSL keeps per thread (its random generators),
+ * which would otherwise live as long as the thread. */
+void ep_credentials_thread_done (void);

@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   const char *path;  /* as configured, for messages */
   GArray *steps;     /* Step, from / down */
+  gboolean create;   /* missing directories are created (at start) */
 } Walk;
 
 static void
@@ -150,6 +151,11 @@ walk_component (Walk *w, GQueue *todo, const char *name, int *links, GError **er
   struct stat st;
   if (fstatat (top->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     {
+      if (errno == ENOENT && !w->create)
+        return refuse (error, EP_KEYSTORE_ERROR_OPEN,
+                       "keystore %s: %s does not exist; the daemon creates it when it starts, "
+                       "or set [Keystore] Path= to the keystore's directory",
+                       w->path, child);
       /* Created by the daemon in a directory already found safe. */
       if (errno != ENOENT || (mkdirat (top->fd, name, 0700) < 0 && errno != EEXIST) ||
           fstatat (top->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -267,10 +273,10 @@ open_keystore_dir (Walk *w, GError **error)
   return -1;
 }
 
-int
-ep_keystore_open_trusted (const char *path, GError **error)
+static int
+open_trusted (const char *path, gboolean create, GError **error)
 {
-  Walk w = { path, g_array_new (FALSE, TRUE, sizeof (Step)) };
+  Walk w = { path, g_array_new (FALSE, TRUE, sizeof (Step)), create };
   g_array_set_clear_func (w.steps, (GDestroyNotify) step_clear);
   GQueue *todo = g_queue_new ();   /* components still to walk */
   int links = 0;
@@ -294,4 +300,16 @@ ep_keystore_open_trusted (const char *path, GError **error)
   g_queue_free_full (todo, g_free);
   g_array_unref (w.steps);
   return fd;
+}
+
+int
+ep_keystore_open_trusted (const char *path, GError **error)
+{
+  return open_trusted (path, TRUE, error);
+}
+
+int
+ep_keystore_check_trusted (const char *path, GError **error)
+{
+  return open_trusted (path, FALSE, error);
 }

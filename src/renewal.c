@@ -178,6 +178,37 @@ max_renewing (EpRenewal *r)
   return MAX (1, r->config->max_concurrent / 2);
 }
 
+gint64
+ep_renewal_due (const EpConfig *config, const EpDeviceInfo *info, gint64 *not_before,
+                gint64 *not_after)
+{
+  if (info == NULL)
+    return G_MAXINT64;
+  const char *protocol = ep_device_info_field (info, EP_FIELD_PROTOCOL);
+  gint64 from = stored_time (info, EP_FIELD_CERTIFICATE_NOT_BEFORE);
+  gint64 until = stored_time (info, EP_FIELD_CERTIFICATE_NOT_AFTER);
+  if (g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) != 0 || until <= from)
+    return G_MAXINT64;
+  if (not_before != NULL)
+    *not_before = from;
+  if (not_after != NULL)
+    *not_after = until;
+  /* In two parts, so the product cannot overflow. */
+  gint64 span = until - from;
+  return from + span / 100 * config->renewal_at + span % 100 * config->renewal_at / 100;
+}
+
+gint64
+ep_renewal_next_due (const EpConfig *config, EpKeystore *ks)
+{
+  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
+  gint64 next = G_MAXINT64;
+  for (guint i = 0; i < ids->len; i++)
+    next = MIN (next, ep_renewal_due (config, ep_keystore_lookup (ks, ids->pdata[i]), NULL,
+                                      NULL));
+  return next;
+}
+
 /* Judges one device at @now (@renewing: renewals in flight, counted up as
  * this starts one); returns when it next needs looking at. */
 static gint64
@@ -185,10 +216,10 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
        guint *renewing)
 {
   const char *protocol = ep_device_info_field (info, EP_FIELD_PROTOCOL);
-  gint64 not_before = stored_time (info, EP_FIELD_CERTIFICATE_NOT_BEFORE);
-  gint64 not_after = stored_time (info, EP_FIELD_CERTIFICATE_NOT_AFTER);
+  gint64 not_after = 0;
+  gint64 due = ep_renewal_due (r->config, info, NULL, &not_after);
   Watch *w = g_hash_table_lookup (r->watches, device_id);
-  if (g_strcmp0 (protocol, ep_protocols[EP_PROTOCOL_MQTTS]) != 0 || not_after <= not_before)
+  if (due == G_MAXINT64)
     {
       /* No certificate (any more): nothing to remember. */
       if (w != NULL && !w->renewing)
@@ -207,10 +238,6 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
     }
   /* A clock set back must not leave a retry far in the future. */
   w->retry_at = MIN (w->retry_at, now + (gint64) (r->config->renewal_retry_interval * 1.2 * US));
-  /* In two parts, so the product cannot overflow. */
-  gint64 span = not_after - not_before;
-  gint64 due = not_before + span / 100 * r->config->renewal_at +
-               span % 100 * r->config->renewal_at / 100;
   if (now >= due && !r->config->renewal_auto)
     tell (r, device_id, w, FALSE);
   if (now >= not_after)

@@ -31,3 +31,15 @@ void ep_renewal_reschedule (EpRenewal *renewal);
 /* The wall time (Unix microseconds) the next event is due, or G_MAXINT64
  * when none is: for tests and status. */
 gint64 ep_renewal_next (EpRenewal *renewal);
+
+/* When @info's MQTTS certificate is due for renewal: [Renewal] At percent
+ * of its lifetime, as wall-clock Unix microseconds, with its dates (µs) in
+ * @not_before and @not_after (either may be NULL); G_MAXINT64 when the
+ * device has no certificate. What the schedule, the NextRenewal property
+ * and Diagnose judge by. */
+gint64 ep_renewal_due (const EpConfig *config, const EpDeviceInfo *info, gint64 *not_before,
+                       gint64 *not_after);
+
+/* The earliest ep_renewal_due () of the devices in @ks, G_MAXINT64 when
+ * none has a certificate; the index only, no I/O. */
+gint64 ep_renewal_next_due (const EpConfig *config, EpKeystore *ks);

@@ -1,0 +1,507 @@
+/* The keystore as Diagnose sees it (see diagnose-keystore.h). It shares
+ * keystore-private.h for the keystore's open directory, its modes and
+ * device.json's reader, so it judges by the rules start-up applies. */
+#include "diagnose-keystore.h"
+
+#include "credentials.h"
+#include "diagnose-check.h"
+#include "fields.h"
+#include "keystore-checks.h"
+#include "keystore-private.h"
+#include "validate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A set swapped while it is read is read again, this many times at most. */
+#define MAX_ATTEMPTS 4
+
+/* One device directory to look at. */
+typedef struct {
+  char *id;
+  char *protocol;            /* NULL: no credentials */
+  char *sha256;              /* the certificate device.json records, or NULL */
+  gboolean served;           /* in the index at the snapshot */
+  EpCheck *check;            /* the result */
+} Device;
+
+typedef struct {
+  int dirfd;                 /* the keystore's, borrowed */
+  char *path;
+  gboolean group_set;
+  gid_t gid;
+  GHashTable *served;        /* the ids of the index at the snapshot */
+  GPtrArray *devices;        /* Device: served ones, then those found unserved */
+  EpCheck *keystore;         /* the result */
+} Job;
+
+static void
+device_free (Device *d)
+{
+  g_free (d->id);
+  g_free (d->protocol);
+  g_free (d->sha256);
+  ep_check_free (d->check);
+  g_free (d);
+}
+
+static void
+job_free (Job *job)
+{
+  g_free (job->path);
+  g_hash_table_unref (job->served);
+  g_ptr_array_unref (job->devices);
+  ep_check_free (job->keystore);
+  g_free (job);
+}
+
+static Device *
+device_new (const char *id, const EpDeviceInfo *info, gboolean served)
+{
+  Device *d = g_new0 (Device, 1);
+  d->id = g_strdup (id);
+  d->served = served;
+  if (info == NULL)
+    return d;
+  d->protocol = g_strdup (ep_device_info_field (info, EP_FIELD_PROTOCOL));
+  d->sha256 = g_strdup (ep_device_info_field (info, EP_FIELD_CERTIFICATE_SHA256));
+  return d;
+}
+
+/* ---- the keystore directory ------------------------------------------ */
+
+/* Whether the mode and group of @st (@what) are the keystore's: a
+ * warning each if not (start-up sets them, so a restart also would). */
+static void
+check_mode (Job *job, const struct stat *st, const char *what, mode_t want, gboolean secret,
+            EpFindings *f)
+{
+  mode_t mode = st->st_mode & 07777;
+  /* A secret open to more users than the keystore's group is one no more. */
+  if (mode & ~want)
+    ep_findings_add (f, secret && (mode & ~want & 077) ? EP_CHECK_ERROR : EP_CHECK_WARNING,
+                     "%s has mode %04o, more open than %04o: chmod %04o %s (the daemon also "
+                     "tightens it at its next start)",
+                     what, (unsigned) mode, (unsigned) want, (unsigned) want, what);
+  if (job->group_set && st->st_gid != job->gid)
+    ep_findings_add (f, EP_CHECK_WARNING,
+                     "%s has group %u, not [Keystore] Group's %u: chgrp %u %s (the daemon "
+                     "also does at its next start)",
+                     what, (unsigned) st->st_gid, (unsigned) job->gid, (unsigned) job->gid, what);
+}
+
+static void
+check_keystore (Job *job)
+{
+  EpFindings f = { 0 };
+  g_autoptr (GError) error = NULL;
+  auto_fd fd = ep_keystore_check_trusted (job->path, &error);
+  struct stat now, served;
+  if (fd < 0)
+    ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
+                     error->message);
+  else if (fstat (fd, &now) < 0 || fstat (job->dirfd, &served) < 0)
+    ep_findings_add (&f, EP_CHECK_ERROR, "cannot check keystore %s: %s", job->path,
+                     g_strerror (errno));
+  else if (now.st_dev != served.st_dev || now.st_ino != served.st_ino)
+    ep_findings_add (&f, EP_CHECK_ERROR,
+                     "%s is no longer the directory the daemon opened at start (it was moved or "
+                     "replaced): the daemon keeps serving the old one; restart it to serve what "
+                     "%s holds now",
+                     job->path, job->path);
+  else
+    check_mode (job, &now, job->path, ep_keystore_dir_mode (job->group_set), FALSE, &f);
+  g_autofree char *ok = g_strdup_printf ("%s: the daemon's own, writable by nobody else, no ACL, "
+                                         "and no directory above it open to others",
+                                         job->path);
+  job->keystore = ep_findings_take (&f, "keystore", ok);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Device directories the index did not hold but a device.json shows to be
+ * meant as one: start-up ignored them (its log says why), or they
+ * appeared since. */
+static void
+find_unserved (Job *job)
+{
+  auto_fd fd = dup (job->dirfd);
+  DIR *d = fd < 0 ? NULL : fdopendir (fd);
+  if (d == NULL)
+    return;
+  fd = -1;   /* now @d's */
+  /* The dup shares the keystore fd's offset, which others move too. */
+  rewinddir (d);
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      struct stat st;
+      g_autofree char *meta = g_build_filename (de->d_name, METADATA_FILE, NULL);
+      if (ep_is_plain_name (de->d_name) && !g_hash_table_contains (job->served, de->d_name) &&
+          fstatat (job->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISDIR (st.st_mode) && fstatat (job->dirfd, meta, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        g_ptr_array_add (found, g_strdup (de->d_name));
+    }
+  closedir (d);
+  g_ptr_array_sort (found, compare_strings);
+  for (guint i = 0; i < found->len; i++)
+    {
+      const char *id = found->pdata[i];
+      g_autofree char *what = g_build_filename (job->path, id, NULL);
+      g_autofree char *why = NULL;
+      auto_fd dir = openat (job->dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      g_autoptr (JsonObject) meta = dir < 0 ? NULL
+                                            : ep_keystore_read_metadata (dir, what, id, &why);
+      g_autoptr (EpDeviceInfo) info = meta ? ep_device_info_new (meta) : NULL;
+      g_ptr_array_add (job->devices, device_new (id, info, FALSE));
+    }
+}
+
+/* ---- one device's set ------------------------------------------------- */
+
+/* What a device needs: device.json and the credential files of its
+ * protocol, by the field table. The stored protocol says which credentials
+ * the set holds, whichever row brought them: the GenerateCredentials row,
+ * which always has a config, judges every kind's. */
+static GPtrArray *
+needed_files (const Device *d)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  g_ptr_array_add (names, (gpointer) METADATA_FILE);
+  for (guint i = 0; d->protocol != NULL && i < EP_N_FIELDS; i++)
+    if (ep_fields[i].file != NULL &&
+        ep_field_applies (&ep_fields[i], ep_renewal_method, d->protocol))
+      g_ptr_array_add (names, (gpointer) ep_fields[i].file);
+  return names;
+}
+
+static gboolean
+is_secret_file (const char *name)
+{
+  for (guint i = 0; i < EP_N_FIELDS; i++)
+    if (g_strcmp0 (ep_fields[i].file, name) == 0)
+      return ep_fields[i].secret;
+  return FALSE;
+}
+
+/* What a set's problems mean, from harmless to worst. */
+typedef enum {
+  SET_INTACT,                /* complete, and it holds together */
+  SET_BROKEN,                /* served, but incomplete or not matching */
+  SET_REFUSED,               /* start-up would ignore the device */
+  SET_GONE,                  /* no directory: listed only until a restart */
+} SetState;
+
+/* A PEM file's text, wiped when freed. */
+typedef struct {
+  char *data;
+  gsize size;
+} Text;
+
+static void
+text_clear (Text *t)
+{
+  if (t->data != NULL)
+    explicit_bzero (t->data, t->size);
+  g_clear_pointer (&t->data, g_free);
+}
+
+/* Checks the file @name of the device directory @dir (@what) as start-up
+ * would; with @text, also reads it (at most what a set may hold). */
+static SetState
+check_file (Job *job, int dir, const char *what, const char *name, Text *text, EpFindings *f)
+{
+  g_autofree char *path = g_build_filename (what, name, NULL);
+  auto_fd fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      if (errno == ENOENT)
+        ep_findings_add (f, EP_CHECK_ERROR, "%s is missing", path);
+      else if (errno == ELOOP)
+        ep_findings_add (f, EP_CHECK_ERROR, "%s is a symbolic link, which the daemon refuses",
+                         path);
+      else
+        ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be opened (%s)", path,
+                         g_strerror (errno));
+      return errno == ELOOP ? SET_REFUSED : SET_BROKEN;
+    }
+  if (!S_ISREG (st.st_mode))
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is not a regular file", path);
+  else if (st.st_nlink > 1)
+    ep_findings_add (f, EP_CHECK_ERROR,
+                     "%s has %lu hard links, so it is also a file elsewhere", path,
+                     (unsigned long) st.st_nlink);
+  else if (st.st_uid != geteuid ())
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is owned by uid %u, not by the daemon's uid %u",
+                     path, (unsigned) st.st_uid, (unsigned) geteuid ());
+  else
+    {
+      check_mode (job, &st, path, ep_keystore_file_mode (job->group_set), is_secret_file (name),
+                  f);
+      if (text == NULL)
+        return SET_INTACT;
+      /* One byte more than a set may hold tells a file too large. */
+      text->size = EP_CREDENTIALS_MAX_PEM_BYTES + 2;
+      text->data = g_malloc0 (text->size);
+      gsize len = 0;
+      ssize_t n = 1;
+      while (len < text->size - 1 && (n = read (fd, text->data + len, text->size - 1 - len)) > 0)
+        len += (gsize) n;
+      if (n >= 0)
+        return SET_INTACT;
+      ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be read (%s)", path, g_strerror (errno));
+      return SET_BROKEN;
+    }
+  return SET_REFUSED;
+}
+
+/* The index of @name in the set's files, or -1. */
+static int
+file_index (GPtrArray *names, EpFieldId id)
+{
+  for (guint i = 0; i < names->len; i++)
+    if (g_strcmp0 (names->pdata[i], ep_fields[id].file) == 0)
+      return (int) i;
+  return -1;
+}
+
+/* An MQTTS set read whole: FALSE unless it holds together and its
+ * certificate is the one device.json records. */
+static gboolean
+check_mqtts (const Device *d, GPtrArray *names, Text *texts, const char *what, EpFindings *f)
+{
+  int key = file_index (names, EP_FIELD_PRIVATE_KEY);
+  int cert = file_index (names, EP_FIELD_CERTIFICATE);
+  int chain = file_index (names, EP_FIELD_CA_CHAIN);
+  if (key < 0 || cert < 0 || chain < 0)
+    return TRUE;
+  EpCertificateInfo info;
+  g_autofree char *problem = ep_credentials_check (texts[key].data, texts[cert].data,
+                                                   texts[chain].data, &info);
+  if (problem != NULL)
+    ep_findings_add (f, EP_CHECK_ERROR, "the set in %s does not hold together: %s", what,
+                     problem);
+  else if (d->sha256 != NULL && strcmp (d->sha256, info.sha256) != 0)
+    ep_findings_add (f, EP_CHECK_ERROR,
+                     "%s/%s is not the certificate %s records (another SHA-256)", what,
+                     ep_fields[EP_FIELD_CERTIFICATE].file, METADATA_FILE);
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* One pass over the directory @dir (@what) of @d, naming the set's files
+ * in @listed. */
+static SetState
+check_set (Job *job, const Device *d, int dir, const char *what, GString *listed,
+           EpFindings *f)
+{
+  struct stat st;
+  if (fstat (dir, &st) < 0)
+    {
+      ep_findings_add (f, EP_CHECK_ERROR, "cannot check %s: %s", what, g_strerror (errno));
+      return SET_BROKEN;
+    }
+  SetState state = SET_INTACT;
+  if (st.st_uid != geteuid ())
+    {
+      ep_findings_add (f, EP_CHECK_ERROR, "%s is owned by uid %u, not by the daemon's uid %u",
+                       what, (unsigned) st.st_uid, (unsigned) geteuid ());
+      state = SET_REFUSED;
+    }
+  check_mode (job, &st, what, ep_keystore_dir_mode (job->group_set), FALSE, f);
+  g_autoptr (GPtrArray) names = needed_files (d);
+  g_autofree Text *texts = g_new0 (Text, names->len);
+  gboolean mqtts = g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_string_append_printf (listed, "%s%s", i ? ", " : "", (const char *) names->pdata[i]);
+      /* The PEM texts of an MQTTS set are read to check them together. */
+      Text *text = mqtts && i > 0 ? &texts[i] : NULL;
+      SetState file = check_file (job, dir, what, names->pdata[i], text, f);
+      state = MAX (state, file);
+    }
+  g_autofree char *why = NULL;
+  g_autoptr (JsonObject) meta = NULL;
+  if (state == SET_INTACT && (meta = ep_keystore_read_metadata (dir, what, d->id, &why)) == NULL)
+    {
+      ep_findings_add (f, EP_CHECK_ERROR, "%s", why);
+      state = SET_REFUSED;
+    }
+  if (state == SET_INTACT && mqtts && !check_mqtts (d, names, texts, what, f))
+    state = SET_BROKEN;
+  for (guint i = 0; i < names->len; i++)
+    text_clear (&texts[i]);
+  return state;
+}
+
+/* Whether @dir is still what @id stands for: a write swaps a new directory
+ * in and then empties the old one, which this may be reading. */
+static gboolean
+still_current (Job *job, const char *id, int dir)
+{
+  struct stat held, now;
+  return fstat (dir, &held) == 0 &&
+         fstatat (job->dirfd, id, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+         held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
+/* What to do about a broken set of a device the daemon serves. */
+static void
+add_remedy (const Device *d, SetState state, EpFindings *f)
+{
+  if (state == SET_GONE)
+    {
+      ep_findings_add (f, EP_CHECK_ERROR,
+                       "the daemon lists the device until it restarts (systemctl restart "
+                       "enapter-provisiond); then provision it again if it is still needed");
+      return;
+    }
+  const char *start = state == SET_REFUSED ? "the daemon would ignore the device at its next "
+                                             "start; "
+                                           : "";
+  g_autofree char *protocol = d->protocol ? g_ascii_strdown (d->protocol, -1) : NULL;
+  if (protocol != NULL)
+    ep_findings_add (f, EP_CHECK_ERROR,
+                     "%sget it a new set with 'enapter-provisionctl generate %s --protocol %s'",
+                     start, d->id, protocol);
+  else
+    ep_findings_add (f, EP_CHECK_ERROR,
+                     "%sprovision it again (or drop it with 'enapter-provisionctl forget %s')",
+                     start, d->id);
+}
+
+/* A directory the daemon does not serve is worth a warning, whatever it
+ * holds: it may be kept there on purpose. */
+static void
+tell_unserved (const char *what, EpFindings *f)
+{
+  g_autoptr (EpCheck) found = ep_findings_take (f, "", NULL);
+  ep_findings_add (f, EP_CHECK_WARNING,
+                   "the daemon does not serve %s: it was no valid device directory at start "
+                   "(its log says why), or it appeared since",
+                   what);
+  if (found->level == EP_CHECK_OK)
+    ep_findings_add (f, EP_CHECK_WARNING,
+                     "it looks fine now: restart the daemon to serve it, or move it out of the "
+                     "keystore");
+  else
+    ep_findings_add (f, EP_CHECK_WARNING,
+                     "%s; fix that, or move it out of the keystore, then restart the daemon",
+                     found->message);
+}
+
+static void
+check_device (Job *job, Device *d)
+{
+  g_autofree char *name = g_strdup_printf ("device:%s", d->id);
+  g_autofree char *what = g_build_filename (job->path, d->id, NULL);
+  g_autoptr (GString) listed = g_string_new ("");
+  EpFindings f = { 0 };
+  SetState state = SET_INTACT;
+  for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++)
+    {
+      auto_fd dir = openat (job->dirfd, d->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (dir < 0)
+        {
+          state = errno == ENOENT ? SET_GONE : SET_REFUSED;
+          ep_findings_add (&f, EP_CHECK_ERROR, "%s %s", what,
+                           errno == ENOENT ? "is gone"
+                           : errno == ELOOP || errno == ENOTDIR
+                             ? "is not a directory (a symbolic link?)"
+                             : g_strerror (errno));
+          break;
+        }
+      state = check_set (job, d, dir, what, listed, &f);
+      if (still_current (job, d->id, dir))
+        break;
+      /* Replaced meanwhile: what was found may be the old set's. */
+      ep_findings_clear (&f);
+      g_string_truncate (listed, 0);
+    }
+  if (!d->served)
+    tell_unserved (what, &f);
+  else if (state != SET_INTACT)
+    add_remedy (d, state, &f);
+  g_autofree char *ok = NULL;
+  if (d->protocol == NULL)
+    ok = g_strdup_printf ("%s: %s in place, a private, regular file of the daemon's; the device "
+                          "holds no credentials", what, listed->str);
+  else
+    ok = g_strdup_printf ("%s: complete %s set (%s), each a private, regular file of the "
+                          "daemon's%s", what, d->protocol, listed->str,
+                          g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0
+                            ? "; the key matches the certificate, which chains to ca_chain"
+                            : "");
+  d->check = ep_findings_take (&f, name, ok);
+}
+
+/* ---- the job ---------------------------------------------------------- */
+
+static void
+diagnose_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Job *job = data;
+  check_keystore (job);
+  find_unserved (job);
+  for (guint i = 0; i < job->devices->len; i++)
+    check_device (job, job->devices->pdata[i]);
+  /* The pool keeps the thread; OpenSSL's state in it is not needed. */
+  ep_credentials_thread_done ();
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+ep_diagnose_keystore_async (EpKeystore *ks, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+  job->dirfd = ks->dirfd;
+  job->path = g_strdup (ks->path);
+  job->group_set = ks->group_set;
+  job->gid = ks->gid;
+  job->served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  job->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+  g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = ids->pdata[i];
+      g_hash_table_add (job->served, g_strdup (id));
+      g_ptr_array_add (job->devices, device_new (id, ep_keystore_lookup (ks, id), TRUE));
+    }
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, ep_diagnose_keystore_async);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  g_task_run_in_thread (task, diagnose_thread);
+}
+
+static gint
+compare_devices (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(Device *const *) a)->id, (*(Device *const *) b)->id);
+}
+
+GPtrArray *
+ep_diagnose_keystore_finish (EpKeystore *ks, GAsyncResult *result)
+{
+  Job *job = g_task_get_task_data (G_TASK (result));
+  g_task_propagate_boolean (G_TASK (result), NULL);
+  GPtrArray *checks = ep_checks_new ();
+  g_ptr_array_add (checks, g_steal_pointer (&job->keystore));
+  g_ptr_array_sort (job->devices, compare_devices);
+  for (guint i = 0; i < job->devices->len; i++)
+    {
+      Device *d = job->devices->pdata[i];
+      /* What the index says now: forgotten, or written, meanwhile. */
+      if ((ep_keystore_lookup (ks, d->id) != NULL) == d->served)
+        g_ptr_array_add (checks, g_steal_pointer (&d->check));
+    }
+  return checks;
+}
