@@ -100,8 +100,10 @@ check_keystore (Job *job)
   auto_fd fd = ep_keystore_check_trusted (job->path, &error);
   struct stat now, served;
   if (fd < 0)
-    ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
-                     error->message);
+    ep_findings_add (&f, EP_CHECK_ERROR, "%s%s", error->message,
+                     g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED)
+                       ? "; the daemon would refuse to start with it"
+                       : "");
   else if (fstat (fd, &now) < 0 || fstat (job->dirfd, &served) < 0)
     ep_findings_add (&f, EP_CHECK_ERROR, "cannot check keystore %s: %s", job->path,
                      g_strerror (errno));
@@ -131,13 +133,12 @@ compare_strings (gconstpointer a, gconstpointer b)
 static void
 find_unserved (Job *job)
 {
-  auto_fd fd = dup (job->dirfd);
+  /* Its own open directory: a dup would share the keystore fd's offset. */
+  auto_fd fd = openat (job->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR *d = fd < 0 ? NULL : fdopendir (fd);
   if (d == NULL)
     return;
   fd = -1;   /* now @d's */
-  /* The dup shares the keystore fd's offset, which others move too. */
-  rewinddir (d);
   g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
   struct dirent *de;
   while ((de = readdir (d)) != NULL)
