@@ -1,7 +1,6 @@
 /* enapter-provisionctl: the provisioning commands (one per kind, driven by
- * the table below) and the keystore commands list, show, generate and
- * forget; the command table also names export (export.c) and monitor
- * (monitor.c). */
+ * the table below) and the keystore commands show, generate and forget; the
+ * command table also names list (list.c) and export (export.c). */
 #include "ctl.h"
 
 #include <math.h>
@@ -72,7 +71,8 @@ static const Kind kinds[] = {
       { "slug", "slug", VALUE_STRING, "SLUG", "Its slug: [a-z0-9][a-z0-9-]{0,63}" } } },
   { COMMAND ("gateway", "Provision a gateway (cloud only)"), "ProvisionGateway",
     { SITE_ID, HARDWARE_ID,
-      { "version", "gateway_version", VALUE_STRING, "VERSION",
+      /* Not --version: that is the program's. */
+      { "gateway-version", "gateway_version", VALUE_STRING, "VERSION",
         "The gateway software's semantic version, such as 3.1.0" },
       { "site-name", "site_name", VALUE_STRING, "NAME", "The site's name" },
       { "timezone", "site_timezone", VALUE_STRING, "ZONE", "The site's IANA time zone" },
@@ -94,6 +94,15 @@ kind_by_command (const char *command)
     if (strcmp (kinds[i].command.name, command) == 0)
       return &kinds[i];
   return NULL;
+}
+
+char *
+ctl_kind_of (const char *text)
+{
+  g_autofree char *command = g_strdelimit (g_ascii_strdown (text, -1), "_", '-');
+  if (kind_by_command (command) == NULL)
+    return NULL;
+  return g_strdelimit (g_steal_pointer (&command), "-", '_');
 }
 
 static guint
@@ -135,7 +144,8 @@ typedef struct {
 
 /* Turns one option's text into its argument; FALSE after a usage error. */
 static gboolean
-convert_value (const char *command, const KindOption *option, const char *text, Arg *out)
+convert_value (Ctl *ctl, const char *command, const KindOption *option, const char *text,
+               Arg *out)
 {
   const char *const (*choices)[2] = option->type == VALUE_PROTOCOL      ? protocols
                                     : option->type == VALUE_DEVICE_TYPE ? device_types
@@ -146,8 +156,8 @@ convert_value (const char *command, const KindOption *option, const char *text, 
       if (out->s == NULL)
         {
           g_autofree char *expected = choices_text (choices);
-          ctl_usage_error (command, "--%s must be %s, not '%s'", option->option, expected,
-                           text);
+          ctl_usage_error (ctl, command, "--%s must be %s, not '%s'", option->option,
+                           expected, text);
           return FALSE;
         }
       return TRUE;
@@ -158,7 +168,8 @@ convert_value (const char *command, const KindOption *option, const char *text, 
       out->d = g_ascii_strtod (text, &end);
       if (end == text || *end != '\0' || !isfinite (out->d) || g_ascii_isspace (*text))
         {
-          ctl_usage_error (command, "--%s must be a decimal number of degrees, not '%s'",
+          ctl_usage_error (ctl, command,
+                           "--%s must be a decimal number of degrees, not '%s'",
                            option->option, text);
           return FALSE;
         }
@@ -168,13 +179,11 @@ convert_value (const char *command, const KindOption *option, const char *text, 
   return TRUE;
 }
 
-/* Prints a device's details: the reply of a Provision method or of
- * GetDevice. */
-static void
-print_device (Ctl *ctl, JsonObject *details)
+void
+ctl_print_device (Ctl *ctl, JsonObject *details)
 {
   if (ctl->json)
-    ctl_print_json_object (details);
+    ctl_print_json_object (ctl, details);
   else
     ctl_print_fields (details);
 }
@@ -186,7 +195,7 @@ call_for_device (Ctl *ctl, const char *method, sd_bus_message *call)
 {
   g_autoptr (sd_bus_message) reply = ctl_call (ctl, call);
   if (reply == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
 
   const char *device_id = NULL;
   g_autoptr (JsonObject) details = NULL;
@@ -194,9 +203,9 @@ call_for_device (Ctl *ctl, const char *method, sd_bus_message *call)
   if (r >= 0)
     details = ctl_read_vardict (reply, &r);
   if (details == NULL)
-    return ctl_bad_reply (method, r);
+    return ctl_bad_reply (ctl, method, r);
   json_object_set_string_member (details, "device_id", device_id);
-  print_device (ctl, details);
+  ctl_print_device (ctl, details);
   return CTL_EXIT_OK;
 }
 
@@ -224,17 +233,15 @@ provision (Ctl *ctl, const Kind *kind, const Arg *args)
 {
   g_autoptr (sd_bus_message) call = ctl_new_call (ctl, kind->method);
   if (call == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
   int r = 0;
   for (guint i = 0; i < n_options (kind) && r >= 0; i++)
     r = kind->options[i].type == VALUE_DEGREES
             ? sd_bus_message_append_basic (call, 'd', &args[i].d)
             : sd_bus_message_append_basic (call, 's', args[i].s);
   if (r < 0)
-    {
-      ctl_message ("cannot make a %s call: %s", kind->method, g_strerror (-r));
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot make a %s call: %s", kind->method,
+                     g_strerror (-r));
   return call_for_device (ctl, kind->method, call);
 }
 
@@ -268,62 +275,17 @@ run_kind (Ctl *ctl, int argc, char **argv)
       g_string_append_printf (missing, "%s--%s", missing->len ? ", " : "",
                               kind->options[i].option);
   if (missing->len > 0)
-    return ctl_usage_error (kind->command.name, "missing %s", missing->str);
+    return ctl_usage_error (ctl, kind->command.name, "missing %s", missing->str);
 
   /* Every value is checked before the bus is touched: usage errors first. */
   Arg args[MAX_OPTIONS] = { { NULL, 0 } };
   for (guint i = 0; i < n; i++)
-    if (!convert_value (kind->command.name, &kind->options[i], values.text[i], &args[i]))
+    if (!convert_value (ctl, kind->command.name, &kind->options[i], values.text[i], &args[i]))
       return CTL_EXIT_USAGE;
   return provision (ctl, kind, args);
 }
 
 /* ---- the keystore ------------------------------------------------------ */
-
-static int
-run_list (Ctl *ctl, int argc, char **argv)
-{
-  gboolean ids = FALSE;
-  const GOptionEntry entries[] = {
-    /* For shell completion: one device id per line. */
-    { "ids", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &ids, "Print only the device ids",
-      NULL },
-    G_OPTION_ENTRY_NULL,
-  };
-  if (!ctl_parse (ctl, "list", NULL, "Lists the devices in the daemon's keystore.",
-                  "Prints a table (DEVICE ID, KIND, NAME, SLUG, PROVISIONED, EXPIRES), oldest "
-                  "first; EXPIRES is when the device's certificate runs out, '-' for a device "
-                  "without one. With --json, an array of the devices' details.",
-                  entries, &argc, &argv, 0))
-    return CTL_EXIT_USAGE;
-
-  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "ListDevices");
-  g_autoptr (sd_bus_message) reply = call ? ctl_call (ctl, call) : NULL;
-  if (reply == NULL)
-    return CTL_EXIT_FAILURE;
-  int r = 0;
-  g_autoptr (JsonArray) devices = ctl_read_vardict_array (reply, &r);
-  if (devices == NULL)
-    return ctl_bad_reply ("ListDevices", r);
-
-  if (ids)
-    {
-      for (guint i = 0; i < json_array_get_length (devices); i++)
-        {
-          JsonObject *device = json_array_get_object_element (devices, i);
-          g_autofree char *id = ctl_value_text (json_object_get_member (device, "device_id"));
-          puts (id);
-        }
-    }
-  else if (ctl->json)
-    {
-      g_autoptr (JsonNode) node = json_node_init_array (json_node_alloc (), devices);
-      ctl_print_json (node);
-    }
-  else
-    ctl_print_device_table (devices);
-  return CTL_EXIT_OK;
-}
 
 static int
 run_show (Ctl *ctl, int argc, char **argv)
@@ -339,12 +301,12 @@ run_show (Ctl *ctl, int argc, char **argv)
 
   g_autoptr (sd_bus_message) reply = ctl_call_device (ctl, "GetDevice", argv[1]);
   if (reply == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
   int r = 0;
   g_autoptr (JsonObject) details = ctl_read_vardict (reply, &r);
   if (details == NULL)
-    return ctl_bad_reply ("GetDevice", r);
-  print_device (ctl, details);
+    return ctl_bad_reply (ctl, "GetDevice", r);
+  ctl_print_device (ctl, details);
   return CTL_EXIT_OK;
 }
 
@@ -370,20 +332,18 @@ run_generate (Ctl *ctl, int argc, char **argv)
                   entries, &argc, &argv, 1))
     return CTL_EXIT_USAGE;
   if (protocol_text == NULL)
-    return ctl_usage_error ("generate", "missing --%s", protocol.option);
+    return ctl_usage_error (ctl, "generate", "missing --%s", protocol.option);
   Arg arg = { NULL, 0 };
-  if (!convert_value ("generate", &protocol, protocol_text, &arg))
+  if (!convert_value (ctl, "generate", &protocol, protocol_text, &arg))
     return CTL_EXIT_USAGE;
 
   g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "GenerateCredentials");
   if (call == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
   int r = sd_bus_message_append (call, "ss", argv[1], arg.s);
   if (r < 0)
-    {
-      ctl_message ("cannot make a GenerateCredentials call: %s", g_strerror (-r));
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot make a GenerateCredentials call: %s",
+                     g_strerror (-r));
   return call_for_device (ctl, "GenerateCredentials", call);
 }
 
@@ -401,12 +361,12 @@ run_forget (Ctl *ctl, int argc, char **argv)
   const char *device_id = argv[1];
   g_autoptr (sd_bus_message) reply = ctl_call_device (ctl, "ForgetDevice", device_id);
   if (reply == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
 
   g_autoptr (JsonObject) result = json_object_new ();
   json_object_set_string_member (result, "device_id", device_id);
   json_object_set_boolean_member (result, "forgotten", TRUE);
-  print_device (ctl, result);
+  ctl_print_device (ctl, result);
   return CTL_EXIT_OK;
 }
 
@@ -419,13 +379,12 @@ ctl_kind_command (gsize i)
 }
 
 const CtlCommand ctl_device_commands[] = {
-  { "list", NULL, "List the devices in the keystore", run_list },
+  { "list", NULL, "List the devices in the keystore (--kind, --site)", ctl_list },
   { "show", "DEVICE_ID", "Show one device's details", run_show },
   { "generate", "DEVICE_ID", "Give a device new credentials (--protocol mqtt|mqtts)",
     run_generate },
   { "export", "DEVICE_ID", "Print a device's config for the Enapter Python SDK (credentials "
     "included)", ctl_export },
   { "forget", "DEVICE_ID", "Remove a device's credentials from the keystore", run_forget },
-  { "monitor", NULL, "Print the daemon's signals as they arrive", ctl_monitor },
   { 0 },
 };

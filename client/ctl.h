@@ -6,14 +6,24 @@
 #include <json-glib/json-glib.h>
 #include <systemd/sd-bus.h>
 
+#define CTL_PROGRAM "enapter-provisionctl"
 #define CTL_BUS_NAME "com.enapter.Provisioning1"
 #define CTL_PATH "/com/enapter/Provisioning1"
 #define CTL_IFACE "com.enapter.Provisioning1"
 #define CTL_ERROR_PREFIX CTL_IFACE ".Error."
 
-/* Exit statuses: success, a failed operation (the daemon's error, no
- * connection, a timeout), a usage error. */
-enum { CTL_EXIT_OK = 0, CTL_EXIT_FAILURE = 1, CTL_EXIT_USAGE = 2 };
+/* Exit statuses (the man page's EXIT STATUS): success, the daemon answered
+ * an error (or its answer made no sense), a usage error, the daemon cannot
+ * be reached (no bus, not running, no answer in time). */
+enum {
+  CTL_EXIT_OK = 0,
+  CTL_EXIT_FAILURE = 1,
+  CTL_EXIT_USAGE = 2,
+  CTL_EXIT_UNREACHABLE = 3,
+};
+
+/* --json's modes; OFF is 0, so "if (ctl->json)" asks "any JSON?". */
+typedef enum { CTL_JSON_OFF = 0, CTL_JSON_SHORT, CTL_JSON_PRETTY } CtlJson;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
@@ -24,14 +34,23 @@ typedef struct {
   gboolean system;
   gboolean session;
   char *address;
-  gboolean json;
+  char *host;          /* -H: [USER@]HOST, the system bus over ssh */
+  CtlJson json;
+  gboolean no_legend;
+  gboolean no_pager;   /* accepted; the client never pages */
   char *timeout_text;
-  double timeout;      /* seconds, from --timeout */
+  double timeout;      /* seconds, from --timeout or the default */
+  gboolean timeout_given;
   gboolean verbose;
   /* Where each parse puts the string options: GOption would drop the value
    * of an option given both before and after the command without freeing. */
   char *address_arg;
+  char *host_arg;
   char *timeout_arg;
+  const char *command; /* the command being parsed, for the options' messages */
+  /* Every option is parsed: from now on errors follow --json. */
+  gboolean parsed;
+  int failure;         /* the exit status of the last failed call (ctl_status) */
   sd_bus *bus;
 } Ctl;
 
@@ -46,14 +65,7 @@ typedef struct {
   CtlRun run;
 } CtlCommand;
 
-/* provisionctl.c */
-
-/* Prints "enapter-provisionctl: MESSAGE" on stderr. */
-void ctl_message (const char *format, ...) G_GNUC_PRINTF (1, 2);
-
-/* Prints a usage error naming @command (or the program) and returns
- * CTL_EXIT_USAGE. */
-int ctl_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* ---- provisionctl.c: options and dispatch ------------------------------ */
 
 /* Parses a command's options (@entries plus the global ones) from
  * @argc/@argv; --help prints and exits 0. Returns FALSE after reporting a
@@ -62,39 +74,76 @@ gboolean ctl_parse (Ctl *ctl, const char *command, const char *params, const cha
                     const char *description, const GOptionEntry *entries, int *argc,
                     char ***argv, int n_params);
 
-/* Connects to the bus the options name; reports a failure and returns NULL. */
+/* ---- call.c: the connection, calls and failures ------------------------ */
+
+/* Prints "enapter-provisionctl: MESSAGE" on stderr (notices, and the human
+ * half of every failure). */
+void ctl_message (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* Reports a failure and returns @status: the message on stderr and, once
+ * the options are parsed and --json is on, {"error": @error_name, "message":
+ * ...} on stdout. @error_name NULL is org.freedesktop.DBus.Error.Failed. */
+int ctl_fail (Ctl *ctl, int status, const char *error_name, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
+
+/* A usage error naming @command (or the program): ctl_fail with
+ * CTL_EXIT_USAGE and org.freedesktop.DBus.Error.InvalidArgs, and a pointer to
+ * --help on stderr. @ctl NULL: the options are not parsed, stderr only. */
+int ctl_usage_error (Ctl *ctl, const char *command, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+/* Connects to the bus the options name; NULL after reporting the failure
+ * (CTL_EXIT_UNREACHABLE, see ctl_status). */
 sd_bus *ctl_bus (Ctl *ctl);
 
-/* A method call on the daemon's object, ready for arguments. */
+/* A method call on the daemon's object, ready for arguments; @iface NULL is
+ * the daemon's interface. NULL after reporting the failure. */
+sd_bus_message *ctl_new_method_call (Ctl *ctl, const char *iface, const char *method);
 sd_bus_message *ctl_new_call (Ctl *ctl, const char *method);
 
 /* Sends @call and waits up to --timeout. Returns the reply, or NULL after
- * reporting the error. */
+ * reporting the error (ctl_status says with which exit status). */
 sd_bus_message *ctl_call (Ctl *ctl, sd_bus_message *call);
+
+/* Calls @method without arguments; the reply, or NULL after reporting why. */
+sd_bus_message *ctl_call_plain (Ctl *ctl, const char *method);
 
 /* Calls @method with its one argument, the string @device_id (GetDevice,
  * ForgetDevice, OpenCredentials); the reply, or NULL after reporting why. */
 sd_bus_message *ctl_call_device (Ctl *ctl, const char *method, const char *device_id);
 
-/* Reports a D-Bus error (the daemon's, the bus's or a local one for -@r):
- * its message, and with --verbose its name. */
-void ctl_report_error (Ctl *ctl, const sd_bus_error *error, int r);
+/* The exit status of the last failure reported by ctl_bus, ctl_new_call or
+ * ctl_call: CTL_EXIT_UNREACHABLE or CTL_EXIT_FAILURE. */
+int ctl_status (Ctl *ctl);
 
 /* Reports a reply that does not have the documented signature. */
-int ctl_bad_reply (const char *method, int r);
+int ctl_bad_reply (Ctl *ctl, const char *method, int r);
+
+/* ---- the commands ------------------------------------------------------ */
 
 /* commands.c: the provisioning commands (the i-th, NULL past the last) and
  * the keystore commands (up to an entry without a name). */
 const CtlCommand *ctl_kind_command (gsize i);
 extern const CtlCommand ctl_device_commands[];
+/* Prints a device's details (a Provision reply, GetDevice's). */
+void ctl_print_device (Ctl *ctl, JsonObject *details);
 
+/* The kind the details name ("link_master") for the command @text
+ * ("link-master", or the details' own spelling); NULL for no kind. Free it. */
+char *ctl_kind_of (const char *text);
+
+/* list.c */
+int ctl_list (Ctl *ctl, int argc, char **argv);
+/* status.c */
+int ctl_status_command (Ctl *ctl, int argc, char **argv);
+/* check.c */
+int ctl_check (Ctl *ctl, int argc, char **argv);
 /* monitor.c */
 int ctl_monitor (Ctl *ctl, int argc, char **argv);
-
 /* export.c */
 int ctl_export (Ctl *ctl, int argc, char **argv);
 
-/* output.c */
+/* ---- output.c ---------------------------------------------------------- */
 
 /* The next value as JSON (every basic type, the integers 'x' and 't'
  * among them, variants, arrays, structures and dictionaries with string
@@ -109,9 +158,14 @@ JsonObject *ctl_read_vardict (sd_bus_message *m, int *r);
 /* Reads an aa{sv}. */
 JsonArray *ctl_read_vardict_array (sd_bus_message *m, int *r);
 
-/* --json: @node as one line of compact JSON on stdout. */
-void ctl_print_json (JsonNode *node);
-void ctl_print_json_object (JsonObject *object);
+/* @node as JSON on stdout: one line (--json=short) or indented
+ * (--json=pretty). */
+void ctl_print_json (Ctl *ctl, JsonNode *node);
+void ctl_print_json_object (Ctl *ctl, JsonObject *object);
+void ctl_print_json_array (Ctl *ctl, JsonArray *array);
+
+/* @s with control characters (terminal escapes among them) shown as '?'. */
+char *ctl_printable (const char *s);
 
 /* A value as a person reads it: strings without control characters, yes/no,
  * numbers, anything else as JSON. */
@@ -126,9 +180,39 @@ char *ctl_time_text (gint64 seconds);
  * ctl_time_text. */
 char *ctl_detail_text (const char *key, JsonNode *node);
 
+/* The string member @key of @object, "" when it is missing or no string. */
+const char *ctl_string_member (JsonObject *object, const char *key);
+
 /* Human output: the object's members as aligned "key: value" lines, the
  * well-known keys first. */
 void ctl_print_fields (JsonObject *object);
 
-/* Human output: devices as a table, or "No devices.". */
-void ctl_print_device_table (JsonArray *devices);
+/* ---- table.c: tables for people ---------------------------------------- */
+
+typedef struct {
+  const char *header;
+  /* 0: never shortened; otherwise the order in which columns give up width
+   * when the table is wider than the terminal (1 first). */
+  int shrink;
+} CtlColumn;
+
+/* Terminal columns @s takes. */
+gsize ctl_display_width (const char *s);
+
+/* Whether text may use "…", "✓" and the like: a UTF-8 locale. */
+gboolean ctl_utf8 (void);
+
+/* The width to fit output into: 0 (no limit) unless stdout is a terminal;
+ * then $COLUMNS when it is a positive number, else the terminal's width. */
+guint ctl_terminal_width (void);
+
+/* @s cut to @width terminal columns, ending in "…" (or "..." outside a
+ * UTF-8 locale) when it was longer. */
+char *ctl_ellipsize (const char *s, gsize width);
+
+/* Prints @cells (row by row, @n_columns each) under the columns' headers,
+ * aligned, two blanks between columns, shortened to ctl_terminal_width.
+ * --no-legend leaves out the headers and @footer (a line after a blank
+ * one; NULL for none). */
+void ctl_print_table (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells,
+                      const char *footer);

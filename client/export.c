@@ -111,11 +111,11 @@ read_file (int fd, EpWipeBuffer *out, char **problem)
  * ones of unknown names are read too and dropped. The descriptors belong to
  * the message and close with it. */
 static int
-read_files (sd_bus_message *reply, const char *device_id, Files *files)
+read_files (Ctl *ctl, sd_bus_message *reply, const char *device_id, Files *files)
 {
   int r = sd_bus_message_enter_container (reply, 'a', "{sh}");
   if (r < 0)
-    return ctl_bad_reply ("OpenCredentials", r);
+    return ctl_bad_reply (ctl, "OpenCredentials", r);
   g_auto (EpWipeBuffer) unknown = { 0 };
   while ((r = sd_bus_message_enter_container (reply, 'e', "sh")) > 0)
     {
@@ -123,7 +123,7 @@ read_files (sd_bus_message *reply, const char *device_id, Files *files)
       int fd = -1;
       r = sd_bus_message_read (reply, "sh", &name, &fd);
       if (r < 0)
-        return ctl_bad_reply ("OpenCredentials", r);
+        return ctl_bad_reply (ctl, "OpenCredentials", r);
       int i = 0;
       while (i < N_FILES && strcmp (file_names[i], name) != 0)
         i++;
@@ -132,18 +132,18 @@ read_files (sd_bus_message *reply, const char *device_id, Files *files)
       if (!read_file (fd, out, &problem))
         {
           g_autofree char *shown = g_strescape (name, NULL);
-          ctl_message ("cannot use the file \"%s\" of device %s: %s", shown, device_id,
-                       problem);
-          return CTL_EXIT_FAILURE;
+          return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL,
+                           "cannot use the file \"%s\" of device %s: %s", shown, device_id,
+                           problem);
         }
       if (i < N_FILES)
         files->have[i] = TRUE;
       ep_wipe_buffer_empty (&unknown);
       if ((r = sd_bus_message_exit_container (reply)) < 0)
-        return ctl_bad_reply ("OpenCredentials", r);
+        return ctl_bad_reply (ctl, "OpenCredentials", r);
     }
   if (r < 0 || (r = sd_bus_message_exit_container (reply)) < 0)
-    return ctl_bad_reply ("OpenCredentials", r);
+    return ctl_bad_reply (ctl, "OpenCredentials", r);
   return CTL_EXIT_OK;
 }
 
@@ -205,23 +205,25 @@ append_member (EpWipeBuffer *b, const char *key, const char *value, gsize len)
 
 /* A string detail, or NULL after saying which one the daemon did not send. */
 static const char *
-detail (JsonObject *details, const char *key, const char *device_id)
+detail (Ctl *ctl, JsonObject *details, const char *key, const char *device_id)
 {
   JsonNode *node = json_object_get_member (details, key);
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
       json_node_get_value_type (node) == G_TYPE_STRING)
     return json_node_get_string (node);
-  ctl_message ("device %s: the daemon's details have no %s, which the config needs", device_id,
-               key);
+  ctl_fail (ctl, CTL_EXIT_FAILURE, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+            "device %s: the daemon's details have no %s, which the config needs", device_id,
+            key);
   return NULL;
 }
 
 /* The config object, compact JSON, its members in the SDK's order. */
 static gboolean
-write_config (EpWipeBuffer *b, JsonObject *details, Files *files, const char *device_id)
+write_config (Ctl *ctl, EpWipeBuffer *b, JsonObject *details, Files *files,
+              const char *device_id)
 {
-  const char *host = detail (details, "mqtt_host", device_id);
-  const char *protocol = host ? detail (details, "protocol", device_id) : NULL;
+  const char *host = detail (ctl, details, "mqtt_host", device_id);
+  const char *protocol = host ? detail (ctl, details, "protocol", device_id) : NULL;
   if (protocol == NULL)
     return FALSE;
   JsonNode *port = json_object_get_member (details, "mqtt_port");
@@ -229,20 +231,23 @@ write_config (EpWipeBuffer *b, JsonObject *details, Files *files, const char *de
       json_node_get_value_type (port) != G_TYPE_INT64 || json_node_get_int (port) < 1 ||
       json_node_get_int (port) > 65535)
     {
-      ctl_message ("device %s: the daemon's details have no mqtt_port from 1 to 65535",
-                   device_id);
+      ctl_fail (ctl, CTL_EXIT_FAILURE, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                "device %s: the daemon's details have no mqtt_port from 1 to 65535",
+                device_id);
       return FALSE;
     }
   gboolean mqtts = strcmp (protocol, "MQTTS") == 0;
   if (!mqtts && strcmp (protocol, "MQTT") != 0)
     {
       g_autofree char *shown = g_strescape (protocol, NULL);
-      ctl_message ("device %s: unknown protocol \"%s\"", device_id, shown);
+      ctl_fail (ctl, CTL_EXIT_FAILURE, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                "device %s: unknown protocol \"%s\"; is this client older than "
+                "enapter-provisiond?", device_id, shown);
       return FALSE;
     }
-  const char *username = mqtts ? "" : detail (details, "username", device_id);
-  const char *hardware_id = username ? detail (details, "hardware_id", device_id) : NULL;
-  const char *channel_id = hardware_id ? detail (details, "channel_id", device_id) : NULL;
+  const char *username = mqtts ? "" : detail (ctl, details, "username", device_id);
+  const char *hardware_id = username ? detail (ctl, details, "hardware_id", device_id) : NULL;
+  const char *channel_id = hardware_id ? detail (ctl, details, "channel_id", device_id) : NULL;
   if (channel_id == NULL)
     return FALSE;
   static const int mqtt_files[] = { FILE_PASSWORD, -1 };
@@ -251,8 +256,9 @@ write_config (EpWipeBuffer *b, JsonObject *details, Files *files, const char *de
   for (const int *i = wanted; *i >= 0; i++)
     if (!files->have[*i])
       {
-        ctl_message ("device %s: the daemon handed out no %s for %s", device_id,
-                     file_names[*i], protocol);
+        ctl_fail (ctl, CTL_EXIT_FAILURE, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                  "device %s: the daemon handed out no %s for %s", device_id,
+                  file_names[*i], protocol);
         return FALSE;
       }
 
@@ -336,13 +342,13 @@ parse_format (Ctl *ctl, const char *text, Format *format)
         *format = (Format) i;
         if (ctl->json && *format != FORMAT_JSON)
           {
-            ctl_usage_error ("export", "--json and --format=%s exclude each other",
+            ctl_usage_error (ctl, "export", "--json and --format=%s exclude each other",
                              format_names[i]);
             return FALSE;
           }
         return TRUE;
       }
-  ctl_usage_error ("export", "--format must be blob, env or json, not '%s'", text);
+  ctl_usage_error (ctl, "export", "--format must be blob, env or json, not '%s'", text);
   return FALSE;
 }
 
@@ -381,13 +387,13 @@ ctl_export (Ctl *ctl, int argc, char **argv)
 
   g_autoptr (sd_bus_message) reply = ctl_call_device (ctl, "OpenCredentials", device_id);
   if (reply == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
   int r = 0;
   g_autoptr (JsonObject) details = ctl_read_vardict (reply, &r);
   if (details == NULL)
-    return ctl_bad_reply ("OpenCredentials", r);
+    return ctl_bad_reply (ctl, "OpenCredentials", r);
   g_auto (Files) files = { 0 };
-  int status = read_files (reply, device_id, &files);
+  int status = read_files (ctl, reply, device_id, &files);
   /* Done with the descriptors: they close with the message. */
   g_clear_pointer (&reply, sd_bus_message_unref);
   if (status != CTL_EXIT_OK)
@@ -395,13 +401,11 @@ ctl_export (Ctl *ctl, int argc, char **argv)
 
   if (!json_object_has_member (details, "protocol") ||
       !json_object_has_member (details, "mqtt_host"))
-    {
-      ctl_message ("device %s has no communication config yet: run 'enapter-provisionctl "
-                   "generate %s --protocol mqtts' (or mqtt) first", device_id, device_id);
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL,
+                     "device %s has no communication config yet: run 'enapter-provisionctl "
+                     "generate %s --protocol mqtts' (or mqtt) first", device_id, device_id);
   g_auto (EpWipeBuffer) config = { 0 };
-  if (!write_config (&config, details, &files, device_id))
+  if (!write_config (ctl, &config, details, &files, device_id))
     return CTL_EXIT_FAILURE;
   files_clear (&files);
 

@@ -1,5 +1,6 @@
 /* enapter-provisionctl monitor: prints the daemon's signals as they arrive,
- * one line each, until SIGINT or SIGTERM. */
+ * one line each, stamped with the time they arrived, until SIGINT or
+ * SIGTERM. */
 #include "ctl.h"
 
 #include <errno.h>
@@ -137,13 +138,29 @@ read_event (sd_bus_message *m, const char *member, JsonObject *event)
   return 0;
 }
 
+/* @usec since the epoch as RFC 3339 UTC with microseconds, for --json. */
+static char *
+precise_time_text (gint64 usec)
+{
+  g_autofree char *seconds = ctl_time_text (usec / G_USEC_PER_SEC);
+  if (seconds == NULL)
+    return NULL;
+  /* "...:09Z" -> "...:09.123456Z" */
+  seconds[strlen (seconds) - 1] = '\0';
+  return g_strdup_printf ("%s.%06" G_GINT64_FORMAT "Z", seconds, usec % G_USEC_PER_SEC);
+}
+
 static int
 on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   Ctl *ctl = userdata;
+  /* When it arrived: dbus-daemon does not stamp messages. */
+  gint64 now = g_get_real_time ();
   const char *member = sd_bus_message_get_member (m);
   g_autoptr (JsonObject) event = json_object_new ();
   json_object_set_string_member (event, "signal", member);
+  g_autofree char *timestamp = precise_time_text (now);
+  json_object_set_string_member (event, "timestamp", timestamp);
   int r = read_event (m, member, event);
   if (r < 0)
     ctl_message ("%s: the signal is not what the API documents: %s", member, g_strerror (-r));
@@ -151,22 +168,32 @@ on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     return 0;
 
   if (ctl->json)
-    ctl_print_json_object (event);
+    ctl_print_json_object (ctl, event);
   else
     {
       g_autofree char *line = human_line (ctl, member, event);
-      puts (line);
+      g_autofree char *when = ctl_time_text (now / G_USEC_PER_SEC);
+      printf ("%s %s\n", when, line);
     }
   /* Each line as it happens, also into a pipe. */
   fflush (stdout);
   return 0;
 }
 
+/* What the bus's Disconnected handler needs. */
+typedef struct {
+  Ctl *ctl;
+  sd_event *event;
+} Loop;
+
 static int
 on_disconnected (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  ctl_message ("the connection to the bus was closed");
-  sd_event_exit (userdata, CTL_EXIT_FAILURE);
+  Loop *loop = userdata;
+  sd_event_exit (loop->event,
+                 ctl_fail (loop->ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
+                           "the connection to the bus was closed; is D-Bus running? See "
+                           "'systemctl status dbus'"));
   return 0;
 }
 
@@ -175,9 +202,12 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "monitor", NULL, "Prints the daemon's signals as they arrive.",
                   "One line per signal (DeviceProvisioned, ProvisioningFailed, "
-                  "DeviceForgotten, CredentialsChanged, CredentialsExpiring); with --json, "
-                  "one JSON object per line whose member \"signal\" names the signal. Runs "
-                  "until interrupted (SIGINT, SIGTERM), then exits with status 0.",
+                  "DeviceForgotten, CredentialsChanged, CredentialsExpiring), starting with "
+                  "the time it arrived (RFC 3339 UTC, such as 2026-11-30T04:11:09Z); with "
+                  "--json, one JSON object per signal whose member \"signal\" names the "
+                  "signal and \"timestamp\" says when it arrived (RFC 3339 UTC with "
+                  "microseconds). Runs until interrupted (SIGINT, SIGTERM), then exits with "
+                  "status 0.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
@@ -190,9 +220,10 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
 
   sd_bus *bus = ctl_bus (ctl);
   if (bus == NULL)
-    return CTL_EXIT_FAILURE;
+    return ctl_status (ctl);
   g_autoptr (sd_event) event = NULL;
   int r = sd_event_new (&event);
+  Loop loop = { ctl, event };
   /* The default handler (NULL) ends the loop with status 0. */
   if (r >= 0)
     r = sd_event_add_signal (event, NULL, SIGINT, NULL, NULL);
@@ -203,28 +234,23 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
   if (r >= 0)
     r = sd_bus_match_signal (bus, NULL, "org.freedesktop.DBus.Local", NULL,
                              "org.freedesktop.DBus.Local", "Disconnected", on_disconnected,
-                             event);
+                             &loop);
   if (r < 0)
-    {
-      ctl_message ("cannot set up the event loop: %s", g_strerror (-r));
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot set up the event loop: %s",
+                     g_strerror (-r));
   /* Synchronous: once it returns, the bus delivers the signals. */
   r = sd_bus_match_signal (bus, NULL, CTL_BUS_NAME, CTL_PATH, CTL_IFACE, NULL, on_signal, ctl);
   if (r < 0)
-    {
-      ctl_message ("cannot subscribe to the signals of %s: %s", CTL_BUS_NAME, g_strerror (-r));
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_UNREACHABLE, NULL,
+                     "cannot subscribe to the signals of %s: %s; %s", CTL_BUS_NAME,
+                     g_strerror (-r), "is D-Bus running? See 'systemctl status dbus'");
   if (ctl->verbose || isatty (STDERR_FILENO))
     ctl_message ("monitoring the signals of %s; press Ctrl+C to stop", CTL_BUS_NAME);
 
   r = sd_event_loop (event);
   sd_bus_detach_event (bus);
   if (r < 0)
-    {
-      ctl_message ("the event loop failed: %s", g_strerror (-r));
-      return CTL_EXIT_FAILURE;
-    }
+    return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "the event loop failed: %s",
+                     g_strerror (-r));
   return r;
 }

@@ -166,26 +166,37 @@ ctl_read_vardict_array (sd_bus_message *m, int *r)
 /* ---- JSON for machines ------------------------------------------------- */
 
 void
-ctl_print_json (JsonNode *node)
+ctl_print_json (Ctl *ctl, JsonNode *node)
 {
   g_autoptr (JsonGenerator) generator = json_generator_new ();
+  if (ctl->json == CTL_JSON_PRETTY)
+    {
+      json_generator_set_pretty (generator, TRUE);
+      json_generator_set_indent (generator, 2);
+    }
   json_generator_set_root (generator, node);
   g_autofree char *text = json_generator_to_data (generator, NULL);
   puts (text);
 }
 
 void
-ctl_print_json_object (JsonObject *object)
+ctl_print_json_object (Ctl *ctl, JsonObject *object)
 {
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  ctl_print_json (node);
+  ctl_print_json (ctl, node);
+}
+
+void
+ctl_print_json_array (Ctl *ctl, JsonArray *array)
+{
+  g_autoptr (JsonNode) node = json_node_init_array (json_node_alloc (), array);
+  ctl_print_json (ctl, node);
 }
 
 /* ---- text for people --------------------------------------------------- */
 
-/* @s with control characters (terminal escapes among them) shown as '?'. */
-static char *
-printable (const char *s)
+char *
+ctl_printable (const char *s)
 {
   g_autofree char *valid = g_utf8_make_valid (s, -1);
   GString *out = g_string_sized_new (strlen (valid));
@@ -225,7 +236,7 @@ ctl_value_text (JsonNode *node)
     switch (json_node_get_value_type (node))
       {
       case G_TYPE_STRING:
-        return printable (json_node_get_string (node));
+        return ctl_printable (json_node_get_string (node));
       case G_TYPE_BOOLEAN:
         return g_strdup (json_node_get_boolean (node) ? "yes" : "no");
       case G_TYPE_INT64:
@@ -236,7 +247,7 @@ ctl_value_text (JsonNode *node)
         break;
       }
   g_autofree char *json = json_to_string (node, FALSE);
-  return printable (json);
+  return ctl_printable (json);
 }
 
 /* The members (of details and of signals) that hold Unix times. */
@@ -262,6 +273,16 @@ ctl_detail_text (const char *key, JsonNode *node)
         return text;
     }
   return ctl_value_text (node);
+}
+
+const char *
+ctl_string_member (JsonObject *object, const char *key)
+{
+  JsonNode *node = json_object_get_member (object, key);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return "";
+  return json_node_get_string (node);
 }
 
 /* The order of the details that matter most; the rest follow by name. */
@@ -303,95 +324,4 @@ ctl_print_fields (JsonObject *object)
       printf ("%-*s %s\n", (int) width, label, text);
     }
   g_list_free (keys);
-}
-
-/* Terminal columns @s takes. */
-static gsize
-display_width (const char *s)
-{
-  gsize width = 0;
-  for (const char *p = s; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-      width += g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
-    }
-  return width;
-}
-
-typedef struct {
-  const char *header;
-  const char *key;
-} Column;
-
-static const Column columns[] = {
-  { "DEVICE ID", "device_id" }, { "KIND", "kind" },
-  { "NAME", "name" },           { "SLUG", "slug" },
-  { "PROVISIONED", "provisioned_at" }, { "EXPIRES", "certificate_not_after" },
-};
-#define N_COLUMNS G_N_ELEMENTS (columns)
-
-static const char *
-string_member (JsonObject *object, const char *key)
-{
-  JsonNode *node = json_object_get_member (object, key);
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return "";
-  return json_node_get_string (node);
-}
-
-/* Oldest first (RFC 3339 UTC sorts as text), then by id. */
-static gint
-compare_devices (gconstpointer a, gconstpointer b)
-{
-  JsonObject *x = *(JsonObject *const *) a, *y = *(JsonObject *const *) b;
-  int c = strcmp (string_member (x, "provisioned_at"), string_member (y, "provisioned_at"));
-  return c != 0 ? c : strcmp (string_member (x, "device_id"), string_member (y, "device_id"));
-}
-
-static void
-print_row (char *const *cells, const gsize *widths)
-{
-  for (gsize c = 0; c < N_COLUMNS; c++)
-    {
-      fputs (cells[c], stdout);
-      if (c + 1 < N_COLUMNS)
-        printf ("%*s", (int) (widths[c] - display_width (cells[c]) + 2), "");
-    }
-  putchar ('\n');
-}
-
-void
-ctl_print_device_table (JsonArray *devices)
-{
-  guint n = json_array_get_length (devices);
-  if (n == 0)
-    {
-      puts ("No devices.");
-      return;
-    }
-  g_autoptr (GPtrArray) rows = g_ptr_array_new ();
-  for (guint i = 0; i < n; i++)
-    {
-      JsonNode *node = json_array_get_element (devices, i);
-      if (JSON_NODE_HOLDS_OBJECT (node))
-        g_ptr_array_add (rows, json_node_get_object (node));
-    }
-  g_ptr_array_sort (rows, compare_devices);
-
-  /* cells[row * N_COLUMNS + column]; row 0 holds the headers. */
-  g_autoptr (GPtrArray) cells = g_ptr_array_new_with_free_func (g_free);
-  gsize widths[N_COLUMNS] = { 0 };
-  for (guint r = 0; r <= rows->len; r++)
-    for (gsize c = 0; c < N_COLUMNS; c++)
-      {
-        char *text = r == 0 ? g_strdup (columns[c].header)
-                            : ctl_detail_text (columns[c].key,
-                                               json_object_get_member (rows->pdata[r - 1],
-                                                                       columns[c].key));
-        widths[c] = MAX (widths[c], display_width (text));
-        g_ptr_array_add (cells, text);
-      }
-  for (guint r = 0; r <= rows->len; r++)
-    print_row ((char *const *) &cells->pdata[r * N_COLUMNS], widths);
 }

@@ -7,14 +7,18 @@ EP_CTL names the client (tests/ctl/meson.build sets it); the rest of the
 environment is the integration harness's."""
 
 import datetime
+import errno
 import hashlib
 import json
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,11 +42,21 @@ COMMANDS = {"ucm": "ucm", "vucm": "vucm", "embedded": "embedded",
 OPTIONS = {"site_id": "--site-id", "hardware_id": "--hardware-id", "name": "--name",
            "protocol": "--protocol", "device_type": "--type",
            "master_device_id": "--master-device-id", "runtime_id": "--runtime-id",
-           "blueprint_id": "--blueprint-id", "slug": "--slug", "gateway_version": "--version",
+           "blueprint_id": "--blueprint-id", "slug": "--slug",
+           "gateway_version": "--gateway-version",
            "site_name": "--site-name", "site_timezone": "--timezone",
            "latitude": "--latitude", "longitude": "--longitude"}
-GLOBAL_OPTIONS = ("--system", "--session", "--address", "--json", "--timeout", "--verbose")
-KEYSTORE_COMMANDS = ("list", "show", "generate", "export", "forget", "monitor")
+GLOBAL_OPTIONS = ("--system", "--session", "--address", "--host", "--json", "--no-legend",
+                  "--no-pager", "--timeout", "--verbose")
+KEYSTORE_COMMANDS = ("list", "show", "generate", "export", "forget")
+SERVICE_COMMANDS = ("status", "check", "monitor")
+# The kinds as list --kind and the completion spell them.
+KIND_WORDS = tuple(COMMANDS.values())
+# The name of the client's own usage errors in JSON (org.freedesktop.DBus's).
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+# monitor's timestamps: whole seconds for people, microseconds in --json.
+MONITOR_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+MONITOR_JSON_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 # The details that are Unix times (x), which the text output shows as UTC.
 TIME_KEYS = ("certificate_not_before", "certificate_not_after")
 
@@ -96,6 +110,104 @@ def parse_fields(testcase, text):
         testcase.assertNotIn(m.group(1), fields, f"{m.group(1)} printed twice")
         fields[m.group(1)] = m.group(3)
     return fields
+
+
+def parse_time(text):
+    """An RFC 3339 UTC time as the client prints it, in Unix seconds."""
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in text else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.datetime.strptime(text, fmt).replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def untimed(line):
+    """A monitor line without its timestamp, which must be there and recent:
+    the text's prefix, or --json's member "timestamp" (the object is
+    returned as JSON text again, its other members in order)."""
+    if line.startswith("{"):
+        event = json.loads(line)
+        stamp = event.pop("timestamp", None)
+        if stamp is None or not re.fullmatch(MONITOR_JSON_TIME, stamp):
+            raise AssertionError(f"no RFC 3339 timestamp with microseconds in {line!r}")
+        rest = json.dumps(event)
+    else:
+        m = re.fullmatch(f"({MONITOR_TIME}) (.*)", line)
+        if m is None:
+            raise AssertionError(f"no timestamp at the start of {line!r}")
+        stamp, rest = m.groups()
+    if abs(parse_time(stamp) - time.time()) > 120:
+        raise AssertionError(f"the timestamp of {line!r} is not the time it arrived")
+    return rest
+
+
+def table(testcase, text, titles):
+    """A table as the client prints it: its header holds @titles in order,
+    then rows, then a blank line and "N device(s) listed." (or "No
+    devices."). Returns its rows, each a list of stripped cells."""
+    lines = text.splitlines()
+    if lines == ["No devices."]:
+        return []
+    header = lines[0]
+    starts = [header.index(t) for t in titles]
+    testcase.assertEqual(starts, sorted(starts), header)
+    testcase.assertEqual(starts[0], 0, header)
+    testcase.assertEqual(lines[-2], "", f"no blank line before the footer:\n{text}")
+    n = len(lines) - 3
+    testcase.assertEqual(lines[-1], f"{n} {'device' if n == 1 else 'devices'} listed.")
+    rows = []
+    for row in lines[1:-2]:
+        cells = cut_row(row, starts)
+        testcase.assertEqual(len(cells), len(titles), f"row {row!r}")
+        for c in cells[:-1]:
+            testcase.assertTrue(c.endswith("  "), f"columns not separated in {row!r}")
+        rows.append([c.strip() for c in cells])
+    return rows
+
+
+# list's columns.
+LIST_TITLES = ["DEVICE ID", "KIND", "NAME", "SITE", "HARDWARE ID", "EXPIRES"]
+
+
+def run_tty(argv, env, columns=None, timeout=30):
+    """Runs @argv with a pseudo-terminal as stdout (stderr stays a pipe);
+    $COLUMNS set to @columns unless None. Returns (status, what it printed
+    on the terminal with "\r\n" as "\n", stderr)."""
+    env = dict(env)
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave,
+                                stderr=subprocess.PIPE, env=env)
+    finally:
+        os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError as e:
+                if e.errno != errno.EIO:    # EIO: the child closed the terminal
+                    raise
+                break
+            if not data:
+                break
+            chunks.append(data)
+        err = proc.stderr.read().decode()
+        rc = proc.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    return rc, b"".join(chunks).decode().replace("\r\n", "\n"), err
 
 
 def width(text):
@@ -165,11 +277,12 @@ class Monitor:
             lines.append(line.rstrip("\n"))
 
     def wait_lines(self, n, timeout=15):
-        """The first @n lines of standard output, while it still runs."""
+        """The first @n lines of standard output, while it still runs, each
+        without its timestamp (see untimed)."""
         wait_until(lambda: len(self.out) >= n, timeout, what=f"{n} monitor line(s); "
                    f"got {self.out}")
         self.assertRunning()
-        return self.out[:n]
+        return [untimed(line) for line in self.out[:n]]
 
     def assertRunning(self):
         if self.proc.poll() is not None:
@@ -230,14 +343,31 @@ class CtlTestCase(HarnessTestCase):
                         f"not one line of JSON: {out!r}")
         return json.loads(out)
 
-    def failure(self, *argv, status=1):
+    def failure(self, *argv, status=1, **kwargs):
         """Runs the client, expecting @status, an empty stdout and one message
         on stderr; returns stderr."""
-        rc, out, err = self.ctl(*argv)
+        rc, out, err = self.ctl(*argv, **kwargs)
         self.assertEqual(rc, status, f"enapter-provisionctl {argv}: {out} {err}")
         self.assertEqual(out, "", f"enapter-provisionctl {argv} printed on stdout")
         self.assertTrue(err.startswith("enapter-provisionctl: "), err)
         return err
+
+    def json_failure(self, *argv, status=1, json_mode="--json", **kwargs):
+        """Runs the client with @json_mode, expecting @status, the error as
+        one JSON object {"error", "message"} on stdout and the same message on
+        stderr; returns the object."""
+        rc, out, err = self.ctl(json_mode, *argv, **kwargs)
+        self.assertEqual(rc, status, f"enapter-provisionctl {argv}: {out} {err}")
+        if json_mode in ("--json", "--json=short"):
+            self.assertTrue(out.endswith("\n") and out.count("\n") == 1,
+                            f"not one line of JSON: {out!r}")
+        doc = json.loads(out)
+        self.assertEqual(set(doc), {"error", "message"}, out)
+        self.assertRegex(doc["error"], r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+        self.assertTrue(doc["message"], out)
+        self.assertTrue(err.startswith("enapter-provisionctl: "), err)
+        self.assertIn(doc["message"], err)
+        return doc
 
     def monitor(self, *options):
         m = Monitor(self.H.address, *options)
@@ -250,6 +380,12 @@ class CtlTestCase(HarnessTestCase):
 
     def show(self, device_id):
         return self.ok_json("show", device_id)
+
+    def forget_all(self):
+        """Empties the keystore the class's tests share."""
+        for device_id in self.ok("list", "--ids").split():
+            self.ok("forget", device_id)
+        self.assertEqual(self.ok_json("list"), [])
 
 
 def main():

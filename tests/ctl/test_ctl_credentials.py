@@ -12,8 +12,8 @@ import json
 import os
 import re
 
-from ctl_util import (certificate_facts, CtlTestCase, cut_row, default_args, ERROR_PREFIX, main,
-                      parse_fields, RFC3339_UTC, texts_of, utc)
+from ctl_util import (certificate_facts, CtlTestCase, default_args, ERROR_PREFIX, LIST_TITLES,
+                      main, parse_fields, RFC3339_UTC, table, texts_of, utc)
 
 DATE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 MQTTS_FILES = {"private_key.pem", "certificate.pem", "ca_chain.pem"}
@@ -112,16 +112,9 @@ class Credentials(CtlTestCase):
         mqtt = self.provision("ucm", default_args("ucm", protocol="MQTT"))
         not_before, not_after, _ = self.check_certificate(mqtts["device_id"], mqtts)
 
-        lines = self.ok("list").splitlines()
-        header = lines[0]
-        self.assertTrue(header.rstrip().endswith("EXPIRES"), header)
-        titles = ["DEVICE ID", "KIND", "NAME", "SLUG", "PROVISIONED", "EXPIRES"]
-        starts = [header.index(t) for t in titles]
-        expires = {}
-        for row in lines[1:]:
-            cells = [c.strip() for c in cut_row(row, starts)]
-            self.assertEqual(len(cells), len(titles), row)
-            expires[cells[0]] = cells[-1]
+        text = self.ok("list")
+        self.assertTrue(text.splitlines()[0].rstrip().endswith("EXPIRES"), text)
+        expires = {cells[0]: cells[-1] for cells in table(self, text, LIST_TITLES)}
         # (The keystore also holds the other tests' devices.)
         self.assertEqual(expires[mqtts["device_id"]], utc(not_after))
         self.assertEqual(expires[mqtt["device_id"]], "-")

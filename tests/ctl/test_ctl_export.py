@@ -229,7 +229,14 @@ class Export(ExportMixin, CtlTestCase):
                 proc = subprocess.run([CTL, "--address", "unix:path=/nonexistent", "export",
                                        *argv], capture_output=True, text=True, timeout=30,
                                       env=clean_env())
-                self.assertEqual((proc.returncode, proc.stdout), (2, ""), proc.stderr)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                if "--json" in argv:
+                    # With --json the error is also a JSON object on stdout.
+                    self.assertEqual(json.loads(proc.stdout),
+                                     {"error": "org.freedesktop.DBus.Error.InvalidArgs",
+                                      "message": proc.stderr.splitlines()[0].split(": ", 1)[1]})
+                else:
+                    self.assertEqual(proc.stdout, "")
                 self.assertIn(message, proc.stderr)
                 self.assertIn("--help", proc.stderr)
 

@@ -143,7 +143,7 @@ class Provisioning(CtlTestCase):
         target = self.H.target_of("ucm")
         target.faults({"path": KINDS["ucm"].endpoint, "delay": 3})
         t0 = time.monotonic()
-        err = self.failure("--verbose", "--timeout", "1", *kind_argv("ucm", args))
+        err = self.failure("--verbose", "--timeout", "1", *kind_argv("ucm", args), status=3)
         took = time.monotonic() - t0
         self.assertLess(took, 2.5, "the client waited past --timeout")
         self.assertGreater(took, 0.9, "the client gave up before --timeout")
@@ -155,16 +155,18 @@ class Provisioning(CtlTestCase):
                    what="the device of the timed-out call")
 
     def test_daemon_not_running(self):
+        """Exit status 3, and a message that says what to do."""
         self.H.stop_daemon()
-        err = self.failure("list")
+        err = self.failure("list", status=3)
         self.assertIn("enapter-provisiond is not running", err)
-        err = self.failure("--verbose", "show", "x")
+        self.assertIn("systemctl status enapter-provisiond", err)
+        err = self.failure("--verbose", "show", "x", status=3)
         self.assertIn("org.freedesktop.DBus.Error.ServiceUnknown", err)
 
     def test_no_bus(self):
         rc, out, err = self.ctl("--address", "unix:path=/nonexistent/bus", "list",
                                 address=False)
-        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual((rc, out), (3, ""))
         self.assertIn("cannot connect to unix:path=/nonexistent/bus", err)
         # The system bus of the environment, as every sd-bus program.
         env = clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.H.address)

@@ -1,18 +1,16 @@
 #!/usr/bin/env python3
 """enapter-provisionctl's command line: usage errors (exit 2, nothing
-sent), --help, --version, and the bash completion driven as bash drives it,
-device ids included (the integration harness's private bus).
+sent; with --json, also as a JSON error once the options are parsed),
+--help and --version (the integration harness's private bus).
+test_ctl_completion.py drives the bash completion.
 
 EP_CTL names the client; see ctl_util.py."""
 
-import json
 import os
 import re
-import shutil
-import subprocess
 
-from ctl_util import (clean_env, COMMANDS, COMPLETION, CTL, CtlTestCase, default_args,
-                      GLOBAL_OPTIONS, KEYSTORE_COMMANDS, kind_argv, KINDS, main, OPTIONS)
+from ctl_util import (COMMANDS, CtlTestCase, default_args, GLOBAL_OPTIONS, INVALID_ARGS,
+                      KEYSTORE_COMMANDS, kind_argv, KINDS, main, OPTIONS, SERVICE_COMMANDS)
 
 
 class Usage(CtlTestCase):
@@ -22,8 +20,26 @@ class Usage(CtlTestCase):
         full_ucm = kind_argv("ucm", default_args("ucm"))
         gateway = default_args("gateway")
         cases = [
-            ([], "missing command"),
             (["frobnicate"], "unknown command 'frobnicate'"),
+            (["--json", "pretty", "list"], "--json=pretty"),
+            (["--json=bogus", "list"], "--json must be short, pretty or off, not 'bogus'"),
+            (["list", "--json=bogus"], "--json must be short, pretty or off, not 'bogus'"),
+            (["--json=", "list"], "--json must be short, pretty or off, not ''"),
+            (["--json=SHORT"], "--json must be short, pretty or off"),
+            (["list", "--kind", "toaster"], "--kind must be ucm, vucm, embedded, link-master, "
+             "link-slave, standalone, lua-device or gateway, not 'toaster'"),
+            (["list", "--kind"], "--kind"),
+            (["list", "--version"], "--version goes before the command"),
+            (kind_argv("gateway", gateway, skip=["gateway_version"]) + ["--version", "3.1.0"],
+             "--gateway-version"),
+            (kind_argv("gateway", gateway, skip=["gateway_version"]) + ["--version"],
+             "--gateway-version"),
+            (["-H", "somehost", "--address", "unix:path=/x", "list"], "exclude each other"),
+            (["list", "--host", "somehost", "--system"], "exclude each other"),
+            (["--host", "-oProxyCommand=x", "list"], "--host"),
+            (["status", "extra"], "unexpected argument 'extra'"),
+            (["check", "extra"], "unexpected argument 'extra'"),
+            (["check", "--timeout", "0"], "--timeout"),
             (["ucm", "--site-id", "s"], "missing --hardware-id, --name, --protocol"),
             (["link-slave", "--site-id", "s", "--hardware-id", "h", "--name", "n"],
              "missing --master-device-id"),
@@ -60,6 +76,8 @@ class Usage(CtlTestCase):
             (["--session", "list"], "exclude each other"),
             (["list", "--system"], "exclude each other"),
         ]
+        # (The harness's --address is on every line: --session and --system
+        # conflict with it.)
         for argv, message in cases:
             with self.subTest(argv=argv):
                 err = self.failure(*argv, status=2)
@@ -68,11 +86,53 @@ class Usage(CtlTestCase):
         self.assertNoRequests("after usage errors")
         self.assertEqual(self.ok_json("list"), [], "usage errors provisioned something")
 
+    def test_usage_errors_in_json(self):
+        """Once the options are parsed, --json makes a usage error a JSON
+        object on stdout too (exit 2, org.freedesktop.DBus.Error.InvalidArgs);
+        an error in the options themselves stays on stderr."""
+        cases = [
+            (["list", "--kind", "toaster"], "--kind must be"),
+            (["show"], "missing DEVICE_ID"),
+            (["list", "extra"], "unexpected argument 'extra'"),
+            (["ucm", "--site-id", "s"], "missing --hardware-id, --name, --protocol"),
+            (["generate", "x", "--protocol", "http"], "--protocol must be mqtt or mqtts"),
+            (["--timeout", "soon", "list"], "--timeout"),
+            (["--session", "list"], "exclude each other"),
+        ]
+        for argv, message in cases:
+            for mode in ("--json", "--json=short", "--json=pretty"):
+                with self.subTest(argv=argv, mode=mode):
+                    doc = self.json_failure(*argv, status=2, json_mode=mode)
+                    self.assertEqual(doc["error"], INVALID_ARGS)
+                    self.assertIn(message, doc["message"])
+        # --json=off: the text alone.
+        err = self.failure("--json=off", "show", status=2)
+        self.assertIn("missing DEVICE_ID", err)
+        # Errors in the options: JSON may not be known, stderr only.
+        for argv in (["--json", "list", "--bogus"], ["--json=bogus", "list"],
+                     ["--json", "list", "--version"]):
+            with self.subTest(argv=argv):
+                self.failure(*argv, status=2)
+        self.assertNoRequests("after usage errors")
+
+    def test_json_word_is_no_mode(self):
+        """--json alone is --json=short, whatever follows; a mode needs '='.
+        A "--json" that is an option's value stays that value."""
+        self.assertEqual(self.ok("--json", "list"), "[]\n")
+        self.assertEqual(self.ok("list", "--json"), "[]\n")
+        self.assertEqual(self.ok("--json=off", "list"), "No devices.\n")
+        self.assertEqual(self.ok("--json", "--json=off", "list"), "No devices.\n")
+        self.assertEqual(self.ok("--json=pretty", "list", "--json=short"), "[]\n")
+        err = self.failure("list", "--timeout", "--json", status=2)
+        self.assertIn("--timeout: '--json' is not a number", err)
+
     def test_help(self):
         out = self.ok("--help", address=False)
         self.assertTrue(out.startswith("Usage:"), out)
-        for command in list(COMMANDS.values()) + list(KEYSTORE_COMMANDS):
+        for command in list(COMMANDS.values()) + list(KEYSTORE_COMMANDS) + list(SERVICE_COMMANDS):
             self.assertRegex(out, rf"(?m)^  {command}\b", f"--help lists {command}")
+        for status in ("0", "1", "2", "3"):
+            self.assertRegex(out, rf"\b{status} (on|when)\b", "--help names the exit statuses")
         for option in GLOBAL_OPTIONS + ("--version",):
             self.assertIn(option, out)
         self.assertEqual(self.ok("help", address=False), out)
@@ -88,7 +148,7 @@ class Usage(CtlTestCase):
                 everything = self.ok(command, "--help-all", address=False)
                 for option in GLOBAL_OPTIONS:
                     self.assertIn(option, everything)
-        for command in KEYSTORE_COMMANDS:
+        for command in KEYSTORE_COMMANDS + SERVICE_COMMANDS:
             with self.subTest(command=command):
                 text = self.ok(command, "--help", address=False)
                 self.assertIn(f"enapter-provisionctl {command}", text)
@@ -112,85 +172,6 @@ class Usage(CtlTestCase):
             version = res.reply[0]
         self.assertEqual(self.ok("--version", address=False),
                          f"enapter-provisionctl {version}\n")
-
-
-class Completion(CtlTestCase):
-    """The bash completion, driven as bash drives it (COMP_WORDS split at
-    blanks and at ':' and '=', COMP_LINE, COMP_POINT)."""
-
-    def complete(self, line, env=None):
-        """The candidates for the end of @line."""
-        if shutil.which("bash") is None:
-            self.skipTest("no bash")
-        words = []
-        for token in line.split(" "):
-            words += re.findall(r"[:=]+|[^:=]+", token) or [""]
-        script = (f"source {json.dumps(COMPLETION)}\n"
-                  'COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))\n'
-                  f"COMP_LINE={json.dumps(line)}; COMP_POINT=${{#COMP_LINE}}\n"
-                  "_enapter_provisionctl\n"
-                  'printf "%s\\n" "${COMPREPLY[@]}"\n')
-        proc = subprocess.run(["bash", "--norc", "-c", script, "bash", *words],
-                              capture_output=True, text=True, timeout=30,
-                              env=env or clean_env())
-        self.assertEqual((proc.returncode, proc.stderr), (0, ""), line)
-        return set(proc.stdout.split())
-
-    def test_commands_and_options(self):
-        everything = set(COMMANDS.values()) | set(KEYSTORE_COMMANDS) | {"help"}
-        self.assertEqual(self.complete("enapter-provisionctl "), everything)
-        self.assertEqual(self.complete("enapter-provisionctl l"),
-                         {"link-master", "link-slave", "list", "lua-device"})
-        self.assertEqual(self.complete("enapter-provisionctl --json --timeout 5 s"),
-                         {"standalone", "show"})
-        self.assertEqual(self.complete("enapter-provisionctl --ver"), {"--verbose", "--version"})
-        for kind, command in COMMANDS.items():
-            with self.subTest(command=command):
-                got = self.complete(f"enapter-provisionctl {command} --")
-                self.assertEqual(got, {OPTIONS[a] for a in KINDS[kind].args}
-                                 | set(GLOBAL_OPTIONS) | {"--help"})
-        self.assertEqual(self.complete("enapter-provisionctl embedded --type "),
-                         {"electrolyser", "dryer", "water-tank"})
-        self.assertEqual(self.complete("enapter-provisionctl embedded --type=w"),
-                         {"water-tank"})
-        self.assertEqual(self.complete("enapter-provisionctl ucm --protocol mqtt"),
-                         {"mqtt", "mqtts"})
-        self.assertEqual(self.complete("enapter-provisionctl ucm --site-id "), set())
-        self.assertEqual(self.complete("enapter-provisionctl generate --"),
-                         {"--protocol"} | set(GLOBAL_OPTIONS) | {"--help"})
-        self.assertEqual(self.complete("enapter-provisionctl generate some-id --protocol "),
-                         {"mqtt", "mqtts"})
-        self.assertEqual(self.complete("enapter-provisionctl generate --protocol=mqtts"),
-                         {"mqtts"})
-        self.assertEqual(self.complete("enapter-provisionctl export --"),
-                         {"--format"} | set(GLOBAL_OPTIONS) | {"--help"})
-        self.assertEqual(self.complete("enapter-provisionctl export some-id --format "),
-                         {"blob", "env", "json"})
-        self.assertEqual(self.complete("enapter-provisionctl export --format=e"), {"env"})
-        self.assertEqual(self.complete("enapter-provisionctl help u"), {"ucm"})
-
-    def test_device_ids(self):
-        ids = {self.provision(k, default_args(k))["device_id"] for k in ("ucm", "standalone")}
-        env = clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.H.address)
-        # The client itself as typed (a path), asked on the system bus.
-        for command in ("show", "generate", "export", "forget"):
-            got = self.complete(f"{CTL} {command} ", env=env)
-            self.assertTrue(ids <= got, got)
-        one = sorted(ids)[0]
-        got = self.complete(f"{CTL} show {one[:12]}", env=env)
-        self.assertEqual(got, {i for i in self.ok("list", "--ids").split()
-                               if i.startswith(one[:12])})
-        # --address on the line is used for the look-up.
-        got = self.complete(f"{CTL} --address {self.H.address} forget ")
-        self.assertTrue(ids <= got, got)
-        # After generate's option and its value, still the device ids.
-        got = self.complete(f"{CTL} --address {self.H.address} generate --protocol mqtt ")
-        self.assertTrue(ids <= got, got)
-        got = self.complete(f"{CTL} --address {self.H.address} export --format env ")
-        self.assertTrue(ids <= got, got)
-        # No daemon: no candidates, no noise.
-        self.assertEqual(self.complete(f"{CTL} --address unix:path=/nonexistent show "),
-                         set())
 
 
 if __name__ == "__main__":

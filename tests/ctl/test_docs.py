@@ -81,7 +81,7 @@ class ManPages(unittest.TestCase):
                                  f"the command {command} is not documented")
                 for option in options_in(run([CTL, command, "--help"])):
                     self.assertTrue(option in text, f"{command} {option} is not documented")
-        for status in ("0", "1", "2"):
+        for status in ("0", "1", "2", "3"):
             self.assertRegex(text, rf"(?s)\.SH EXIT STATUS.*\.B {status}\n")
 
     def test_provisiond_page_covers_the_daemon(self):

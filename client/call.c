@@ -1,0 +1,287 @@
+/* enapter-provisionctl: the connection to the bus (--system, --session,
+ * --address, --host), method calls, and failures: each one reported once,
+ * as a message that says what to do on stderr and, with --json, as a JSON
+ * object on stdout, with the exit status it means (ctl.h). */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ERROR_INVALID_ARGS SD_BUS_ERROR_INVALID_ARGS
+#define HINT_DAEMON "see 'systemctl status enapter-provisiond' and 'journalctl -u " \
+                    "enapter-provisiond'"
+
+void
+ctl_message (const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, CTL_PROGRAM ": %s\n", text);
+}
+
+/* {"error": NAME, "message": TEXT} on stdout, once --json is known to be on. */
+static void
+print_json_error (Ctl *ctl, const char *name, const char *text)
+{
+  if (ctl == NULL || !ctl->parsed || !ctl->json)
+    return;
+  g_autoptr (JsonObject) object = json_object_new ();
+  json_object_set_string_member (object, "error", name ? name : SD_BUS_ERROR_FAILED);
+  json_object_set_string_member (object, "message", text);
+  ctl_print_json_object (ctl, object);
+}
+
+int
+ctl_fail (Ctl *ctl, int status, const char *error_name, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  ctl_message ("%s", text);
+  print_json_error (ctl, error_name, text);
+  return status;
+}
+
+int
+ctl_usage_error (Ctl *ctl, const char *command, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, CTL_PROGRAM ": %s\nTry '" CTL_PROGRAM "%s%s --help'.\n", text,
+           command ? " " : "", command ? command : "");
+  print_json_error (ctl, ERROR_INVALID_ARGS, text);
+  return CTL_EXIT_USAGE;
+}
+
+int
+ctl_status (Ctl *ctl)
+{
+  return ctl->failure ? ctl->failure : CTL_EXIT_FAILURE;
+}
+
+/* What the options connect to, for messages. */
+static char *
+bus_text (Ctl *ctl)
+{
+  if (ctl->address != NULL)
+    return g_strdup (ctl->address);
+  if (ctl->host != NULL)
+    return g_strdup_printf ("the system bus of %s over ssh", ctl->host);
+  return g_strdup (ctl->session ? "the session bus" : "the system bus");
+}
+
+/* What to do when the bus cannot be reached. */
+static char *
+bus_hint (Ctl *ctl)
+{
+  if (ctl->address != NULL)
+    return g_strdup ("check the address given to --address: is a bus listening there?");
+  if (ctl->host != NULL)
+    return g_strdup_printf ("check that 'ssh %s systemd-stdio-bridge' logs in and runs there",
+                            ctl->host);
+  if (ctl->session)
+    return g_strdup ("is a session bus running (DBUS_SESSION_BUS_ADDRESS)?");
+  return g_strdup ("is D-Bus running? See 'systemctl status dbus'");
+}
+
+sd_bus *
+ctl_bus (Ctl *ctl)
+{
+  if (ctl->bus != NULL)
+    return ctl->bus;
+
+  g_autoptr (sd_bus) bus = NULL;
+  int r;
+  if (ctl->address != NULL)
+    {
+      r = sd_bus_new (&bus);
+      if (r >= 0)
+        r = sd_bus_set_address (bus, ctl->address);
+      if (r >= 0)
+        r = sd_bus_set_bus_client (bus, 1);
+      if (r >= 0)
+        r = sd_bus_start (bus);
+    }
+  else if (ctl->host != NULL)
+    r = sd_bus_open_system_remote (&bus, ctl->host);
+  else
+    r = ctl->session ? sd_bus_open_user (&bus) : sd_bus_open_system (&bus);
+  if (r < 0)
+    {
+      g_autofree char *which = bus_text (ctl);
+      g_autofree char *hint = bus_hint (ctl);
+      ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_NO_SERVER,
+                               "cannot connect to %s: %s; %s", which, g_strerror (-r), hint);
+      return NULL;
+    }
+  ctl->bus = g_steal_pointer (&bus);
+  return ctl->bus;
+}
+
+sd_bus_message *
+ctl_new_method_call (Ctl *ctl, const char *iface, const char *method)
+{
+  sd_bus *bus = ctl_bus (ctl);
+  if (bus == NULL)
+    return NULL;
+  sd_bus_message *m = NULL;
+  int r = sd_bus_message_new_method_call (bus, &m, CTL_BUS_NAME, CTL_PATH,
+                                          iface ? iface : CTL_IFACE, method);
+  if (r < 0)
+    {
+      ctl->failure = ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot make a %s call: %s",
+                               method, g_strerror (-r));
+      return NULL;
+    }
+  return m;
+}
+
+sd_bus_message *
+ctl_new_call (Ctl *ctl, const char *method)
+{
+  return ctl_new_method_call (ctl, NULL, method);
+}
+
+static gboolean
+name_is (const char *name, const char *want)
+{
+  return name != NULL && strcmp (name, want) == 0;
+}
+
+/* Whether a failed call means the daemon cannot be reached (exit status 3)
+ * rather than an answer of the daemon's (1). */
+static gboolean
+unreachable (const char *name, int r)
+{
+  static const char *const names[] = {
+    SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER, SD_BUS_ERROR_NO_REPLY,
+    SD_BUS_ERROR_TIMEOUT, "org.freedesktop.DBus.Error.TimedOut", SD_BUS_ERROR_DISCONNECTED,
+    SD_BUS_ERROR_NO_SERVER, NULL,
+  };
+  if (name != NULL && (g_strv_contains (names, name) ||
+                       g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn.")))
+    return TRUE;
+  if (name != NULL && g_str_has_prefix (name, CTL_ERROR_PREFIX))
+    return FALSE;
+  return r == -ETIMEDOUT || r == -ECONNRESET || r == -ENOTCONN || r == -ECONNREFUSED ||
+         r == -EPIPE || r == -ESHUTDOWN;
+}
+
+/* The message for a failure people meet often, saying what to do; NULL to
+ * print the error's own message. */
+static char *
+friendly_text (Ctl *ctl, const char *method, const char *name, const char *message, int r)
+{
+  g_autofree char *which = bus_text (ctl);
+  if (name_is (name, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+      name_is (name, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+    return g_strdup_printf ("enapter-provisiond is not running: nothing on %s owns "
+                            CTL_BUS_NAME "; start it ('systemctl start enapter-provisiond') "
+                            "and, if it stopped, " HINT_DAEMON, which);
+  if (name != NULL && g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn."))
+    return g_strdup_printf ("the bus could not start enapter-provisiond (%s); " HINT_DAEMON,
+                            message);
+  if (r == -ETIMEDOUT || name_is (name, SD_BUS_ERROR_TIMEOUT) ||
+      name_is (name, "org.freedesktop.DBus.Error.TimedOut") || name_is (name, SD_BUS_ERROR_NO_REPLY))
+    {
+      char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_formatd (seconds, sizeof seconds, "%g", ctl->timeout);
+      return g_strdup_printf ("no answer from enapter-provisiond within %s s (see --timeout); "
+                              "a provisioning call may still complete: see '" CTL_PROGRAM
+                              " list'; if it keeps happening, " HINT_DAEMON, seconds);
+    }
+  if (unreachable (name, r))
+    {
+      g_autofree char *hint = bus_hint (ctl);
+      return g_strdup_printf ("no connection to %s (%s); %s", which, message, hint);
+    }
+  if (name_is (name, SD_BUS_ERROR_ACCESS_DENIED))
+    return g_strdup_printf ("permission denied: %s; run it as root or as a member of the "
+                            "group the daemon's [Access] Group= names", message);
+  if (name_is (name, SD_BUS_ERROR_UNKNOWN_METHOD) ||
+      name_is (name, SD_BUS_ERROR_UNKNOWN_PROPERTY) ||
+      name_is (name, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+    return g_strdup_printf ("the daemon does not offer %s (%s): it is older than this "
+                            "client; update enapter-provisiond", method, message);
+  return NULL;
+}
+
+/* Reports a failed call (the daemon's error, the bus's, or a local one for
+ * -@r) and records the exit status it means. */
+static void
+report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
+{
+  const char *name = sd_bus_error_is_set (error) ? error->name : NULL;
+  const char *message = error->message ? error->message : g_strerror (-r);
+  g_autofree char *friendly = friendly_text (ctl, method, name, message, r);
+  const char *text = friendly ? friendly : message;
+  int status = unreachable (name, r) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_FAILURE;
+  /* sd-bus names a local errno "System.Error.E...": for programs, the
+   * connection failures are one name. */
+  if (status == CTL_EXIT_UNREACHABLE && name != NULL && g_str_has_prefix (name, "System.Error."))
+    name = SD_BUS_ERROR_NO_SERVER;
+
+  if (ctl->verbose && name != NULL)
+    ctl_message ("%s: %s", name, text);
+  else
+    ctl_message ("%s", text);
+  print_json_error (ctl, name, text);
+  ctl->failure = status;
+}
+
+sd_bus_message *
+ctl_call (Ctl *ctl, sd_bus_message *call)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message *reply = NULL;
+  uint64_t usec = (uint64_t) (ctl->timeout * G_USEC_PER_SEC);
+  int r = sd_bus_call (ctl->bus, call, MAX (usec, 1), &error, &reply);
+  if (r < 0)
+    {
+      if (!sd_bus_error_is_set (&error))
+        sd_bus_error_set_errno (&error, r);
+      report_error (ctl, sd_bus_message_get_member (call), &error, r);
+      sd_bus_error_free (&error);
+      return NULL;
+    }
+  return reply;
+}
+
+sd_bus_message *
+ctl_call_plain (Ctl *ctl, const char *method)
+{
+  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, method);
+  return call ? ctl_call (ctl, call) : NULL;
+}
+
+sd_bus_message *
+ctl_call_device (Ctl *ctl, const char *method, const char *device_id)
+{
+  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, method);
+  if (call == NULL)
+    return NULL;
+  int r = sd_bus_message_append_basic (call, 's', device_id);
+  if (r < 0)
+    {
+      ctl->failure = ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot make a %s call: %s",
+                               method, g_strerror (-r));
+      return NULL;
+    }
+  return ctl_call (ctl, call);
+}
+
+int
+ctl_bad_reply (Ctl *ctl, const char *method, int r)
+{
+  return ctl_fail (ctl, CTL_EXIT_FAILURE, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                   "%s: the daemon's reply is not what the API documents (%s); is "
+                   "enapter-provisiond of the same version as this client?", method,
+                   g_strerror (-r));
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""enapter-provisionctl's output manners against the real daemon (the
+integration harness): --json=short|pretty|off, --no-legend, list's filters,
+order and shortening to the terminal (a pseudo-terminal, $COLUMNS),
+monitor's timestamps, and gateway's --gateway-version.
+
+EP_CTL names the client; see ctl_util.py."""
+
+import json
+import re
+import signal
+import time
+
+from ctl_util import (clean_env, CTL, CtlTestCase, cut_row, default_args, KINDS, kind_argv,
+                      LIST_TITLES, main, MONITOR_JSON_TIME, MONITOR_TIME, parse_fields,
+                      parse_time, run_tty, table, untimed, wait_until, width)
+
+
+class JsonModes(CtlTestCase):
+    """short is one line, pretty is indented over several, off is the text;
+    all three hold the same data."""
+
+    def test_modes(self):
+        device = self.provision("ucm", default_args("ucm"))
+        device_id = device["device_id"]
+        for argv in (["show", device_id], ["list"], ["status"],
+                     ["list", "--kind", "ucm"]):
+            with self.subTest(argv=argv):
+                short = self.ok("--json=short", *argv)
+                self.assertEqual(short.count("\n"), 1, short)
+                self.assertEqual(self.ok("--json", *argv), short)
+                self.assertEqual(self.ok(*argv, "--json"), short)
+                pretty = self.ok("--json=pretty", *argv)
+                self.assertGreater(pretty.count("\n"), 2, pretty)
+                self.assertRegex(pretty, r'\n  +"', "pretty is indented")
+                doc = json.loads(short)
+                if argv[0] != "status":  # (ActiveRequests may move between calls)
+                    self.assertEqual(json.loads(pretty), doc)
+                else:
+                    self.assertEqual(set(json.loads(pretty)), set(doc))
+                text = self.ok("--json=off", *argv)
+                self.assertEqual(text, self.ok(*argv))
+                self.assertEqual(self.ok("--json", *argv, "--json=off"), text)
+                self.assertRaises(ValueError, json.loads, text)
+        self.assertEqual(parse_fields(self, self.ok("--json=off", "show", device_id))
+                         ["device_id"], device_id)
+        # forget's answer in each mode.
+        forgotten = {"device_id": device_id, "forgotten": True}
+        self.assertEqual(json.loads(self.ok("--json=pretty", "forget", device_id)), forgotten)
+
+
+class Listing(CtlTestCase):
+    """list: --kind, --site, one order, --no-legend, the terminal's width."""
+
+    def setUp(self):
+        super().setUp()
+        self.forget_all()
+
+    def make(self):
+        """Two sites, four kinds; returns the devices' details by id."""
+        master = self.provision("link_master", default_args("link_master", site_id="site-a"))
+        made = [master,
+                self.provision("ucm", default_args("ucm", site_id="site-a")),
+                self.provision("ucm", default_args("ucm", site_id="site-b")),
+                self.provision("link_slave", default_args(
+                    "link_slave", site_id="site-b", master_device_id=master["device_id"])),
+                self.provision("standalone", default_args("standalone", site_id="site-a"))]
+        return {d["device_id"]: d for d in made}
+
+    def test_filters_and_order(self):
+        devices = self.make()
+        everything = self.ok_json("list")
+        order = sorted(everything, key=lambda d: (d["provisioned_at"], d["device_id"]))
+        self.assertEqual(everything, order, "--json is oldest first, then by id")
+        table_ids = [cells[0] for cells in table(self, self.ok("list"), LIST_TITLES)]
+        self.assertEqual(table_ids, [d["device_id"] for d in everything],
+                         "the table and --json in one order")
+
+        cases = [
+            (["--kind", "ucm"], lambda d: d["kind"] == "ucm"),
+            (["--kind", "link-master"], lambda d: d["kind"] == "link_master"),
+            (["--kind=link_master"], lambda d: d["kind"] == "link_master"),
+            (["--kind", "LINK-SLAVE"], lambda d: d["kind"] == "link_slave"),
+            (["--kind", "gateway"], lambda d: False),
+            (["--site", "site-a"], lambda d: d.get("site_id") == "site-a"),
+            (["--site", "site-b", "--kind", "ucm"],
+             lambda d: d.get("site_id") == "site-b" and d["kind"] == "ucm"),
+            (["--site", "nowhere"], lambda d: False),
+        ]
+        for argv, keep in cases:
+            with self.subTest(argv=argv):
+                want = [d for d in everything if keep(d)]
+                self.assertEqual(self.ok_json("list", *argv), want)
+                rows = table(self, self.ok("list", *argv), LIST_TITLES)
+                self.assertEqual([r[0] for r in rows], [d["device_id"] for d in want])
+                for cells in rows:
+                    d = devices[cells[0]]
+                    self.assertEqual(cells[1:5], [d["kind"], d.get("name", "-"),
+                                                  d.get("site_id", "-"),
+                                                  d.get("hardware_id", "-")])
+                self.assertEqual(self.ok("list", "--ids", *argv).split(),
+                                 [d["device_id"] for d in want])
+        self.assertEqual(self.ok("list", "--kind", "gateway"), "No devices.\n")
+
+    def test_no_legend(self):
+        devices = self.make()
+        text = self.ok("list", "--no-legend")
+        lines = text.splitlines()
+        self.assertEqual(len(lines), len(devices), text)
+        self.assertEqual([line.split()[0] for line in lines],
+                         [d["device_id"] for d in self.ok_json("list")])
+        self.assertNotIn("DEVICE ID", text)
+        self.assertNotIn("listed", text)
+        # The same rows as with the legend, in the same columns when the
+        # widths agree (the headers are narrower than these cells).
+        with_legend = self.ok("list").splitlines()
+        self.assertEqual(lines, with_legend[1:-2])
+        self.assertEqual(self.ok("list", "--no-legend", "--kind", "gateway"), "")
+        self.assertEqual(self.ok("--no-legend", "list", "--kind", "gateway"), "")
+        self.assertEqual(self.ok("list", "--no-pager", "--no-legend"), text)
+        # One device: "1 device listed."
+        one = self.ok("list", "--kind", "standalone")
+        self.assertTrue(one.endswith("\n\n1 device listed.\n"), one)
+
+    def test_shortened_to_the_terminal(self):
+        long_name = "Boiler room pump 漢字 " + "x" * 60
+        device = self.provision("ucm", default_args("ucm", name=long_name))
+        device_id = device["device_id"]
+        argv = [CTL, "--address", self.H.address, "list", "--kind", "ucm"]
+
+        def row(text):
+            lines = text.splitlines()
+            self.assertEqual(lines[-1], "1 device listed.", text)
+            return lines[0], lines[1]
+
+        # Piped: never shortened, whatever $COLUMNS says.
+        piped = self.ok("list", "--kind", "ucm", env=clean_env(COLUMNS="40"))
+        self.assertIn(long_name, piped)
+
+        # A terminal of 40 columns: NAME, SITE, HARDWARE ID give way (8 each
+        # at least), DEVICE ID and EXPIRES stay whole; "..." in the C locale.
+        rc, out, err = run_tty(argv, clean_env(LC_ALL="C"), columns=40)
+        self.assertEqual((rc, err), (0, ""), out)
+        header, line = row(out)
+        titles = ["DEVICE ID", "KIND", "NAME", "SITE", "HARDWARE ID", "EXPIRES"]
+        starts = [header.index(t) for t in titles]
+        self.assertTrue(line.startswith(device_id + "  "), line)
+        name_cell = cut_row(line, starts)[2].strip()
+        self.assertEqual(name_cell, long_name[:5] + "...")
+        self.assertNotIn(long_name, out)
+        self.assertTrue(line.rstrip().endswith(re.findall(r"\S+$", piped.splitlines()[1])[0]))
+
+        # UTF-8: "…"; and a width the table can meet exactly.
+        natural = max(width(t) for t in piped.splitlines()[:2])
+        for columns in (natural - 10, natural - 50):
+            with self.subTest(columns=columns):
+                rc, out, err = run_tty(argv, clean_env(LC_ALL="C.UTF-8"), columns=columns)
+                self.assertEqual((rc, err), (0, ""), out)
+                header, line = row(out)
+                self.assertEqual(max(width(header), width(line)), columns, out)
+                self.assertIn("…", line)
+                self.assertIn(device_id, line)
+                name = cut_row(line, [header.index(t) for t in titles])[2].strip()
+                self.assertTrue(long_name.startswith(name[:-1]), name)
+        # Wide enough: as piped.
+        rc, out, _ = run_tty(argv, clean_env(LC_ALL="C.UTF-8"), columns=natural + 5)
+        self.assertEqual(out, piped)
+        # No $COLUMNS: the terminal's own width (a pty starts at 0: unlimited).
+        rc, out, _ = run_tty(argv, clean_env(LC_ALL="C.UTF-8"))
+        self.assertIn(long_name, out)
+
+
+class Timestamps(CtlTestCase):
+    """monitor: each line starts with the time it arrived; --json has a
+    "timestamp" member with microseconds, --json=pretty indents each
+    object."""
+
+    def test_timestamps(self):
+        text, short, pretty = self.monitor(), self.monitor("--json"), \
+            self.monitor("--json=pretty")
+        before = time.time()
+        device = self.provision("standalone", default_args("standalone"))
+        self.ok("forget", device["device_id"])
+        after = time.time()
+        lines = text.wait_lines(3)
+        self.assertEqual(lines[2], f"forgotten {device['device_id']}")
+        for line in text.out:
+            stamp = re.match(f"^({MONITOR_TIME}) ", line).group(1)
+            self.assertLessEqual(int(before), parse_time(stamp))
+            self.assertLessEqual(parse_time(stamp), after + 1)
+        short.wait_lines(3)
+        events = [json.loads(line) for line in short.out[:3]]
+        stamps = [e["timestamp"] for e in events]
+        for stamp in stamps:
+            self.assertRegex(stamp, f"^{MONITOR_JSON_TIME}$")
+            self.assertLessEqual(before - 0.001, parse_time(stamp))
+            self.assertLessEqual(parse_time(stamp), after)
+        self.assertEqual(stamps, sorted(stamps))
+        self.assertEqual(list(events[0])[:2], ["signal", "timestamp"])
+        self.assertEqual(json.loads(untimed(short.out[2])),
+                         {"signal": "DeviceForgotten", "device_id": device["device_id"]})
+
+        # pretty: one indented object per signal, over several lines.
+        wait_until(lambda: sum('"timestamp"' in line for line in pretty.out) >= 3, 15,
+                   what="3 pretty objects")
+        self.assertEqual(pretty.stop(signal.SIGINT), 0)
+        decoder, docs, rest = json.JSONDecoder(), [], "\n".join(pretty.out).strip()
+        while rest:
+            doc, end = decoder.raw_decode(rest)
+            docs.append(doc)
+            rest = rest[end:].strip()
+        self.assertEqual([d["signal"] for d in docs], [e["signal"] for e in events])
+        for doc in docs:
+            self.assertRegex(doc["timestamp"], f"^{MONITOR_JSON_TIME}$")
+        self.assertGreater(len(pretty.out), len(docs) * 3, "pretty objects span lines")
+        for m in (text, short):
+            self.assertEqual(m.stop(), 0)
+
+
+class GatewayVersion(CtlTestCase):
+    """gateway --gateway-version: the API's gateway_version; --version after
+    gateway is a usage error that names it."""
+
+    def test_gateway_version(self):
+        args = default_args("gateway", gateway_version="3.1.4")
+        argv = kind_argv("gateway", args)
+        self.assertIn("--gateway-version", argv)
+        doc = self.ok_json(*argv)
+        target = self.H.target_of("gateway")
+        bodies = [r["json"] for r in target.requests(KINDS["gateway"].endpoint)]
+        self.assertEqual([b.get("gateway_version") for b in bodies], ["3.1.4"], bodies)
+        self.assertTrue(doc["device_id"])
+        self.H.reset_standins()
+        bad = kind_argv("gateway", args, skip=["gateway_version"]) + ["--version", "3.1.4"]
+        err = self.failure(*bad, status=2)
+        self.assertIn("--gateway-version", err)
+        self.assertNoRequests("after gateway --version")
+        text = self.ok("gateway", "--help", address=False)
+        self.assertIn("--gateway-version=VERSION", text)
+        self.assertNotRegex(text, r"(?m)^\s+--version")
+
+
+if __name__ == "__main__":
+    main()
