@@ -32,10 +32,10 @@ static char *
 notes_text (GPtrArray *notes)
 {
   g_autoptr (GPtrArray) owned = notes;
-  if (notes->len == 0)
+  if (owned->len == 0)
     return g_strdup ("");
-  g_ptr_array_add (notes, NULL);
-  g_autofree char *joined = g_strjoinv (", ", (char **) notes->pdata);
+  g_ptr_array_add (owned, NULL);
+  g_autofree char *joined = g_strjoinv (", ", (char **) owned->pdata);
   return g_strdup_printf (" (%s)", joined);
 }
 
