@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The demo: a private system bus with the repo's policy, the stand-in API in
 its cloud and gateway roles, and the daemon; one device of each kind
-provisioned with busctl; the replies and the keystore shown; all stopped."""
+provisioned with busctl; the replies, enapter-provisionctl's status, list and
+check, and the keystore shown; all stopped."""
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.setdefault("EP_SOURCE_ROOT", ROOT)
 import harness  # noqa: E402  (needs the path above)
 
+CTL = os.environ.get("EP_CTL", os.path.join(ROOT, "build", "client", "enapter-provisionctl"))
 TARGET = ["com.enapter.Provisioning1", "/com/enapter/Provisioning1",
           "com.enapter.Provisioning1"]
 
@@ -25,6 +27,13 @@ def busctl(h, *args, show=True):
     if show:
         print(text)
     return text
+
+
+def ctl(h, *args):
+    """Runs enapter-provisionctl on the private bus, as an operator would."""
+    print(f"\n$ enapter-provisionctl {' '.join(args)}")
+    out = subprocess.run([CTL, "--address", h.address, *args], capture_output=True, text=True)
+    print((out.stdout + out.stderr).rstrip())
 
 
 def main():
@@ -59,6 +68,11 @@ def main():
         busctl(h, "ProvisionLuaDevice", "ssss", "ucmbbba0-79f2-4e9e-a6f0-69a310ab110b",
                "bluepri1-50n3-4t9d-e6v0-69i310cb110e", "Gas sensor", "gas-sensor-1")
         busctl(h, "ProvisionUcm", "ssss", "my/site", "HW1", "My UCM", "MQTTS")
+
+        print("\n# The operator's view: the daemon's state, its devices, its health")
+        ctl(h, "status")
+        ctl(h, "list")
+        ctl(h, "check")
 
         print(f"\n# The keystore ({h.keystore}):")
         listing = subprocess.run(["find", h.keystore, "-printf", "%M %8s  keystore/%P\n"],
