@@ -10,6 +10,7 @@
 #include "config-values.h"
 #include "consumers.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <stddef.h>
 #include <string.h>
@@ -398,11 +399,13 @@ ep_config_check (const char *path, gboolean missing_ok, char ***problems)
 {
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
 
-  if (!g_file_get_contents (path, &data, &len, &local))
+  /* Not a FIFO to wait on, nor a device to read without end. */
+  g_autofree char *problem = ep_config_read_file (path, EP_MAX_CONFIG_BYTES, EP_FILE_ANY, &data,
+                                                  &len);
+  if (problem != NULL)
     {
-      gboolean missing = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+      gboolean missing = errno == ENOENT;
       if (missing && missing_ok)
         return ep_config_check_data ("", 0, path, problems);
       g_autoptr (EpConfigProblems) found = ep_config_problems_new (path);
@@ -410,8 +413,9 @@ ep_config_check (const char *path, gboolean missing_ok, char ***problems)
         ep_config_problems_add (found, 0, NULL, NULL, "no such file; create it (see "
                                 "provisiond.conf(5)) or give the path of an existing one");
       else
-        ep_config_problems_add (found, 0, NULL, NULL, "cannot be read (%s); give the path of "
-                                "a configuration file the daemon may read", local->message);
+        ep_config_problems_add (found, 0, NULL, NULL, "%s; give the path of a configuration "
+                                "file the daemon may read, a regular file of at most %d bytes",
+                                problem, EP_MAX_CONFIG_BYTES);
       *problems = ep_config_problems_lines (found);
       return NULL;
     }

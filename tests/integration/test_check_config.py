@@ -3,8 +3,9 @@
 the real daemon checks a file and reports every problem, a line each on
 stderr as FILE:LINE: [Section] Key: problem, exit 1; a good file prints
 FILE: OK and exits 0; a missing file is a problem that says what to do. It
-touches no bus, no network and no keystore, and never prints a token. The
-daemon's start runs the same checks: a file with several problems is
+touches no bus, no network and no keystore, and never prints a token. A
+FIFO, a device, a directory or a huge file is refused at once. The daemon's
+start runs the same checks: a file with several problems is
 refused with every problem logged at error level, and the daemon exits 1
 before it goes for the bus."""
 
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -173,6 +175,30 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(err, f"{conf}:3: [Gateway] TokenFile: {bad} must hold one token of "
                               "1-4096 visible ASCII characters; write the token alone into it\n")
         self.assert_untouched(out, err)
+
+    def test_not_a_regular_file(self):
+        """A FIFO would block the check and the start, a device would be read
+        without end: each is refused at once."""
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        big = self.write("big.conf", "#" * (1024 * 1024 + 1))
+        cases = [(fifo, "is not a regular file"), ("/dev/zero", "is not a regular file"),
+                 (self.tmp, "is not a regular file"), (big, "is larger than 1048576 bytes")]
+        for path, what in cases:
+            self.expect_refused_within(5, path, f"{path}: {what}; give the path of a "
+                                       "configuration file the daemon may read, a regular "
+                                       "file of at most 1048576 bytes")
+        self.assert_untouched("", "")
+
+    def expect_refused_within(self, seconds, conf, problem):
+        """The check and the start each refuse @conf within @seconds with the
+        one line @problem."""
+        for args, prefix in ((["--check-config"], ""), ([], "enapter-provisiond: ")):
+            with self.subTest(conf=conf, args=args):
+                start = time.monotonic()
+                rc, out, err = self.run_daemon(*args, "--config", conf)
+                self.assertLess(time.monotonic() - start, seconds)
+                self.assertEqual((rc, err), (1, prefix + problem + "\n"))
 
     def test_usage_error(self):
         rc, out, err = self.run_daemon("--check-config", "extra")

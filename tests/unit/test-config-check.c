@@ -9,6 +9,7 @@
 #include "config-util.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #define F CONF_NAME
 
@@ -471,7 +472,51 @@ test_files (void)
   g_assert_null (c3);
   g_assert_cmpuint (g_strv_length (p3), ==, 1);
   g_assert_true (g_str_has_prefix (p3[0], dir));
-  g_assert_nonnull (strstr (p3[0], "cannot be read"));
+  g_assert_nonnull (strstr (p3[0], "is not a regular file"));
+  g_rmdir (dir);
+}
+
+/* Only a regular file of at most 1 MiB is read: a FIFO would block, a
+ * device would be read without end. */
+static void
+expect_unreadable (const char *path, const char *what)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check (path, TRUE, &problems);
+  g_assert_null (c);
+  g_assert_cmpuint (g_strv_length (problems), ==, 1);
+  g_autofree char *want = g_strdup_printf ("%s: %s; give the path of a configuration file the "
+                                           "daemon may read, a regular file of at most 1048576 "
+                                           "bytes", path, what);
+  g_assert_cmpstr (problems[0], ==, want);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+}
+
+static void
+test_unreadable_files (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ep-check-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  expect_unreadable (fifo, "is not a regular file");
+  expect_unreadable ("/dev/zero", "is not a regular file");
+  expect_unreadable (dir, "is not a regular file");
+  g_autofree char *big = g_build_filename (dir, "big.conf", NULL);
+  g_autofree char *text = unit_repeat ('#', 1024 * 1024 + 1);
+  g_assert_true (g_file_set_contents (big, text, -1, &error));
+  expect_unreadable (big, "is larger than 1048576 bytes");
+  /* 1 MiB exactly is read. */
+  text[1024 * 1024] = '\0';
+  g_assert_true (g_file_set_contents (big, text, -1, &error));
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check (big, FALSE, &problems);
+  g_assert_nonnull (c);
+  g_unlink (big);
+  g_unlink (fifo);
   g_rmdir (dir);
 }
 
@@ -496,5 +541,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config-check/problem-formats", test_problem_formats);
   g_test_add_func ("/config-check/many-problems", test_many_problems);
   g_test_add_func ("/config-check/files", test_files);
+  g_test_add_func ("/config-check/unreadable-files", test_unreadable_files);
   return g_test_run ();
 }
