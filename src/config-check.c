@@ -14,6 +14,7 @@
 typedef struct {
   guint line;
   guint seq;             /* order of discovery, among problems of one line */
+  gboolean keep;         /* shown past EP_CONFIG_MAX_PROBLEMS */
   char *section;
   char *key;
   char *text;
@@ -74,6 +75,13 @@ ep_config_problems_count (const EpConfigProblems *problems)
   return problems->list->len;
 }
 
+void
+ep_config_problems_keep_last (EpConfigProblems *problems)
+{
+  if (problems->list->len > 0)
+    ((Problem *) problems->list->pdata[problems->list->len - 1])->keep = TRUE;
+}
+
 /* By line, those without a line last; in order of discovery within one. */
 static gint
 compare_problems (gconstpointer a, gconstpointer b)
@@ -113,14 +121,25 @@ ep_config_problems_lines (const EpConfigProblems *problems)
   g_autoptr (GPtrArray) sorted = g_ptr_array_new ();
   g_ptr_array_extend (sorted, problems->list, NULL, NULL);
   g_ptr_array_sort (sorted, compare_problems);
+  /* Those kept take their place by line; the rest fill what is left. */
+  guint kept = 0;
+  for (guint i = 0; i < sorted->len; i++)
+    kept += ((const Problem *) sorted->pdata[i])->keep;
+  guint room = EP_CONFIG_MAX_PROBLEMS - MIN (kept, EP_CONFIG_MAX_PROBLEMS);
   GPtrArray *lines = g_ptr_array_new ();
-  for (guint i = 0; i < sorted->len && i < EP_CONFIG_MAX_PROBLEMS; i++)
-    g_ptr_array_add (lines, format_problem (problems->file, sorted->pdata[i]));
-  if (sorted->len > EP_CONFIG_MAX_PROBLEMS)
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const Problem *p = sorted->pdata[i];
+      if (!p->keep && room == 0)
+        continue;
+      if (!p->keep)
+        room--;
+      g_ptr_array_add (lines, format_problem (problems->file, p));
+    }
+  if (sorted->len > lines->len)
     g_ptr_array_add (lines, g_strdup_printf ("%s: %u more problems; fix those above first, "
                                              "and check that this is the configuration file",
-                                             problems->file,
-                                             sorted->len - EP_CONFIG_MAX_PROBLEMS));
+                                             problems->file, sorted->len - lines->len));
   g_ptr_array_add (lines, NULL);
   return (char **) g_ptr_array_free (lines, FALSE);
 }
@@ -129,6 +148,7 @@ ep_config_problems_lines (const EpConfigProblems *problems)
 
 struct EpConfigIndex {
   GArray *entries;       /* EpConfigEntry; its strings are owned */
+  GHashTable *lines;     /* "section" → first header line, "section\037key" → last line */
 };
 
 static void
@@ -157,16 +177,16 @@ header_like (const char *line, gsize len)
 }
 
 /* GKeyFile's own verdict on one line: a header must load as a file of its
- * own, a key as the one line under a header. */
+ * own, a key as the one line under a header. @kf and @text are scratch,
+ * kept from line to line: a file of many lines costs no more each. */
 static LineKind
-classify (const char *line, gsize len, char **name, char **value)
+classify (GKeyFile *kf, GString *text, const char *line, gsize len, char **name, char **value)
 {
   const char *p = line;
   while (p < line + len && g_ascii_isspace (*p))
     p++;
   if (p == line + len || *p == '#')
     return LINE_BLANK;
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
   if (header_like (line, len))
     {
       if (!g_key_file_load_from_data (kf, line, len, G_KEY_FILE_NONE, NULL))
@@ -175,7 +195,7 @@ classify (const char *line, gsize len, char **name, char **value)
       return LINE_HEADER;
     }
   /* Under a second group: GKeyFile checks Encoding= in the first one. */
-  g_autoptr (GString) text = g_string_new ("[j]\n[k]\n");
+  g_string_assign (text, "[j]\n[k]\n");
   g_string_append_len (text, line, (gssize) len);
   if (!g_key_file_load_from_data (kf, text->str, text->len, G_KEY_FILE_NONE, NULL))
     return LINE_BAD;
@@ -206,14 +226,22 @@ typedef struct {
   char *section;         /* the current section; NULL before any or after a bad header */
   gboolean broken;       /* under a header GKeyFile refuses: its keys are left out */
   GHashTable *seen;      /* "section" or "section\037key" → first line */
+  GKeyFile *kf;          /* classify ()'s scratch */
+  GString *text;
 } Scan;
+
+static char *
+line_id (const char *section, const char *key)
+{
+  return key ? g_strconcat (section, "\037", key, NULL) : g_strdup (section);
+}
 
 /* Remembers where @section (and @key) was first set; FALSE with the first
  * line in @first when it was set before. */
 static gboolean
 first_time (Scan *s, const char *section, const char *key, guint line, guint *first)
 {
-  char *id = key ? g_strconcat (section, "\037", key, NULL) : g_strdup (section);
+  char *id = line_id (section, key);
   gpointer old = g_hash_table_lookup (s->seen, id);
   if (old != NULL)
     {
@@ -231,6 +259,14 @@ add_entry (Scan *s, guint line, const char *key, char *value)
   EpConfigEntry e = { .line = line, .section = g_strdup (s->section), .key = g_strdup (key),
                       .value = value };
   g_array_append_val (s->index->entries, e);
+  if (s->section == NULL)
+    return;
+  /* A key's last line (the value GKeyFile keeps), a section's first. */
+  char *id = line_id (s->section, key);
+  if (key != NULL || !g_hash_table_contains (s->index->lines, id))
+    g_hash_table_insert (s->index->lines, id, GUINT_TO_POINTER (line));
+  else
+    g_free (id);
 }
 
 static void
@@ -246,7 +282,7 @@ scan_line (Scan *s, guint n, const char *line, gsize len)
   g_autofree char *name = NULL;
   g_autofree char *value = NULL;
   guint first = 0;
-  switch (classify (line, len, &name, &value))
+  switch (classify (s->kf, s->text, line, len, &name, &value))
     {
     case LINE_BLANK:
       return;
@@ -286,8 +322,10 @@ ep_config_index_new (const char *data, gsize len, EpConfigProblems *problems)
   EpConfigIndex *index = g_new0 (EpConfigIndex, 1);
   index->entries = g_array_new (FALSE, FALSE, sizeof (EpConfigEntry));
   g_array_set_clear_func (index->entries, (GDestroyNotify) entry_clear);
+  index->lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   Scan s = { .index = index, .problems = problems,
-             .seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+             .seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             .kf = g_key_file_new (), .text = g_string_new (NULL) };
   const char *end = data + len;
   if (len >= 3 && memcmp (data, BOM, 3) == 0)
     {
@@ -309,6 +347,8 @@ ep_config_index_new (const char *data, gsize len, EpConfigProblems *problems)
     }
   g_free (s.section);
   g_hash_table_unref (s.seen);
+  g_key_file_free (s.kf);
+  g_string_free (s.text, TRUE);
   return index;
 }
 
@@ -318,6 +358,7 @@ ep_config_index_free (EpConfigIndex *index)
   if (index == NULL)
     return;
   g_array_unref (index->entries);
+  g_hash_table_unref (index->lines);
   g_free (index);
 }
 
@@ -336,15 +377,8 @@ ep_config_index_get (const EpConfigIndex *index, guint i)
 guint
 ep_config_index_line (const EpConfigIndex *index, const char *section, const char *key)
 {
-  guint found = 0;
-  for (guint i = 0; i < index->entries->len; i++)
-    {
-      const EpConfigEntry *e = ep_config_index_get (index, i);
-      if (g_strcmp0 (e->section, section) != 0 || g_strcmp0 (e->key, key) != 0)
-        continue;
-      found = e->line;
-      if (key == NULL)
-        break;
-    }
-  return found;
+  if (section == NULL)
+    return 0;
+  g_autofree char *id = line_id (section, key);
+  return GPOINTER_TO_UINT (g_hash_table_lookup (index->lines, id));
 }

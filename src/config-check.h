@@ -25,6 +25,10 @@ void ep_config_problems_add (EpConfigProblems *problems, guint line, const char 
 
 guint ep_config_problems_count (const EpConfigProblems *problems);
 
+/* Shows the problem added last even past EP_CONFIG_MAX_PROBLEMS: one that
+ * says why many others follow must not be among those cut. */
+void ep_config_problems_keep_last (EpConfigProblems *problems);
+
 /* How many problems are shown: a file that is no configuration at all
  * (--config naming a binary) would give one a line. */
 #define EP_CONFIG_MAX_PROBLEMS 100
@@ -63,5 +67,7 @@ guint ep_config_index_len (const EpConfigIndex *index);
 const EpConfigEntry *ep_config_index_get (const EpConfigIndex *index, guint i);
 
 /* The line of @section's last @key (the value GKeyFile keeps), or, @key
- * NULL, of @section's first header; 0 when the file has none. */
+ * NULL, of @section's first header; 0 when the file has none (or @section
+ * is NULL). Not a search: a file of many sections is checked in linear
+ * time. */
 guint ep_config_index_line (const EpConfigIndex *index, const char *section, const char *key);

@@ -72,6 +72,7 @@ typedef struct {
   const EpConfigIndex *index;
   EpConfigProblems *problems;
   GHashTable *refused;       /* "section\037key" of refused values */
+  gboolean too_many;         /* past EP_MAX_CONSUMERS sections */
 } Load;
 
 static void
@@ -146,7 +147,9 @@ table_key (Load *l, const EpConfigEntry *e)
 }
 
 /* The consumer of the section @e heads: a repeated section (the index
- * reported it) adds to the first, as GKeyFile merges them. */
+ * reported it) adds to the first, as GKeyFile merges them. NULL past
+ * EP_MAX_CONSUMERS: reported once, the sections from there on are left
+ * unread. */
 static EpConsumer *
 consumer_section (Load *l, const EpConfigEntry *e)
 {
@@ -155,12 +158,22 @@ consumer_section (Load *l, const EpConfigEntry *e)
   for (guint i = 0; i < all->len; i++)
     if (strcmp (((EpConsumer *) all->pdata[i])->name, name) == 0)
       return all->pdata[i];
-  if (all->len == EP_MAX_CONSUMERS)
-    ep_config_problems_add (l->problems, e->line, e->section, NULL, "more than %d consumer "
-                            "sections; give consumers that share devices one group",
-                            EP_MAX_CONSUMERS);
-  g_ptr_array_add (all, ep_consumer_new (name));
-  return all->pdata[all->len - 1];
+  if (all->len < EP_MAX_CONSUMERS)
+    {
+      g_ptr_array_add (all, ep_consumer_new (name));
+      return all->pdata[all->len - 1];
+    }
+  if (!l->too_many)
+    {
+      /* Past it, the file may be anything: this line must not be cut. */
+      ep_config_problems_add (l->problems, e->line, e->section, NULL, "more than %d consumer "
+                              "sections (this is the %dth; the rest are not read); give "
+                              "consumers that share devices one group", EP_MAX_CONSUMERS,
+                              EP_MAX_CONSUMERS + 1);
+      ep_config_problems_keep_last (l->problems);
+      l->too_many = TRUE;
+    }
+  return NULL;
 }
 
 static void

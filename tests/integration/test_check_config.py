@@ -190,6 +190,16 @@ class CheckConfig(unittest.TestCase):
                                        "file of at most 1048576 bytes")
         self.assert_untouched("", "")
 
+    def test_many_consumer_sections(self):
+        """20000 [Consumer] sections: checked at once, the cap reported."""
+        text = "[Access]\nGroup=\n" + "".join(
+            f"[Consumer c{i}]\nUser=root\nDevices=*\n" for i in range(20000))
+        conf = self.write("many.conf", text)
+        self.expect_refused_within(2, conf, f"{conf}:195: [Consumer c64]: more than 64 consumer "
+                                   "sections (this is the 65th; the rest are not read); give "
+                                   "consumers that share devices one group")
+        self.assert_untouched("", "")
+
     def expect_refused_within(self, seconds, conf, problem):
         """The check and the start each refuse @conf within @seconds with the
         one line @problem."""

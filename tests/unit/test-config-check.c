@@ -378,6 +378,52 @@ test_escaped (void)
                   "starts with '/'");
 }
 
+/* ---- many consumer sections ---------------------------------------------------- */
+
+static void
+test_many_consumers (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  GString *text = g_string_new ("[Access]\nGroup=\n");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append_printf (text, "[Consumer c%u]\nUser=root\nDevices=*\n", i);
+  gint64 start = g_get_monotonic_time ();
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text->str, text->len, F, &problems);
+  gint64 took = g_get_monotonic_time () - start;
+  g_string_free (text, TRUE);
+  g_assert_null (c);
+  g_assert_cmpuint (g_strv_length (problems), ==, 1);
+  /* Line 3 + 64 sections of 3 lines. */
+  g_assert_cmpstr (problems[0], ==, F ":195: [Consumer c64]: more than 64 consumer sections "
+                   "(this is the 65th; the rest are not read); give consumers that share "
+                   "devices one group");
+  g_assert_cmpint (took, <, 2 * G_USEC_PER_SEC);
+}
+
+/* Past the cap of problems shown, the one that says why there are so many
+ * is still shown. */
+static void
+test_many_consumers_shown (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  GString *text = g_string_new ("[Access]\nGroup=\n");
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (text, "[Consumer c%u]\n", i);
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text->str, text->len, F, &problems);
+  g_string_free (text, TRUE);
+  g_assert_null (c);
+  /* Two a section for the first 64, then the cap's. */
+  guint n = g_strv_length (problems);
+  g_assert_cmpuint (n, ==, EP_CONFIG_MAX_PROBLEMS + 1);
+  g_assert_cmpstr (problems[n - 2], ==, F ":67: [Consumer c64]: more than 64 consumer sections "
+                   "(this is the 65th; the rest are not read); give consumers that share "
+                   "devices one group");
+  g_assert_cmpstr (problems[n - 1], ==, F ": 29 more problems; fix those above first, and "
+                   "check that this is the configuration file");
+}
+
 /* ---- the index ----------------------------------------------------------- */
 
 static void
@@ -536,6 +582,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config-check/syntax", test_syntax);
   g_test_add_func ("/config-check/bom-and-nul", test_bom_and_nul);
   g_test_add_func ("/config-check/duplicates", test_duplicates);
+  g_test_add_func ("/config-check/many-consumers", test_many_consumers);
+  g_test_add_func ("/config-check/many-consumers-shown", test_many_consumers_shown);
   g_test_add_func ("/config-check/escaped", test_escaped);
   g_test_add_func ("/config-check/index", test_index);
   g_test_add_func ("/config-check/problem-formats", test_problem_formats);
