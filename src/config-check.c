@@ -82,6 +82,18 @@ ep_config_problems_keep_last (EpConfigProblems *problems)
     ((Problem *) problems->list->pdata[problems->list->len - 1])->keep = TRUE;
 }
 
+gboolean
+ep_config_name_is_plain (const char *name, gsize max, const char *also)
+{
+  if (!g_ascii_isalpha (name[0]))
+    return FALSE;
+  gsize n = 0;
+  for (; name[n]; n++)
+    if (n == max || !(g_ascii_isalnum (name[n]) || strchr (also, name[n]) != NULL))
+      return FALSE;
+  return TRUE;
+}
+
 /* By line, those without a line last; in order of discovery within one. */
 static gint
 compare_problems (gconstpointer a, gconstpointer b)
@@ -149,6 +161,7 @@ ep_config_problems_lines (const EpConfigProblems *problems)
 struct EpConfigIndex {
   GArray *entries;       /* EpConfigEntry; its strings are owned */
   GHashTable *lines;     /* "section" → first header line, "section\037key" → last line */
+  GPtrArray *broken;     /* names in refused headers, NULL-terminated */
 };
 
 static void
@@ -163,6 +176,7 @@ typedef enum {
   LINE_BLANK,            /* empty, blanks only, or a # comment */
   LINE_HEADER,
   LINE_KEY,
+  LINE_LOCALE,           /* Key[locale]=value */
   LINE_BAD,
 } LineKind;
 
@@ -174,6 +188,26 @@ header_like (const char *line, gsize len)
   while (p < line + len && g_ascii_isspace (*p))
     p++;
   return p < line + len && *p == '[';
+}
+
+/* A key line GKeyFile takes but lists no key for: "Key[locale]=value";
+ * @name and @value get the key and the locale. */
+static gboolean
+locale_key (const char *line, gsize len, char **name, char **value)
+{
+  const char *eq = memchr (line, '=', len);
+  if (eq == NULL)
+    return FALSE;
+  g_autofree char *key = g_strstrip (g_strndup (line, (gsize) (eq - line)));
+  char *open = strchr (key, '[');
+  size_t n = strlen (key);
+  if (open == NULL || n == 0 || key[n - 1] != ']')
+    return FALSE;
+  key[n - 1] = '\0';
+  *value = g_strdup (open + 1);
+  *open = '\0';
+  *name = g_strdup (key);
+  return TRUE;
 }
 
 /* GKeyFile's own verdict on one line: a header must load as a file of its
@@ -201,18 +235,51 @@ classify (GKeyFile *kf, GString *text, const char *line, gsize len, char **name,
     return LINE_BAD;
   g_auto (GStrv) keys = g_key_file_get_keys (kf, "k", NULL, NULL);
   if (keys == NULL || keys[0] == NULL)
-    return LINE_BAD;
+    return locale_key (line, len, name, value) ? LINE_LOCALE : LINE_BAD;
   *name = g_strdup (keys[0]);
   *value = g_key_file_get_value (kf, "k", keys[0], NULL);
   return LINE_KEY;
+}
+
+/* The name in a header GKeyFile refuses, as well as it can be told: from
+ * the '[' to the first ']' or the line's end, without surrounding blanks. */
+static char *
+header_name (const char *line, gsize len)
+{
+  const char *p = memchr (line, '[', len);
+  const char *end = line + len;
+  const char *close = memchr (p, ']', (size_t) (end - p));
+  return g_strstrip (g_strndup (p + 1, (gsize) ((close ? close : end) - p - 1)));
+}
+
+static gboolean
+has_control (const char *s)
+{
+  for (; *s; s++)
+    if (g_ascii_iscntrl (*s))
+      return TRUE;
+  return FALSE;
 }
 
 static const char *
 bad_line_problem (const char *line, gsize len)
 {
   if (header_like (line, len))
-    return "not a section header: write it as [NAME] alone on its line, NAME without "
-           "'[' or ']'; fix the line or remove it";
+    {
+      /* "[NAME]" between blanks: only the name is wrong. */
+      g_autofree char *whole = g_strstrip (g_strndup (line, len));
+      g_autofree char *name = header_name (line, len);
+      const char *close = strchr (whole, ']');
+      gboolean alone = close != NULL && close[1] == '\0';
+      if (alone && strcmp (whole, "[]") == 0)
+        return "the section header has no name; write the section's name between '[' and "
+               "']', or remove the line";
+      if (alone && has_control (name))
+        return "the section's name holds a control character (a tab, an escape...); remove "
+               "it";
+      return "not a section header: write it as [NAME] alone on its line, NAME without "
+             "'[' or ']'; fix the line or remove it";
+    }
   if (memchr (line, '=', len) != NULL)
     return "the text before '=' is not a key name (no '[' or ']', no blank at either end); "
            "fix the line or remove it";
@@ -225,7 +292,7 @@ typedef struct {
   EpConfigProblems *problems;
   char *section;         /* the current section; NULL before any or after a bad header */
   gboolean broken;       /* under a header GKeyFile refuses: its keys are left out */
-  GHashTable *seen;      /* "section" or "section\037key" → first line */
+  GHashTable *seen;      /* "section\037key" → first line */
   GKeyFile *kf;          /* classify ()'s scratch */
   GString *text;
 } Scan;
@@ -236,8 +303,8 @@ line_id (const char *section, const char *key)
   return key ? g_strconcat (section, "\037", key, NULL) : g_strdup (section);
 }
 
-/* Remembers where @section (and @key) was first set; FALSE with the first
- * line in @first when it was set before. */
+/* Remembers where @key of @section was first set; FALSE with the first line
+ * in @first when it was set before. */
 static gboolean
 first_time (Scan *s, const char *section, const char *key, guint line, guint *first)
 {
@@ -269,6 +336,38 @@ add_entry (Scan *s, guint line, const char *key, char *value)
     g_free (id);
 }
 
+/* A name from the file, quoted only when plain (see
+ * ep_config_name_is_plain). */
+static const char *
+plain_or_null (const char *name, gsize max, const char *also)
+{
+  return name && ep_config_name_is_plain (name, max, also) ? name : NULL;
+}
+
+static void
+report_again (Scan *s, guint n, const char *key, guint first)
+{
+  const char *section = plain_or_null (s->section, EP_CONFIG_SECTION_NAME);
+  const char *shown = section ? plain_or_null (key, EP_CONFIG_KEY_NAME) : NULL;
+  if (shown != NULL)
+    ep_config_problems_add (s->problems, n, section, shown, "set again (first at line %u), and "
+                            "only the last value would count; remove one of them", first);
+  else
+    ep_config_problems_add (s->problems, n, NULL, NULL, "the key of line %u is set again, and "
+                            "only the last value would count; remove one of them", first);
+}
+
+static void
+report_locale (Scan *s, guint n, const char *key, const char *locale)
+{
+  const char *section = plain_or_null (s->section, EP_CONFIG_SECTION_NAME);
+  const char *shown = plain_or_null (key, EP_CONFIG_KEY_NAME);
+  g_autofree char *suffix = ep_config_name_is_plain (locale, 32, "_-.@")
+                                ? g_strdup_printf ("[%s]", locale) : g_strdup ("the [...] suffix");
+  ep_config_problems_add (s->problems, n, section, shown,
+                          "locale-suffixed keys are not supported; remove %s", suffix);
+}
+
 static void
 scan_line (Scan *s, guint n, const char *line, gsize len)
 {
@@ -292,25 +391,26 @@ scan_line (Scan *s, guint n, const char *line, gsize len)
         {
           g_clear_pointer (&s->section, g_free);
           s->broken = TRUE;
+          g_ptr_array_insert (s->index->broken, (gint) s->index->broken->len - 1,
+                              header_name (line, len));
         }
       return;
     case LINE_HEADER:
+      /* Given again, it is the same section: GKeyFile merges the two. */
       g_free (s->section);
       s->section = g_strdup (name);
       s->broken = FALSE;
-      if (!first_time (s, name, NULL, n, &first))
-        ep_config_problems_add (s->problems, n, name, NULL, "the section appears again "
-                                "(first at line %u), and the two are read as one; keep its "
-                                "keys in one section", first);
       add_entry (s, n, NULL, NULL);
+      return;
+    case LINE_LOCALE:
+      if (!s->broken)
+        report_locale (s, n, name, value);
       return;
     case LINE_KEY:
       if (s->broken)
         return;
       if (s->section != NULL && !first_time (s, s->section, name, n, &first))
-        ep_config_problems_add (s->problems, n, s->section, name, "set again (first at line "
-                                "%u), and only the last value would count; remove one of "
-                                "them", first);
+        report_again (s, n, name, first);
       add_entry (s, n, name, g_steal_pointer (&value));
       return;
     }
@@ -323,6 +423,8 @@ ep_config_index_new (const char *data, gsize len, EpConfigProblems *problems)
   index->entries = g_array_new (FALSE, FALSE, sizeof (EpConfigEntry));
   g_array_set_clear_func (index->entries, (GDestroyNotify) entry_clear);
   index->lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  index->broken = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (index->broken, NULL);
   Scan s = { .index = index, .problems = problems,
              .seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
              .kf = g_key_file_new (), .text = g_string_new (NULL) };
@@ -359,6 +461,7 @@ ep_config_index_free (EpConfigIndex *index)
     return;
   g_array_unref (index->entries);
   g_hash_table_unref (index->lines);
+  g_ptr_array_unref (index->broken);
   g_free (index);
 }
 
@@ -381,4 +484,10 @@ ep_config_index_line (const EpConfigIndex *index, const char *section, const cha
     return 0;
   g_autofree char *id = line_id (section, key);
   return GPOINTER_TO_UINT (g_hash_table_lookup (index->lines, id));
+}
+
+const char *const *
+ep_config_index_broken (const EpConfigIndex *index)
+{
+  return (const char *const *) index->broken->pdata;
 }

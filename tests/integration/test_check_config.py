@@ -3,8 +3,9 @@
 the real daemon checks a file and reports every problem, a line each on
 stderr as FILE:LINE: [Section] Key: problem, exit 1; a good file prints
 FILE: OK and exits 0; a missing file is a problem that says what to do. It
-touches no bus, no network and no keystore, and never prints a token. A
-FIFO, a device, a directory or a huge file is refused at once. The daemon's
+touches no bus, no network and no keystore, and never prints a token, not
+even when the file given is a token or a key. A FIFO, a device, a directory
+or a huge file is refused at once. The daemon's
 start runs the same checks: a file with several problems is
 refused with every problem logged at error level, and the daemon exits 1
 before it goes for the bus."""
@@ -175,6 +176,31 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(err, f"{conf}:3: [Gateway] TokenFile: {bad} must hold one token of "
                               "1-4096 visible ASCII characters; write the token alone into it\n")
         self.assert_untouched(out, err)
+
+    def test_secret_files_not_printed(self):
+        """A token or a private key given as --config, or a token pasted as
+        TokenFile=, is never quoted: not by the check, not at start."""
+        canary = f"{CANARY}-SECRET-{uuid.uuid4().hex}"
+        files = {
+            "jwt": f"eyJhbGciOiJIUzI1NiJ9.{canary}.SIGNATURE==\n",
+            "pem": ("-----BEGIN PRIVATE KEY-----\n"
+                    f"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC{canary.replace('-', '')}==\n"
+                    f"YWJj{canary}=ZGVm\n"
+                    "-----END PRIVATE KEY-----\n"),
+            "pasted": f"[Cloud]\nTokenFile={canary}\n[Gateway]\nURL={self.api_url}\n"
+                      f"TokenFile=/{canary}\n",
+            "unknown": f"[Cloud]\nQWxhZGRpbjpvcGVuIHNlc2FtZQ{canary}==\n[{canary}+/]\n",
+        }
+        for name, text in files.items():
+            conf = self.write(name, text, 0o600)
+            for args, env in ((["--check-config"], {}), ([], {"JOURNAL_STREAM": "8:1"}), ([], {})):
+                with self.subTest(file=name, args=args, env=env):
+                    rc, out, err = self.run_daemon(*args, "--config", conf, **env)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn(conf, err)
+                    self.assertNotIn(canary, out + err)
+                    self.assertNotIn(canary.replace("-", ""), out + err)
+        self.assert_untouched("", "")
 
     def test_not_a_regular_file(self):
         """A FIFO would block the check and the start, a device would be read
