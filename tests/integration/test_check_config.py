@@ -5,12 +5,13 @@ stderr as FILE:LINE: [Section] Key: problem, exit 1; a good file prints
 FILE: OK and exits 0; a missing file is a problem that says what to do. It
 touches no bus, no network and no keystore, and never prints a token, not
 even when the file given is a token or a key. A FIFO, a device, a directory
-or a huge file is refused at once. The daemon's
-start runs the same checks: a file with several problems is
-refused with every problem logged at error level, and the daemon exits 1
-before it goes for the bus."""
+or a huge file is refused at once. Run as root, it notes that the service
+reads the files as its own user. The daemon's start runs the same checks: a
+file with several problems is refused with every problem logged at error
+level, and the daemon exits 1 before it goes for the bus."""
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -59,6 +60,15 @@ class CheckConfig(unittest.TestCase):
 
     def check(self, conf, **kwargs):
         return self.run_daemon("--check-config", "--config", conf, **kwargs)
+
+    @staticmethod
+    def root_note(conf):
+        """What a check run as root adds on stdout."""
+        if os.geteuid() != 0:
+            return ""
+        return ("note: the files were read as root, but the service reads them as its user "
+                "enapter-provisiond; to check as it will, run: runuser -u enapter-provisiond "
+                f"-- enapter-provisiond --check-config --config {shlex.quote(conf)}\n")
 
     def assert_untouched(self, out, err):
         """Nothing went for the bus, the API or the keystore, and no token
@@ -142,14 +152,14 @@ class CheckConfig(unittest.TestCase):
         conf, expected = self.bad_file()
         rc, out, err = self.check(conf)
         self.assertEqual(rc, 1, err)
-        self.assertEqual(out, "")
+        self.assertEqual(out, self.root_note(conf))
         self.assertEqual(err.splitlines(), expected)
         self.assert_untouched(out, err)
 
     def test_good_file(self):
         conf = self.write("good.conf", self.good_text())
         rc, out, err = self.check(conf)
-        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n", ""))
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
         self.assert_untouched(out, err)
 
     def test_no_bus_needed(self):
@@ -157,12 +167,12 @@ class CheckConfig(unittest.TestCase):
         conf = self.write("good.conf", self.good_text())
         bus = "unix:path=" + os.path.join(self.tmp, "no-such-bus-socket")
         rc, out, err = self.check(conf, bus=bus)
-        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n", ""))
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
 
     def test_missing_file(self):
         conf = os.path.join(self.tmp, "missing.conf")
         rc, out, err = self.check(conf)
-        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual((rc, out), (1, self.root_note(conf)))
         self.assertEqual(err, f"{conf}: no such file; create it (see provisiond.conf(5)) or "
                               "give the path of an existing one\n")
         self.assert_untouched(out, err)
@@ -235,6 +245,37 @@ class CheckConfig(unittest.TestCase):
                 rc, out, err = self.run_daemon(*args, "--config", conf)
                 self.assertLess(time.monotonic() - start, seconds)
                 self.assertEqual((rc, err), (1, prefix + problem + "\n"))
+
+    def test_root_note(self):
+        """Run as root, the check says the service reads the files as its own
+        user, and how to check as it; as another user, it does not. Without
+        TokenFile=, the token is the unit's credential, not checked here."""
+        conf = self.write("creds.conf", f"[Keystore]\nPath={self.keystore}\n[Access]\nGroup=\n")
+        cred_note = ("note: with no token file, the service takes the cloud token from the "
+                     "systemd credential cloud-token (LoadCredential=), which only the unit "
+                     "provides: it was not checked\n")
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        rc, out, err = self.check(conf)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out, f"{conf}: OK\n" + self.root_note(conf) + cred_note)
+        self.assertIn("read as root", out)
+        # As another user (the file and the way to it readable by it).
+        os.chmod(self.tmp, 0o755)
+        os.chmod(conf, 0o644)
+        proc = subprocess.run(
+            [DAEMON, "--check-config", "--config", conf], capture_output=True, text=True,
+            timeout=30, env=clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.trap.address),
+            user=65534, group=65534, extra_groups=[])
+        self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+        self.assertEqual(proc.stdout, f"{conf}: OK\n" + cred_note)
+        # Under the unit, the credential is read like any token file.
+        creds = os.path.join(self.tmp, "creds")
+        os.mkdir(creds, 0o700)
+        self.write("creds/cloud-token", self.token + "\n", 0o600)
+        rc, out, err = self.check(conf, CREDENTIALS_DIRECTORY=creds)
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
+        self.assert_untouched(out, err)
 
     def test_usage_error(self):
         rc, out, err = self.run_daemon("--check-config", "extra")
