@@ -35,7 +35,12 @@ ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **da
   *len = 0;
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
-    return g_strdup_printf ("cannot be read (%s)", g_strerror (errno));
+    {
+      int err = errno;
+      char *problem = g_strdup_printf ("cannot be read (%s)", g_strerror (err));
+      errno = err;
+      return problem;
+    }
   /* fstat of the open file, not stat of the path: what is checked is what
    * is read. */
   struct stat st;
@@ -50,16 +55,20 @@ ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **da
     problem = check_private (&st);
   if (problem == NULL)
     {
+      /* What fstat saw, and what it may have grown to, up to @max. */
       *data = g_malloc0 (max + 1);
-      ssize_t n = read (fd, *data, max);
+      ssize_t n = 1;
+      while (*len < max && (n = read (fd, *data + *len, max - *len)) > 0)
+        *len += (gsize) n;
       if (n < 0)
         {
           problem = g_strdup_printf ("cannot be read (%s)", g_strerror (errno));
           g_clear_pointer (data, g_free);
+          *len = 0;
         }
-      *len = n > 0 ? (gsize) n : 0;
     }
   close (fd);
+  errno = 0;
   return problem;
 }
 

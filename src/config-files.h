@@ -1,7 +1,7 @@
-/* The files the configuration names, read and checked once at start for
- * config.c: token files (small, regular, private, one token) and CA files
- * (they must hold a certificate); and the text of a value. For config.c
- * only. */
+/* The files config.c reads once at start: the configuration itself and the
+ * files it names, token files (small, regular, private, one token) and CA
+ * files (they must hold a certificate); and the text of a value. For
+ * config.c only. */
 #pragma once
 
 #include <glib.h>
@@ -12,10 +12,12 @@ typedef enum {
 } EpFileAccess;
 
 /* Reads the regular file @path of at most @max bytes into @data (NUL
- * terminated, @len bytes read) without blocking on a FIFO. Returns NULL, or
- * what is wrong, as a phrase to follow the path ("is not a regular file");
- * then @data is NULL. With EP_FILE_PRIVATE the owner and mode are checked on
- * the open file, before it is read. */
+ * terminated, @len bytes read) without blocking on a FIFO or reading a
+ * device. Returns NULL, or what is wrong, as a phrase to follow the path
+ * ("is not a regular file"); then @data is NULL, and errno is open()'s
+ * error when the file could not be opened (ENOENT: there is none), 0
+ * otherwise. With EP_FILE_PRIVATE the owner and mode are checked on the
+ * open file, before it is read. */
 char *ep_config_read_file (const char *path, gsize max, EpFileAccess access, char **data,
                            gsize *len);
 
@@ -32,6 +34,9 @@ char *ep_config_read_token (const char *path, char **token);
 
 /* The longest token accepted. */
 #define EP_MAX_TOKEN_BYTES 4096
+
+/* The largest configuration file accepted (the documented one is ~3 KiB). */
+#define EP_MAX_CONFIG_BYTES (1024 * 1024)
 
 /* The largest CA bundle accepted (the system's whole store is ~200 KiB). */
 #define EP_MAX_CA_FILE_BYTES (1024 * 1024)

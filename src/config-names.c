@@ -2,6 +2,8 @@
  * config-names.h). */
 #include "config-names.h"
 
+#include "consumers.h"
+
 #include <string.h>
 
 const EpKeySpec *
@@ -120,44 +122,66 @@ ep_config_suggest (const char *name, const char *const *candidates)
   return best;
 }
 
-/* A consumer's section misspelt ("consumer x", "Consumers x", "Consumer"):
- * TRUE when reported. */
-static gboolean
-near_consumer (const EpConfigEntry *e, EpConfigProblems *problems)
+/* A consumer's section misspelt ("consumer x", "Consumers x"): the name
+ * meant, "" for "Consumer" without a name; NULL when it is no consumer's. */
+static const char *
+near_consumer (const char *section)
 {
   static const char *const consumer[] = { "Consumer", NULL };
-  const char *space = strchr (e->section, ' ');
-  g_autofree char *word = space ? g_strndup (e->section, (gsize) (space - e->section))
-                                : g_strdup (e->section);
+  const char *space = strchr (section, ' ');
+  g_autofree char *word = space ? g_strndup (section, (gsize) (space - section))
+                                : g_strdup (section);
   if (ep_config_suggest (word, consumer) == NULL)
-    return FALSE;
+    return NULL;
   const char *name = space ? space + 1 : "";
   while (*name == ' ')
     name++;
-  if (*name == '\0')
-    ep_config_problems_add (problems, e->line, e->section, NULL, "unknown section; a "
-                            "consumer's section is [Consumer NAME]: give it a name");
-  else
-    ep_config_problems_add (problems, e->line, e->section, NULL, "unknown section; did you "
-                            "mean '[Consumer %s]'?", name);
-  return TRUE;
+  return name;
 }
 
-void
+char *
+ep_config_section_meant (const EpKeyTable *table, const char *name)
+{
+  if (ep_consumer_is_section (name) || ep_config_table_has_group (table, name))
+    return g_strdup (name);
+  const char *consumer = near_consumer (name);
+  if (consumer != NULL)
+    return *consumer ? g_strconcat ("Consumer ", consumer, NULL) : NULL;
+  g_autoptr (GPtrArray) groups = table_names (table, NULL);
+  return g_strdup (ep_config_suggest (name, (const char *const *) groups->pdata));
+}
+
+char *
 ep_config_unknown_section (const EpKeyTable *table, const EpConfigEntry *e,
                            EpConfigProblems *problems)
 {
-  if (near_consumer (e, problems))
-    return;
+  char *meant = ep_config_section_meant (table, e->section);
+  /* Near a known one, it is a typo: no secret. */
+  gboolean plain = ep_config_name_is_plain (e->section, EP_CONFIG_SECTION_NAME);
+  const char *shown = plain || (meant && !g_str_has_prefix (meant, "Consumer ")) ? e->section
+                                                                               : NULL;
   g_autoptr (GPtrArray) groups = table_names (table, NULL);
-  const char *near = ep_config_suggest (e->section, (const char *const *) groups->pdata);
   g_autofree char *list = name_list ((const char *const *) groups->pdata, "[", "]", ", ");
-  if (near != NULL)
-    ep_config_problems_add (problems, e->line, e->section, NULL,
-                            "unknown section; did you mean '[%s]'?", near);
+  if (meant != NULL && shown != NULL)
+    ep_config_problems_add (problems, e->line, shown, NULL,
+                            "unknown section; did you mean '[%s]'?", meant);
+  else if (near_consumer (e->section) != NULL)
+    ep_config_problems_add (problems, e->line, shown, NULL, "unknown section; a consumer's "
+                            "section is [Consumer NAME]: %s",
+                            meant ? "fix the header" : "give it a name");
   else
-    ep_config_problems_add (problems, e->line, e->section, NULL, "unknown section; sections "
-                            "are %s and [Consumer NAME]: fix its name or remove it", list);
+    ep_config_problems_add (problems, e->line, shown, NULL, "unknown section%s; sections are "
+                            "%s and [Consumer NAME]: fix its name or remove it",
+                            shown ? "" : " (its name is not shown: it does not look like one)",
+                            list);
+  return meant;
+}
+
+/* @key when a problem may quote it: near a known name or plain. */
+static const char *
+key_shown (const char *key, const char *near)
+{
+  return near || ep_config_name_is_plain (key, EP_CONFIG_KEY_NAME) ? key : NULL;
 }
 
 void
@@ -172,27 +196,41 @@ ep_config_unknown_key (const EpKeyTable *table, const EpConfigEntry *e,
   /* A consumer's keys are its own: [Keystore] Path says nothing of one. */
   g_autofree char *elsewhere = what ? NULL : groups_with_key (table, e->key, e->section);
   g_autofree char *list = name_list (known, "", "", " and ");
+  const char *shown = key_shown (e->key, near);
   if (near != NULL)
-    ep_config_problems_add (problems, e->line, e->section, e->key,
+    ep_config_problems_add (problems, e->line, e->section, shown,
                             "unknown key; did you mean '%s'?", near);
   else if (elsewhere != NULL)
-    ep_config_problems_add (problems, e->line, e->section, e->key,
+    ep_config_problems_add (problems, e->line, e->section, shown,
                             "unknown key in %s; it belongs in %s: move it there", section,
                             elsewhere);
   else
-    ep_config_problems_add (problems, e->line, e->section, e->key, "unknown key; %s has %s: "
-                            "fix its name or remove it", what ? what : section, list);
+    ep_config_problems_add (problems, e->line, e->section, shown, "unknown key%s; %s has %s: "
+                            "fix its name or remove it",
+                            shown ? "" : " (its name is not shown: it does not look like one)",
+                            what ? what : section, list);
 }
 
 void
 ep_config_key_outside (const EpKeyTable *table, const EpConfigEntry *e,
                        EpConfigProblems *problems)
 {
-  g_autofree char *where = groups_with_key (table, e->key, NULL);
-  if (where != NULL)
-    ep_config_problems_add (problems, e->line, NULL, e->key, "the key comes before any "
-                            "section header; put it under %s", where);
-  else
-    ep_config_problems_add (problems, e->line, NULL, e->key, "the key comes before any "
-                            "section header; put it under its section's header, or remove it");
+  /* Only a known key is named: the line may be a token's or a key's
+   * (a --config naming a token file). */
+  g_autoptr (GPtrArray) where = g_ptr_array_new_with_free_func (g_free);
+  for (size_t i = 0; i < table->n_keys; i++)
+    if (strcmp (table->keys[i].key, e->key) == 0)
+      g_ptr_array_add (where, g_strdup_printf ("[%s]", table->keys[i].group));
+  if (g_strv_contains (ep_consumer_keys, e->key))
+    g_ptr_array_add (where, g_strdup ("[Consumer NAME]"));
+  if (where->len == 0)
+    {
+      ep_config_problems_add (problems, e->line, NULL, NULL, "a Key=value line comes before "
+                              "any section header; put it under its section's header");
+      return;
+    }
+  g_ptr_array_add (where, NULL);
+  g_autofree char *list = name_list ((const char *const *) where->pdata, "", "", " or ");
+  ep_config_problems_add (problems, e->line, NULL, e->key, "the key comes before any section "
+                          "header; put it under %s", list);
 }

@@ -56,6 +56,21 @@ ep_config_parse_path (const EpKeySpec *spec, const char *value, void *dest, char
 }
 
 gboolean
+ep_config_parse_token_path (const EpKeySpec *spec, const char *value, void *dest,
+                            char **problem)
+{
+  if (!g_path_is_absolute (value))
+    {
+      *problem = g_strdup ("the value is not an absolute path (it is not shown: it may be a "
+                           "token); give the path of the file that holds the token, starting "
+                           "with '/'");
+      return FALSE;
+    }
+  *(char **) dest = g_strdup (value);
+  return TRUE;
+}
+
+gboolean
 ep_config_parse_target (const EpKeySpec *spec, const char *value, void *dest, char **problem)
 {
   static const char *const names[] = { [EP_TARGET_CLOUD] = "cloud",
@@ -148,5 +163,5 @@ gboolean
 ep_config_parser_is_string (EpValueParser parse)
 {
   return parse == ep_config_parse_url || parse == ep_config_parse_path ||
-         parse == ep_config_parse_group;
+         parse == ep_config_parse_token_path || parse == ep_config_parse_group;
 }

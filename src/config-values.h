@@ -30,6 +30,10 @@ gboolean ep_config_parse_url (const EpKeySpec *spec, const char *value, void *de
 /* An absolute path: a char *. */
 gboolean ep_config_parse_path (const EpKeySpec *spec, const char *value, void *dest,
                                char **problem);
+/* As ep_config_parse_path, for a token file's path: a refused value is
+ * not quoted, as it may be the token itself, pasted in its place. */
+gboolean ep_config_parse_token_path (const EpKeySpec *spec, const char *value, void *dest,
+                                     char **problem);
 /* gateway, cloud or auto: an EpTarget. */
 gboolean ep_config_parse_target (const EpKeySpec *spec, const char *value, void *dest,
                                  char **problem);

@@ -10,6 +10,7 @@
 #include "config-values.h"
 #include "consumers.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <stddef.h>
 #include <string.h>
@@ -41,10 +42,10 @@ typedef struct {
 
 static const EpKeySpec keys[] = {
   KEY ("Cloud", "URL", url, config.cloud.url),
-  KEY ("Cloud", "TokenFile", path, cloud_token_file),
+  KEY ("Cloud", "TokenFile", token_path, cloud_token_file),
   KEY ("Cloud", "CAFile", path, config.cloud.ca_file),
   KEY ("Gateway", "URL", url, config.gateway.url),
-  KEY ("Gateway", "TokenFile", path, gateway_token_file),
+  KEY ("Gateway", "TokenFile", token_path, gateway_token_file),
   KEY ("Gateway", "CAFile", path, config.gateway.ca_file),
   KEY ("Provisioning", "DefaultTarget", target, config.default_target),
   NUMBER ("Provisioning", "MaxConcurrent", config.max_concurrent, 1, 1024),
@@ -65,12 +66,15 @@ static const EpKeyTable table = { keys, G_N_ELEMENTS (keys) };
 
 /* One reading of a file: what is parsed, what is wrong, and which values
  * were refused, so that checks built on them (a Timeout against a refused
- * Deadline) do not report the default in their place. */
+ * Deadline) do not report the default in their place; likewise the
+ * sections whose keys may be under a misspelt or broken header. */
 typedef struct {
   Parsed p;
   const EpConfigIndex *index;
   EpConfigProblems *problems;
   GHashTable *refused;       /* "section\037key" of refused values */
+  GHashTable *doubtful;      /* sections an unknown or broken header may have meant */
+  gboolean too_many;         /* past EP_MAX_CONSUMERS sections */
 } Load;
 
 static void
@@ -91,6 +95,21 @@ static guint
 line_of (const Load *l, const char *section, const char *key)
 {
   return ep_config_index_line (l->index, section, key);
+}
+
+/* A check across keys of @section would report what its problem with a
+ * header (reported already) left unset. */
+static gboolean
+doubtful (const Load *l, const char *section)
+{
+  return g_hash_table_contains (l->doubtful, section);
+}
+
+static void
+add_doubtful (Load *l, char *section)
+{
+  if (section != NULL)
+    g_hash_table_add (l->doubtful, section);
 }
 
 /* ---- keys ----------------------------------------------------------------- */
@@ -144,8 +163,9 @@ table_key (Load *l, const EpConfigEntry *e)
   ep_config_unknown_key (&table, e, NULL, NULL, l->problems);
 }
 
-/* The consumer of the section @e heads: a repeated section (the index
- * reported it) adds to the first, as GKeyFile merges them. */
+/* The consumer of the section @e heads: a repeated section adds to the
+ * first, as GKeyFile merges them. NULL past EP_MAX_CONSUMERS: reported
+ * once, the sections from there on are left unread. */
 static EpConsumer *
 consumer_section (Load *l, const EpConfigEntry *e)
 {
@@ -154,12 +174,22 @@ consumer_section (Load *l, const EpConfigEntry *e)
   for (guint i = 0; i < all->len; i++)
     if (strcmp (((EpConsumer *) all->pdata[i])->name, name) == 0)
       return all->pdata[i];
-  if (all->len == EP_MAX_CONSUMERS)
-    ep_config_problems_add (l->problems, e->line, e->section, NULL, "more than %d consumer "
-                            "sections; give consumers that share devices one group",
-                            EP_MAX_CONSUMERS);
-  g_ptr_array_add (all, ep_consumer_new (name));
-  return all->pdata[all->len - 1];
+  if (all->len < EP_MAX_CONSUMERS)
+    {
+      g_ptr_array_add (all, ep_consumer_new (name));
+      return all->pdata[all->len - 1];
+    }
+  if (!l->too_many)
+    {
+      /* Past it, the file may be anything: this line must not be cut. */
+      ep_config_problems_add (l->problems, e->line, e->section, NULL, "more than %d consumer "
+                              "sections (this is the %dth; the rest are not read); give "
+                              "consumers that share devices one group", EP_MAX_CONSUMERS,
+                              EP_MAX_CONSUMERS + 1);
+      ep_config_problems_keep_last (l->problems);
+      l->too_many = TRUE;
+    }
+  return NULL;
 }
 
 static void
@@ -186,6 +216,8 @@ check_consumers (Load *l)
     {
       const EpConsumer *c = all->pdata[i];
       g_autofree char *section = g_strconcat (CONSUMER_PREFIX, c->name, NULL);
+      if (doubtful (l, section))
+        continue;
       EpConsumerLack lacks[EP_CONSUMER_MAX_LACKS];
       guint n = ep_consumer_check (c, lacks);
       for (guint k = 0; k < n; k++)
@@ -224,7 +256,7 @@ walk (Load *l)
           else if (ep_config_table_has_group (&table, e->section))
             known = TRUE;
           else
-            ep_config_unknown_section (&table, e, l->problems);
+            add_doubtful (l, ep_config_unknown_section (&table, e, l->problems));
         }
       else if (e->section == NULL)
         ep_config_key_outside (&table, e, l->problems);
@@ -234,6 +266,9 @@ walk (Load *l)
         table_key (l, e);
       /* An unknown section's keys: which ones it should have is unknown. */
     }
+  /* The keys under a broken header are left out (the index reported it). */
+  for (const char *const *b = ep_config_index_broken (l->index); *b; b++)
+    add_doubtful (l, ep_config_section_meant (&table, *b));
 }
 
 /* ---- what needs the whole file -------------------------------------------- */
@@ -246,8 +281,9 @@ load_token (Load *l, EpEndpoint *ep, const char *section, const char *file)
   g_autofree char *path = NULL;
   const char *creds = g_getenv ("CREDENTIALS_DIRECTORY");
 
-  /* A TokenFile refused is not replaced by the credential. */
-  if (refused (l, section, "TokenFile"))
+  /* A TokenFile refused, or maybe under a broken header, is not replaced
+   * by the credential. */
+  if (refused (l, section, "TokenFile") || (file == NULL && doubtful (l, section)))
     return;
   if (file != NULL)
     path = g_strdup (file);
@@ -262,7 +298,11 @@ load_token (Load *l, EpEndpoint *ep, const char *section, const char *file)
     return;
 
   g_autofree char *problem = ep_config_read_token (path, &ep->token);
-  if (problem != NULL)
+  /* A TokenFile that names no file may be a token pasted there: not shown. */
+  if (problem != NULL && file != NULL && !g_file_test (file, G_FILE_TEST_EXISTS))
+    ep_config_problems_add (l->problems, line_of (l, section, "TokenFile"), section,
+                            "TokenFile", "the file %s", problem);
+  else if (problem != NULL)
     ep_config_problems_add (l->problems, file ? line_of (l, section, "TokenFile") : 0, section,
                             "TokenFile", "%s %s", path, problem);
   else if (ep->token != NULL)
@@ -277,18 +317,31 @@ check_durations (Load *l)
   const EpConfig *c = &l->p.config;
   if (refused (l, "Provisioning", "Deadline"))
     return;
+  guint deadline_line = line_of (l, "Provisioning", "Deadline");
+  guint timeout_line = line_of (l, "Provisioning", "Timeout");
   if (c->deadline >= CLIENT_TIMEOUT)
-    ep_config_problems_add (l->problems, line_of (l, "Provisioning", "Deadline"),
-                            "Provisioning", "Deadline", "%g s is too long: D-Bus clients "
-                            "(libdbus, GDBus, sd-bus) give up on a call after %d s by default "
-                            "while the daemon would go on with it; set it under %d",
-                            c->deadline, CLIENT_TIMEOUT, CLIENT_TIMEOUT);
-  else if (c->timeout > c->deadline && !refused (l, "Provisioning", "Timeout"))
-    ep_config_problems_add (l->problems, line_of (l, "Provisioning", "Timeout"),
-                            "Provisioning", "Timeout", "%g s is longer than [Provisioning] "
-                            "Deadline (%g s), which bounds every attempt; lower Timeout or "
-                            "raise Deadline (under %d)", c->timeout, c->deadline,
-                            CLIENT_TIMEOUT);
+    {
+      ep_config_problems_add (l->problems, deadline_line, "Provisioning", "Deadline",
+                              "%g s is too long: D-Bus clients (libdbus, GDBus, sd-bus) give "
+                              "up on a call after %d s by default while the daemon would go "
+                              "on with it; set it under %d", c->deadline, CLIENT_TIMEOUT,
+                              CLIENT_TIMEOUT);
+      return;
+    }
+  if (c->timeout <= c->deadline || refused (l, "Provisioning", "Timeout") ||
+      doubtful (l, "Provisioning"))
+    return;
+  /* Of the two, the one the file sets is where to look. */
+  if (timeout_line != 0 || deadline_line == 0)
+    ep_config_problems_add (l->problems, timeout_line, "Provisioning", "Timeout",
+                            "%g s is longer than [Provisioning] Deadline (%g s), which bounds "
+                            "every attempt; lower Timeout or raise Deadline (under %d)",
+                            c->timeout, c->deadline, CLIENT_TIMEOUT);
+  else
+    ep_config_problems_add (l->problems, deadline_line, "Provisioning", "Deadline",
+                            "%g s is shorter than [Provisioning] Timeout (%g s by default), "
+                            "which every attempt may take; raise Deadline or set a lower "
+                            "Timeout", c->deadline, c->timeout);
 }
 
 /* A CAFile libcurl cannot load fails every call: refuse it at start. */
@@ -349,7 +402,7 @@ resolve (Load *l)
   if (c->default_target == EP_TARGET_AUTO)
     c->default_target = c->gateway.url ? EP_TARGET_GATEWAY : EP_TARGET_CLOUD;
   else if (c->default_target == EP_TARGET_GATEWAY && c->gateway.url == NULL &&
-           !refused (l, "Gateway", "URL"))
+           !refused (l, "Gateway", "URL") && !doubtful (l, "Gateway"))
     ep_config_problems_add (l->problems, line_of (l, "Provisioning", "DefaultTarget"),
                             "Provisioning", "DefaultTarget", "'gateway' needs [Gateway] URL "
                             "to be set; set it, or choose cloud or auto");
@@ -367,7 +420,8 @@ load_text (const char *data, gsize len, EpConfigProblems *problems)
 {
   g_autoptr (EpConfigIndex) index = ep_config_index_new (data, len, problems);
   Load l = { .index = index, .problems = problems,
-             .refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+             .refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             .doubtful = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
   set_defaults (&l.p.config);
   walk (&l);
   check_consumers (&l);
@@ -376,6 +430,7 @@ load_text (const char *data, gsize len, EpConfigProblems *problems)
   g_free (l.p.gateway_token_file);
   g_free (l.p.keystore_group);
   g_hash_table_unref (l.refused);
+  g_hash_table_unref (l.doubtful);
 
   EpConfig *config = g_new (EpConfig, 1);
   *config = l.p.config;
@@ -398,11 +453,13 @@ ep_config_check (const char *path, gboolean missing_ok, char ***problems)
 {
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
 
-  if (!g_file_get_contents (path, &data, &len, &local))
+  /* Not a FIFO to wait on, nor a device to read without end. */
+  g_autofree char *problem = ep_config_read_file (path, EP_MAX_CONFIG_BYTES, EP_FILE_ANY, &data,
+                                                  &len);
+  if (problem != NULL)
     {
-      gboolean missing = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+      gboolean missing = errno == ENOENT;
       if (missing && missing_ok)
         return ep_config_check_data ("", 0, path, problems);
       g_autoptr (EpConfigProblems) found = ep_config_problems_new (path);
@@ -410,8 +467,9 @@ ep_config_check (const char *path, gboolean missing_ok, char ***problems)
         ep_config_problems_add (found, 0, NULL, NULL, "no such file; create it (see "
                                 "provisiond.conf(5)) or give the path of an existing one");
       else
-        ep_config_problems_add (found, 0, NULL, NULL, "cannot be read (%s); give the path of "
-                                "a configuration file the daemon may read", local->message);
+        ep_config_problems_add (found, 0, NULL, NULL, "%s; give the path of a configuration "
+                                "file the daemon may read, a regular file of at most %d bytes",
+                                problem, EP_MAX_CONFIG_BYTES);
       *problems = ep_config_problems_lines (found);
       return NULL;
     }

@@ -14,8 +14,10 @@
 #include <locale.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 typedef struct {
   const EpConfig *config;
@@ -262,9 +264,41 @@ load_config (const Options *opts, char ***problems)
   return ep_config_check (config_path (opts), opts->config_path == NULL, problems);
 }
 
+/* The user systemd/enapter-provisiond.service runs the daemon as. */
+#define SERVICE_USER "enapter-provisiond"
+
+/* What the check could not see as the service will: files read as root
+ * (a file only root may read passes), tokens from systemd credentials
+ * (LoadCredential=), which only the unit provides. */
+static void
+check_notes (const Options *opts, const EpConfig *config)
+{
+  if (geteuid () == 0)
+    {
+      /* Quoted for a shell only when it needs it, to be copied as it is. */
+      const char *path = config_path (opts);
+      gboolean plain = *path != '\0';
+      for (const char *c = path; *c; c++)
+        plain = plain && (g_ascii_isalnum (*c) || strchr ("_@%+=:,./-", *c) != NULL);
+      g_autofree char *quoted = plain ? g_strdup (path) : g_shell_quote (path);
+      printf ("note: the files were read as root, but the service reads them as its user "
+              SERVICE_USER "; to check as it will, run: runuser -u " SERVICE_USER " -- "
+              "enapter-provisiond --check-config --config %s\n", quoted);
+    }
+  if (config == NULL || g_getenv ("CREDENTIALS_DIRECTORY") != NULL)
+    return;
+  const EpEndpoint *eps[] = { &config->cloud, &config->gateway };
+  for (size_t i = 0; i < G_N_ELEMENTS (eps); i++)
+    if (eps[i]->url != NULL && eps[i]->token_source == NULL)
+      printf ("note: with no token file, the service takes the %s token from the systemd "
+              "credential %s-token (LoadCredential=), which only the unit provides: it was "
+              "not checked\n", eps[i]->name, eps[i]->name);
+}
+
 /* --check-config: the start's checks, and nothing after them: no bus, no
  * libcurl, no keystore. Problems go to stderr as they are (no program name:
- * FILE:LINE: is what editors and people look for). */
+ * FILE:LINE: is what editors and people look for); notes on what the check
+ * could not see to stdout. */
 static int
 check_config (const Options *opts)
 {
@@ -274,10 +308,12 @@ check_config (const Options *opts)
     {
       for (size_t i = 0; problems[i]; i++)
         fprintf (stderr, "%s\n", problems[i]);
+      check_notes (opts, NULL);
       return 1;
     }
   printf ("%s: OK%s\n", config_path (opts),
           config->path ? "" : " (no such file: every default applies)");
+  check_notes (opts, config);
   return 0;
 }
 

@@ -3,17 +3,21 @@
 the real daemon checks a file and reports every problem, a line each on
 stderr as FILE:LINE: [Section] Key: problem, exit 1; a good file prints
 FILE: OK and exits 0; a missing file is a problem that says what to do. It
-touches no bus, no network and no keystore, and never prints a token. The
-daemon's start runs the same checks: a file with several problems is
-refused with every problem logged at error level, and the daemon exits 1
-before it goes for the bus."""
+touches no bus, no network and no keystore, and never prints a token, not
+even when the file given is a token or a key. A FIFO, a device, a directory
+or a huge file is refused at once. Run as root, it notes that the service
+reads the files as its own user. The daemon's start runs the same checks: a
+file with several problems is refused with every problem logged at error
+level, and the daemon exits 1 before it goes for the bus."""
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -56,6 +60,15 @@ class CheckConfig(unittest.TestCase):
 
     def check(self, conf, **kwargs):
         return self.run_daemon("--check-config", "--config", conf, **kwargs)
+
+    @staticmethod
+    def root_note(conf):
+        """What a check run as root adds on stdout."""
+        if os.geteuid() != 0:
+            return ""
+        return ("note: the files were read as root, but the service reads them as its user "
+                "enapter-provisiond; to check as it will, run: runuser -u enapter-provisiond "
+                f"-- enapter-provisiond --check-config --config {shlex.quote(conf)}\n")
 
     def assert_untouched(self, out, err):
         """Nothing went for the bus, the API or the keystore, and no token
@@ -139,14 +152,14 @@ class CheckConfig(unittest.TestCase):
         conf, expected = self.bad_file()
         rc, out, err = self.check(conf)
         self.assertEqual(rc, 1, err)
-        self.assertEqual(out, "")
+        self.assertEqual(out, self.root_note(conf))
         self.assertEqual(err.splitlines(), expected)
         self.assert_untouched(out, err)
 
     def test_good_file(self):
         conf = self.write("good.conf", self.good_text())
         rc, out, err = self.check(conf)
-        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n", ""))
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
         self.assert_untouched(out, err)
 
     def test_no_bus_needed(self):
@@ -154,12 +167,12 @@ class CheckConfig(unittest.TestCase):
         conf = self.write("good.conf", self.good_text())
         bus = "unix:path=" + os.path.join(self.tmp, "no-such-bus-socket")
         rc, out, err = self.check(conf, bus=bus)
-        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n", ""))
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
 
     def test_missing_file(self):
         conf = os.path.join(self.tmp, "missing.conf")
         rc, out, err = self.check(conf)
-        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual((rc, out), (1, self.root_note(conf)))
         self.assertEqual(err, f"{conf}: no such file; create it (see provisiond.conf(5)) or "
                               "give the path of an existing one\n")
         self.assert_untouched(out, err)
@@ -172,6 +185,96 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertEqual(err, f"{conf}:3: [Gateway] TokenFile: {bad} must hold one token of "
                               "1-4096 visible ASCII characters; write the token alone into it\n")
+        self.assert_untouched(out, err)
+
+    def test_secret_files_not_printed(self):
+        """A token or a private key given as --config, or a token pasted as
+        TokenFile=, is never quoted: not by the check, not at start."""
+        canary = f"{CANARY}-SECRET-{uuid.uuid4().hex}"
+        files = {
+            "jwt": f"eyJhbGciOiJIUzI1NiJ9.{canary}.SIGNATURE==\n",
+            "pem": ("-----BEGIN PRIVATE KEY-----\n"
+                    f"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC{canary.replace('-', '')}==\n"
+                    f"YWJj{canary}=ZGVm\n"
+                    "-----END PRIVATE KEY-----\n"),
+            "pasted": f"[Cloud]\nTokenFile={canary}\n[Gateway]\nURL={self.api_url}\n"
+                      f"TokenFile=/{canary}\n",
+            "unknown": f"[Cloud]\nQWxhZGRpbjpvcGVuIHNlc2FtZQ{canary}==\n[{canary}+/]\n",
+        }
+        for name, text in files.items():
+            conf = self.write(name, text, 0o600)
+            for args, env in ((["--check-config"], {}), ([], {"JOURNAL_STREAM": "8:1"}), ([], {})):
+                with self.subTest(file=name, args=args, env=env):
+                    rc, out, err = self.run_daemon(*args, "--config", conf, **env)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn(conf, err)
+                    self.assertNotIn(canary, out + err)
+                    self.assertNotIn(canary.replace("-", ""), out + err)
+        self.assert_untouched("", "")
+
+    def test_not_a_regular_file(self):
+        """A FIFO would block the check and the start, a device would be read
+        without end: each is refused at once."""
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        big = self.write("big.conf", "#" * (1024 * 1024 + 1))
+        cases = [(fifo, "is not a regular file"), ("/dev/zero", "is not a regular file"),
+                 (self.tmp, "is not a regular file"), (big, "is larger than 1048576 bytes")]
+        for path, what in cases:
+            self.expect_refused_within(5, path, f"{path}: {what}; give the path of a "
+                                       "configuration file the daemon may read, a regular "
+                                       "file of at most 1048576 bytes")
+        self.assert_untouched("", "")
+
+    def test_many_consumer_sections(self):
+        """20000 [Consumer] sections: checked at once, the cap reported."""
+        text = "[Access]\nGroup=\n" + "".join(
+            f"[Consumer c{i}]\nUser=root\nDevices=*\n" for i in range(20000))
+        conf = self.write("many.conf", text)
+        self.expect_refused_within(2, conf, f"{conf}:195: [Consumer c64]: more than 64 consumer "
+                                   "sections (this is the 65th; the rest are not read); give "
+                                   "consumers that share devices one group")
+        self.assert_untouched("", "")
+
+    def expect_refused_within(self, seconds, conf, problem):
+        """The check and the start each refuse @conf within @seconds with the
+        one line @problem."""
+        for args, prefix in ((["--check-config"], ""), ([], "enapter-provisiond: ")):
+            with self.subTest(conf=conf, args=args):
+                start = time.monotonic()
+                rc, out, err = self.run_daemon(*args, "--config", conf)
+                self.assertLess(time.monotonic() - start, seconds)
+                self.assertEqual((rc, err), (1, prefix + problem + "\n"))
+
+    def test_root_note(self):
+        """Run as root, the check says the service reads the files as its own
+        user, and how to check as it; as another user, it does not. Without
+        TokenFile=, the token is the unit's credential, not checked here."""
+        conf = self.write("creds.conf", f"[Keystore]\nPath={self.keystore}\n[Access]\nGroup=\n")
+        cred_note = ("note: with no token file, the service takes the cloud token from the "
+                     "systemd credential cloud-token (LoadCredential=), which only the unit "
+                     "provides: it was not checked\n")
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        rc, out, err = self.check(conf)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out, f"{conf}: OK\n" + self.root_note(conf) + cred_note)
+        self.assertIn("read as root", out)
+        # As another user (the file and the way to it readable by it).
+        os.chmod(self.tmp, 0o755)
+        os.chmod(conf, 0o644)
+        proc = subprocess.run(
+            [DAEMON, "--check-config", "--config", conf], capture_output=True, text=True,
+            timeout=30, env=clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.trap.address),
+            user=65534, group=65534, extra_groups=[])
+        self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+        self.assertEqual(proc.stdout, f"{conf}: OK\n" + cred_note)
+        # Under the unit, the credential is read like any token file.
+        creds = os.path.join(self.tmp, "creds")
+        os.mkdir(creds, 0o700)
+        self.write("creds/cloud-token", self.token + "\n", 0o600)
+        rc, out, err = self.check(conf, CREDENTIALS_DIRECTORY=creds)
+        self.assertEqual((rc, out, err), (0, f"{conf}: OK\n" + self.root_note(conf), ""))
         self.assert_untouched(out, err)
 
     def test_usage_error(self):

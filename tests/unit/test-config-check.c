@@ -7,8 +7,10 @@
 #include "config-check.h"
 #include "config-names.h"
 #include "config-util.h"
+#include "consumers.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #define F CONF_NAME
 
@@ -139,8 +141,9 @@ test_no_cascade (void)
                                            &error));
   g_setenv ("CREDENTIALS_DIRECTORY", dir, TRUE);
   expect_problem ("[Cloud]\nTokenFile=token\n",
-                  F ":2: [Cloud] TokenFile: 'token' is not an absolute path; give one that "
-                  "starts with '/'");
+                  F ":2: [Cloud] TokenFile: the value is not an absolute path (it is not "
+                  "shown: it may be a token); give the path of the file that holds the token, "
+                  "starting with '/'");
   g_unsetenv ("CREDENTIALS_DIRECTORY");
   g_unlink (cred);
   g_rmdir (dir);
@@ -308,8 +311,8 @@ test_syntax (void)
                   F ":3: [Provisioning] Encoding: unknown key; [Provisioning] has "
                   "DefaultTarget, MaxConcurrent, MaxQueued, Timeout, Deadline, Retries and "
                   "KeepConnections: fix its name or remove it");
-  expect_problem ("Colour=1\n[Cloud]\n", F ":1: Colour: the key comes before any section "
-                  "header; put it under its section's header, or remove it");
+  expect_problem ("Colour=1\n[Cloud]\n", F ":1: a Key=value line comes before any section "
+                  "header; put it under its section's header");
   /* What GKeyFile itself accepts stays accepted: blanks around names,
    * CR LF line ends, a last line without one, remarks. */
   g_autoptr (EpConfig) c = load_ok ("  # remark\r\n  [Provisioning]  \r\n"
@@ -348,17 +351,31 @@ test_duplicates (void)
                   "last value would count; remove one of them");
   /* It merges a section given twice, so a key may be set twice across
    * them. */
-  expect_problems ("[Provisioning]\nRetries=1\n[Cloud]\n[Provisioning]\nRetries=3\n",
-                   F ":4: [Provisioning]: the section appears again (first at line 1), and "
-                   "the two are read as one; keep its keys in one section",
-                   F ":5: [Provisioning] Retries: set again (first at line 2), and only the "
-                   "last value would count; remove one of them",
-                   NULL);
-  /* A consumer's section given twice is one consumer, as GKeyFile reads
-   * it: what it lacks is judged on both parts. */
-  expect_problem ("[Consumer a]\nUser=root\n[Consumer a]\nDevices=*\n",
-                  F ":3: [Consumer a]: the section appears again (first at line 1), and "
-                  "the two are read as one; keep its keys in one section");
+  expect_problem ("[Provisioning]\nRetries=1\n[Cloud]\n[Provisioning]\nRetries=3\n",
+                  F ":5: [Provisioning] Retries: set again (first at line 2), and only the "
+                  "last value would count; remove one of them");
+}
+
+/* A section given twice is one, as GKeyFile reads it and as the daemon
+ * took it before the checker: no problem. */
+static void
+test_repeated_section (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autoptr (EpConfig) c = load_ok ("[Provisioning]\nRetries=1\n[Cloud]\n"
+                                    "[Provisioning]\nMaxQueued=3\n");
+  g_assert_cmpuint (c->retries, ==, 1);
+  g_assert_cmpuint (c->max_queued, ==, 3);
+  /* A consumer's section given twice is one consumer: what it lacks is
+   * judged on both parts. */
+  g_autoptr (EpConfig) k = load_ok ("[Access]\nGroup=\n[Consumer a]\nUser=root\n"
+                                    "[Consumer b]\nUser=root\nDevices=*\n"
+                                    "[Consumer a]\nDevices=kind:ucm\n");
+  g_assert_cmpuint (k->consumers->len, ==, 2);
+  const EpConsumer *a = k->consumers->pdata[0];
+  g_assert_cmpstr (a->name, ==, "a");
+  g_assert_true (a->has_uid);
+  g_assert_cmpuint (a->devices->len, ==, 1);
 }
 
 /* Names and values from the file cannot end a problem's line or forge
@@ -375,6 +392,211 @@ test_escaped (void)
   expect_problem ("[Keystore]\nPath=rel\rx\n",
                   F ":2: [Keystore] Path: 'rel\\x0dx' is not an absolute path; give one that "
                   "starts with '/'");
+}
+
+/* ---- what is not quoted: a file that is no configuration -------------------- */
+
+#define CANARY "CANARY-6b0e"
+
+/* @text (@len bytes) is refused with no problem quoting CANARY. */
+static void
+expect_unquoted (const char *text, gsize len)
+{
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text, len, F, &problems);
+  g_assert_null (c);
+  for (size_t i = 0; problems[i]; i++)
+    if (strstr (problems[i], CANARY) != NULL)
+      g_test_fail_printf ("a problem quotes the secret: %s", problems[i]);
+}
+
+static void
+test_secrets_unquoted (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  /* A token given as --config: its text before '=' is no key's name. */
+  expect_problem ("eyJhbGciOiJIUzI1NiJ9." CANARY ".SIGNATURE==\n",
+                  F ":1: a Key=value line comes before any section header; put it under its "
+                  "section's header");
+  /* A plain-looking one too: only a known key is named. */
+  expect_problem ("Abc" CANARY "=\n", F ":1: a Key=value line comes before any section "
+                  "header; put it under its section's header");
+  expect_problem ("User=root\n[Access]\nGroup=\n", F ":1: User: the key comes before any "
+                  "section header; put it under [Consumer NAME]");
+  expect_problem ("Group=root\n", F ":1: Group: the key comes before any section header; put "
+                  "it under [Keystore], [Access] or [Consumer NAME]");
+  static const char *const texts[] = {
+    /* A PEM key given as --config. */
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC" CANARY "==\n"
+    "YWJj" CANARY "=ZGVm\n-----END PRIVATE KEY-----\n",
+    /* Under a header: an unknown key that looks like no key's name. */
+    "[Cloud]\nQWxhZGRpbjpvcGVuIHNlc2FtZQ" CANARY "c2VjcmV0c2VjcmV0==\n",
+    "[Consumer a]\nUser=root\nDevices=*\nx+" CANARY "/y==\n",
+    "[Cloud]\nQWxhZGRpbjpvcGVuIHNlc2FtZQ" CANARY "c2VjcmV0=1\n"
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ" CANARY "c2VjcmV0=2\n",
+    /* A header that is no section's name. */
+    "[\"" CANARY "\"]\n",
+    "[Consumers " CANARY "+/]\n",
+    /* A locale suffix that is none. */
+    "[Cloud]\nURL[" CANARY "+/]=x\n",
+    /* The token pasted in place of its file's path. */
+    "[Cloud]\nTokenFile=" CANARY "\n",
+    "[Gateway]\nURL=http://gw\nTokenFile=/" CANARY "\n",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (texts); i++)
+    expect_unquoted (texts[i], strlen (texts[i]));
+  /* Still told apart: the line, and where the key belongs. */
+  expect_problem ("[Cloud]\nQWxhZGRpbjpvcGVuIHNlc2FtZQ" CANARY "c2VjcmV0==\n",
+                  F ":2: [Cloud]: unknown key (its name is not shown: it does not look like "
+                  "one); [Cloud] has URL, TokenFile and CAFile: fix its name or remove it");
+  expect_problem ("[\"" CANARY "\"]\n",
+                  F ":1: unknown section (its name is not shown: it does not look like one); "
+                  "sections are [Cloud], [Gateway], [Provisioning], [Service], [Renewal], "
+                  "[Keystore], [Access] and [Consumer NAME]: fix its name or remove it");
+  expect_problem ("[Gateway]\nURL=http://gw\nTokenFile=/" CANARY "\n",
+                  F ":3: [Gateway] TokenFile: the file cannot be read (No such file or "
+                  "directory); a token file must be a regular file of at most 4096 bytes that "
+                  "only its owner, root or the daemon's user, may read (chmod 0600)");
+  /* What looks like a name is quoted, a typo of a known one however it
+   * looks. */
+  g_assert_true (ep_config_name_is_plain ("MaxConcurrent", EP_CONFIG_KEY_NAME));
+  g_assert_true (ep_config_name_is_plain ("Consumer ucm-agent.2", EP_CONFIG_SECTION_NAME));
+  g_assert_false (ep_config_name_is_plain ("", EP_CONFIG_KEY_NAME));
+  g_assert_false (ep_config_name_is_plain ("1abc", EP_CONFIG_KEY_NAME));
+  g_assert_false (ep_config_name_is_plain ("a.b", EP_CONFIG_KEY_NAME));
+  g_autofree char *long_name = unit_repeat ('k', 33);
+  g_assert_false (ep_config_name_is_plain (long_name, EP_CONFIG_KEY_NAME));
+  long_name[32] = '\0';
+  g_assert_true (ep_config_name_is_plain (long_name, EP_CONFIG_KEY_NAME));
+}
+
+/* ---- headers and keys GKeyFile reads its own way ------------------------------ */
+
+static void
+test_header_causes (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  expect_problem ("[Consumer a\x01]\nUser=root\n",
+                  F ":1: the section's name holds a control character (a tab, an escape...); "
+                  "remove it");
+  expect_problem ("[Cloud\tx]\n", F ":1: the section's name holds a control character (a "
+                  "tab, an escape...); remove it");
+  expect_problem ("  []  \n", F ":1: the section header has no name; write the section's name "
+                  "between '[' and ']', or remove the line");
+  /* Anything else about the line: the general rule. */
+  expect_problem ("[a\x01] x\n", F ":1: not a section header: write it as [NAME] alone on its "
+                  "line, NAME without '[' or ']'; fix the line or remove it");
+  expect_problem ("[a[b]\n", F ":1: not a section header: write it as [NAME] alone on its "
+                  "line, NAME without '[' or ']'; fix the line or remove it");
+}
+
+static void
+test_locale_keys (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  expect_problem ("[Gateway]\nURL[fr]=http://gw\n",
+                  F ":2: [Gateway] URL: locale-suffixed keys are not supported; remove [fr]");
+  expect_problem ("[Provisioning]\nRetries[de_DE.UTF-8@euro] = 3\n",
+                  F ":2: [Provisioning] Retries: locale-suffixed keys are not supported; "
+                  "remove [de_DE.UTF-8@euro]");
+  /* The key without its suffix is the one read. */
+  expect_problem ("[Gateway]\nURL=http://gw\nURL[fr]=http://fr\n",
+                  F ":3: [Gateway] URL: locale-suffixed keys are not supported; remove [fr]");
+  expect_problem ("URL[fr]=x\n", F ":1: URL: locale-suffixed keys are not supported; remove "
+                  "[fr]");
+}
+
+/* ---- checks across keys: where, and not after a header's problem ------------- */
+
+static void
+test_cross_key_lines (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  /* Timeout unset: the line to look at is Deadline's. */
+  expect_problem ("[Provisioning]\nDeadline=5\n",
+                  F ":2: [Provisioning] Deadline: 5 s is shorter than [Provisioning] Timeout "
+                  "(10 s by default), which every attempt may take; raise Deadline or set a "
+                  "lower Timeout");
+  expect_problem ("[Provisioning]\nDeadline=5\nTimeout=\n",
+                  F ":3: [Provisioning] Timeout: 10 s is longer than [Provisioning] Deadline "
+                  "(5 s), which bounds every attempt; lower Timeout or raise Deadline (under "
+                  "25)");
+  /* Every problem has a line but the systemd credential's. */
+  expect_problem ("[Provisioning]\nDefaultTarget=gateway\n",
+                  F ":2: [Provisioning] DefaultTarget: 'gateway' needs [Gateway] URL to be "
+                  "set; set it, or choose cloud or auto");
+}
+
+static void
+test_no_follow_on (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  /* The URL is under a misspelt header: DefaultTarget does not lack it. */
+  expect_problem ("[Gatway]\nURL=http://gw\n[Provisioning]\nDefaultTarget=gateway\n",
+                  F ":1: [Gatway]: unknown section; did you mean '[Gateway]'?");
+  expect_problem ("[Gateway\nURL=http://gw\n[Provisioning]\nDefaultTarget=gateway\n",
+                  F ":1: not a section header: write it as [NAME] alone on its line, NAME "
+                  "without '[' or ']'; fix the line or remove it");
+  /* The Timeout is under one: Deadline is not shorter than the default. */
+  expect_problem ("[Provisioning]\nDeadline=5\n[Provisionig]\nTimeout=3\n",
+                  F ":3: [Provisionig]: unknown section; did you mean '[Provisioning]'?");
+  /* A consumer's User under one: the section does not lack it. */
+  expect_problem ("[Access]\nGroup=\n[Consumer a]\nDevices=*\n[Consumr a]\nUser=root\n",
+                  F ":5: [Consumr a]: unknown section; did you mean '[Consumer a]'?");
+  /* A header near nothing leaves the checks as they are. */
+  expect_problems ("[Database]\nURL=http://gw\n[Provisioning]\nDefaultTarget=gateway\n",
+                   F ":1: [Database]: unknown section; sections are [Cloud], [Gateway], "
+                   "[Provisioning], [Service], [Renewal], [Keystore], [Access] and "
+                   "[Consumer NAME]: fix its name or remove it",
+                   F ":4: [Provisioning] DefaultTarget: 'gateway' needs [Gateway] URL to be "
+                   "set; set it, or choose cloud or auto",
+                   NULL);
+}
+
+/* ---- many consumer sections ---------------------------------------------------- */
+
+static void
+test_many_consumers (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  GString *text = g_string_new ("[Access]\nGroup=\n");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append_printf (text, "[Consumer c%u]\nUser=root\nDevices=*\n", i);
+  gint64 start = g_get_monotonic_time ();
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text->str, text->len, F, &problems);
+  gint64 took = g_get_monotonic_time () - start;
+  g_string_free (text, TRUE);
+  g_assert_null (c);
+  g_assert_cmpuint (g_strv_length (problems), ==, 1);
+  /* Line 3 + 64 sections of 3 lines. */
+  g_assert_cmpstr (problems[0], ==, F ":195: [Consumer c64]: more than 64 consumer sections "
+                   "(this is the 65th; the rest are not read); give consumers that share "
+                   "devices one group");
+  g_assert_cmpint (took, <, 2 * G_USEC_PER_SEC);
+}
+
+/* Past the cap of problems shown, the one that says why there are so many
+ * is still shown. */
+static void
+test_many_consumers_shown (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  GString *text = g_string_new ("[Access]\nGroup=\n");
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (text, "[Consumer c%u]\n", i);
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check_data (text->str, text->len, F, &problems);
+  g_string_free (text, TRUE);
+  g_assert_null (c);
+  /* Two a section for the first 64, then the cap's. */
+  guint n = g_strv_length (problems);
+  g_assert_cmpuint (n, ==, EP_CONFIG_MAX_PROBLEMS + 1);
+  g_assert_cmpstr (problems[n - 2], ==, F ":67: [Consumer c64]: more than 64 consumer sections "
+                   "(this is the 65th; the rest are not read); give consumers that share "
+                   "devices one group");
+  g_assert_cmpstr (problems[n - 1], ==, F ": 29 more problems; fix those above first, and "
+                   "check that this is the configuration file");
 }
 
 /* ---- the index ----------------------------------------------------------- */
@@ -396,11 +618,10 @@ test_index (void)
   g_assert_cmpuint (ep_config_index_line (index, "A", NULL), ==, 2);  /* the first header */
   g_assert_cmpuint (ep_config_index_line (index, "B", "j"), ==, 0);
   g_assert_cmpuint (ep_config_index_line (index, "C", NULL), ==, 0);
-  /* Section A twice, its k twice. */
+  /* Section A twice is no problem, its k twice is. */
   g_auto (GStrv) lines = ep_config_problems_lines (problems);
-  g_assert_cmpuint (g_strv_length (lines), ==, 2);
-  g_assert_true (g_str_has_prefix (lines[0], "x.conf:7: [A]: the section appears again"));
-  g_assert_true (g_str_has_prefix (lines[1], "x.conf:8: [A] k: set again (first at line 3)"));
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+  g_assert_true (g_str_has_prefix (lines[0], "x.conf:8: [A] k: set again (first at line 3)"));
 }
 
 static void
@@ -471,7 +692,51 @@ test_files (void)
   g_assert_null (c3);
   g_assert_cmpuint (g_strv_length (p3), ==, 1);
   g_assert_true (g_str_has_prefix (p3[0], dir));
-  g_assert_nonnull (strstr (p3[0], "cannot be read"));
+  g_assert_nonnull (strstr (p3[0], "is not a regular file"));
+  g_rmdir (dir);
+}
+
+/* Only a regular file of at most 1 MiB is read: a FIFO would block, a
+ * device would be read without end. */
+static void
+expect_unreadable (const char *path, const char *what)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check (path, TRUE, &problems);
+  g_assert_null (c);
+  g_assert_cmpuint (g_strv_length (problems), ==, 1);
+  g_autofree char *want = g_strdup_printf ("%s: %s; give the path of a configuration file the "
+                                           "daemon may read, a regular file of at most 1048576 "
+                                           "bytes", path, what);
+  g_assert_cmpstr (problems[0], ==, want);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+}
+
+static void
+test_unreadable_files (void)
+{
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ep-check-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  expect_unreadable (fifo, "is not a regular file");
+  expect_unreadable ("/dev/zero", "is not a regular file");
+  expect_unreadable (dir, "is not a regular file");
+  g_autofree char *big = g_build_filename (dir, "big.conf", NULL);
+  g_autofree char *text = unit_repeat ('#', 1024 * 1024 + 1);
+  g_assert_true (g_file_set_contents (big, text, -1, &error));
+  expect_unreadable (big, "is larger than 1048576 bytes");
+  /* 1 MiB exactly is read. */
+  text[1024 * 1024] = '\0';
+  g_assert_true (g_file_set_contents (big, text, -1, &error));
+  g_auto (GStrv) problems = NULL;
+  g_autoptr (EpConfig) c = ep_config_check (big, FALSE, &problems);
+  g_assert_nonnull (c);
+  g_unlink (big);
+  g_unlink (fifo);
   g_rmdir (dir);
 }
 
@@ -491,10 +756,19 @@ main (int argc, char **argv)
   g_test_add_func ("/config-check/syntax", test_syntax);
   g_test_add_func ("/config-check/bom-and-nul", test_bom_and_nul);
   g_test_add_func ("/config-check/duplicates", test_duplicates);
+  g_test_add_func ("/config-check/repeated-section", test_repeated_section);
+  g_test_add_func ("/config-check/secrets-unquoted", test_secrets_unquoted);
+  g_test_add_func ("/config-check/header-causes", test_header_causes);
+  g_test_add_func ("/config-check/locale-keys", test_locale_keys);
+  g_test_add_func ("/config-check/cross-key-lines", test_cross_key_lines);
+  g_test_add_func ("/config-check/no-follow-on", test_no_follow_on);
+  g_test_add_func ("/config-check/many-consumers", test_many_consumers);
+  g_test_add_func ("/config-check/many-consumers-shown", test_many_consumers_shown);
   g_test_add_func ("/config-check/escaped", test_escaped);
   g_test_add_func ("/config-check/index", test_index);
   g_test_add_func ("/config-check/problem-formats", test_problem_formats);
   g_test_add_func ("/config-check/many-problems", test_many_problems);
   g_test_add_func ("/config-check/files", test_files);
+  g_test_add_func ("/config-check/unreadable-files", test_unreadable_files);
   return g_test_run ();
 }

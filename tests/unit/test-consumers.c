@@ -60,14 +60,14 @@ test_refusals (void)
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autofree char *text = g_strconcat (ACCESS_NONE, bad[i].text, NULL);
-      g_autofree char *msg = load_fails (text, CONF_NAME, bad[i].needle1, bad[i].needle2, NULL);
+      g_free (load_fails (text, CONF_NAME, bad[i].needle1, bad[i].needle2, NULL));
     }
   /* At most EP_MAX_CONSUMERS sections: a caller's are a bit mask. */
   GString *many = g_string_new (ACCESS_NONE);
   for (int i = 0; i <= EP_MAX_CONSUMERS; i++)
     g_string_append_printf (many, "[Consumer c%d]\nUser=nobody\nDevices=*\n", i);
   g_autofree char *text = g_string_free (many, FALSE);
-  g_autofree char *msg = load_fails (text, "more than 64", NULL);
+  g_free (load_fails (text, CONF_NAME, "more than 64", NULL));
 }
 
 /* Every problem of a section at once, each on its line; a value refused
