@@ -91,38 +91,103 @@ bus_hint (Ctl *ctl)
   return g_strdup ("is D-Bus running? See 'systemctl status dbus'");
 }
 
+/* --timeout as text, for messages: "1.5". */
+static void
+timeout_text (Ctl *ctl, char out[G_ASCII_DTOSTR_BUF_SIZE])
+{
+  g_ascii_formatd (out, G_ASCII_DTOSTR_BUF_SIZE, "%g", ctl->timeout);
+}
+
+/* Waits, up to --timeout, until @bus has connected (authenticated and, on
+ * a bus, said Hello): sd-bus would otherwise finish that inside the first
+ * call, without any limit, against a socket that never speaks or an ssh
+ * that never logs in. Returns 0, -ETIMEDOUT or the error that ended it. */
+static int
+wait_ready (Ctl *ctl, sd_bus *bus)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (ctl->timeout * G_USEC_PER_SEC);
+  for (;;)
+    {
+      int r = sd_bus_is_ready (bus);
+      if (r != 0)
+        return MIN (r, 0);
+      r = sd_bus_process (bus, NULL);
+      if (r < 0)
+        return r;
+      if (r > 0)
+        continue;
+      gint64 left = deadline - g_get_monotonic_time ();
+      if (left <= 0)
+        return -ETIMEDOUT;
+      r = sd_bus_wait (bus, (uint64_t) left);
+      if (r < 0)
+        return r;
+    }
+}
+
+/* A connection of the options' choice, started; NULL and -errno in @r. */
+static sd_bus *
+open_bus (Ctl *ctl, int *r)
+{
+  sd_bus *bus = NULL;
+  if (ctl->address != NULL)
+    {
+      *r = sd_bus_new (&bus);
+      if (*r >= 0)
+        *r = sd_bus_set_address (bus, ctl->address);
+      if (*r >= 0)
+        *r = sd_bus_set_bus_client (bus, 1);
+      if (*r >= 0)
+        *r = sd_bus_start (bus);
+    }
+  else if (ctl->host != NULL)
+    *r = sd_bus_open_system_remote (&bus, ctl->host);
+  else
+    *r = ctl->session ? sd_bus_open_user (&bus) : sd_bus_open_system (&bus);
+  if (*r >= 0)
+    *r = wait_ready (ctl, bus);
+  if (*r < 0)
+    {
+      /* Not flushed: that would wait for the connection without a limit. */
+      sd_bus_close_unref (bus);
+      return NULL;
+    }
+  return bus;
+}
+
 sd_bus *
 ctl_bus (Ctl *ctl)
 {
   if (ctl->bus != NULL)
     return ctl->bus;
 
-  g_autoptr (sd_bus) bus = NULL;
-  int r;
-  if (ctl->address != NULL)
+  int r = 0;
+  ctl->bus = open_bus (ctl, &r);
+  if (ctl->bus != NULL)
+    return ctl->bus;
+  g_autofree char *which = bus_text (ctl);
+  g_autofree char *hint = bus_hint (ctl);
+  if (r == -ETIMEDOUT)
     {
-      r = sd_bus_new (&bus);
-      if (r >= 0)
-        r = sd_bus_set_address (bus, ctl->address);
-      if (r >= 0)
-        r = sd_bus_set_bus_client (bus, 1);
-      if (r >= 0)
-        r = sd_bus_start (bus);
+      char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+      timeout_text (ctl, seconds);
+      ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_TIMEOUT,
+                               "cannot connect to %s: no answer within %s s (see --timeout); "
+                               "%s", which, seconds, hint);
     }
-  else if (ctl->host != NULL)
-    r = sd_bus_open_system_remote (&bus, ctl->host);
   else
-    r = ctl->session ? sd_bus_open_user (&bus) : sd_bus_open_system (&bus);
-  if (r < 0)
-    {
-      g_autofree char *which = bus_text (ctl);
-      g_autofree char *hint = bus_hint (ctl);
-      ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_NO_SERVER,
-                               "cannot connect to %s: %s; %s", which, g_strerror (-r), hint);
-      return NULL;
-    }
-  ctl->bus = g_steal_pointer (&bus);
-  return ctl->bus;
+    ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_NO_SERVER,
+                             "cannot connect to %s: %s; %s", which, g_strerror (-r), hint);
+  return NULL;
+}
+
+int
+ctl_disconnected (Ctl *ctl)
+{
+  g_autofree char *which = bus_text (ctl);
+  g_autofree char *hint = bus_hint (ctl);
+  return ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
+                   "the connection to %s was closed; %s", which, hint);
 }
 
 sd_bus_message *
@@ -189,10 +254,11 @@ friendly_text (Ctl *ctl, const char *method, const char *name, const char *messa
     return g_strdup_printf ("the bus could not start enapter-provisiond (%s); " HINT_DAEMON,
                             message);
   if (r == -ETIMEDOUT || name_is (name, SD_BUS_ERROR_TIMEOUT) ||
-      name_is (name, "org.freedesktop.DBus.Error.TimedOut") || name_is (name, SD_BUS_ERROR_NO_REPLY))
+      name_is (name, "org.freedesktop.DBus.Error.TimedOut") ||
+      name_is (name, SD_BUS_ERROR_NO_REPLY))
     {
       char seconds[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (seconds, sizeof seconds, "%g", ctl->timeout);
+      timeout_text (ctl, seconds);
       return g_strdup_printf ("no answer from enapter-provisiond within %s s (see --timeout); "
                               "a provisioning call may still complete: see '" CTL_PROGRAM
                               " list'; if it keeps happening, " HINT_DAEMON, seconds);
@@ -236,6 +302,12 @@ report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
   ctl->failure = status;
 }
 
+void
+ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
+{
+  report_error (ctl, method, error, r);
+}
+
 sd_bus_message *
 ctl_call (Ctl *ctl, sd_bus_message *call)
 {
@@ -247,7 +319,7 @@ ctl_call (Ctl *ctl, sd_bus_message *call)
     {
       if (!sd_bus_error_is_set (&error))
         sd_bus_error_set_errno (&error, r);
-      report_error (ctl, sd_bus_message_get_member (call), &error, r);
+      ctl_report_error (ctl, sd_bus_message_get_member (call), &error, r);
       sd_bus_error_free (&error);
       return NULL;
     }

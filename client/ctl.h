@@ -92,9 +92,18 @@ int ctl_fail (Ctl *ctl, int status, const char *error_name, const char *format, 
 int ctl_usage_error (Ctl *ctl, const char *command, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 
-/* Connects to the bus the options name; NULL after reporting the failure
+/* Connects to the bus the options name and waits, up to --timeout, until
+ * the connection is ready; NULL after reporting the failure
  * (CTL_EXIT_UNREACHABLE, see ctl_status). */
 sd_bus *ctl_bus (Ctl *ctl);
+
+/* Reports that the connection to the bus was lost; returns
+ * CTL_EXIT_UNREACHABLE. */
+int ctl_disconnected (Ctl *ctl);
+
+/* Reports a failed call of @method (an error reply of the bus or the
+ * daemon, or -@r) as ctl_call does, and records its exit status. */
+void ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r);
 
 /* A method call on the daemon's object, ready for arguments; @iface NULL is
  * the daemon's interface. NULL after reporting the failure. */

@@ -107,7 +107,8 @@ global_entries (Ctl *ctl, gboolean *version, GOptionEntry out[N_GLOBALS])
     { "no-pager", 0, 0, G_OPTION_ARG_NONE, &ctl->no_pager,
       "Do not page the output (it never is; for systemd's habits)", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_STRING, &ctl->timeout_arg,
-      "Wait at most SEC seconds for an answer (default 30; check: 90)", "SEC" },
+      "Wait at most SEC seconds to connect and for each answer (default 30; "
+      "check: 90)", "SEC" },
     { "verbose", 0, 0, G_OPTION_ARG_NONE, &ctl->verbose,
       "Name the D-Bus error along with its message", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version, "Print the version and exit", NULL },
