@@ -240,9 +240,11 @@ unreachable (const char *name, int r)
 }
 
 /* The message for a failure people meet often, saying what to do; NULL to
- * print the error's own message. */
+ * print the error's own message. @early: the call failed before --timeout
+ * ran out. */
 static char *
-friendly_text (Ctl *ctl, const char *method, const char *name, const char *message, int r)
+friendly_text (Ctl *ctl, const char *method, const char *name, const char *message, int r,
+               gboolean early)
 {
   g_autofree char *which = bus_text (ctl);
   if (name_is (name, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
@@ -253,6 +255,13 @@ friendly_text (Ctl *ctl, const char *method, const char *name, const char *messa
   if (name != NULL && g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn."))
     return g_strdup_printf ("the bus could not start enapter-provisiond (%s); " HINT_DAEMON,
                             message);
+  /* The bus answers NoReply for the daemon when it leaves without
+   * answering: a crash or a stop, not a slow daemon. */
+  if (name_is (name, SD_BUS_ERROR_NO_REPLY) && early)
+    return g_strdup_printf ("enapter-provisiond stopped during the %s call without answering "
+                            "(it crashed, or was stopped or restarted): see 'journalctl -u "
+                            "enapter-provisiond' for why; a provisioning call may or may not "
+                            "have completed: see '" CTL_PROGRAM " list'", method);
   if (r == -ETIMEDOUT || name_is (name, SD_BUS_ERROR_TIMEOUT) ||
       name_is (name, "org.freedesktop.DBus.Error.TimedOut") ||
       name_is (name, SD_BUS_ERROR_NO_REPLY))
@@ -282,11 +291,12 @@ friendly_text (Ctl *ctl, const char *method, const char *name, const char *messa
 /* Reports a failed call (the daemon's error, the bus's, or a local one for
  * -@r) and records the exit status it means. */
 static void
-report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
+report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r,
+              gboolean early)
 {
   const char *name = sd_bus_error_is_set (error) ? error->name : NULL;
   const char *message = error->message ? error->message : g_strerror (-r);
-  g_autofree char *friendly = friendly_text (ctl, method, name, message, r);
+  g_autofree char *friendly = friendly_text (ctl, method, name, message, r, early);
   const char *text = friendly ? friendly : message;
   int status = unreachable (name, r) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_FAILURE;
   /* sd-bus names a local errno "System.Error.E...": for programs, the
@@ -305,7 +315,8 @@ report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
 void
 ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
 {
-  report_error (ctl, method, error, r);
+  /* Not the daemon's call: a NoReply is no sign of the daemon stopping. */
+  report_error (ctl, method, error, r, FALSE);
 }
 
 sd_bus_message *
@@ -314,15 +325,18 @@ ctl_call (Ctl *ctl, sd_bus_message *call)
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message *reply = NULL;
   uint64_t usec = (uint64_t) (ctl->timeout * G_USEC_PER_SEC);
+  gint64 start = g_get_monotonic_time ();
   int r = sd_bus_call (ctl->bus, call, MAX (usec, 1), &error, &reply);
   if (r < 0)
     {
       if (!sd_bus_error_is_set (&error))
         sd_bus_error_set_errno (&error, r);
-      ctl_report_error (ctl, sd_bus_message_get_member (call), &error, r);
-      sd_bus_error_free (&error);
-      return NULL;
+      /* A tenth of a second short of --timeout is still "in time": the bus
+       * and sd-bus time the call apart. */
+      gboolean early = g_get_monotonic_time () - start < (gint64) usec - G_USEC_PER_SEC / 10;
+      report_error (ctl, sd_bus_message_get_member (call), &error, r, early);
     }
+  sd_bus_error_free (&error);
   return reply;
 }
 

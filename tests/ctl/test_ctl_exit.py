@@ -25,7 +25,8 @@ from ctl_util import (clean_env, CTL, CtlTestCase, default_args, ERROR_PREFIX, I
 NO_SERVER = "org.freedesktop.DBus.Error.NoServer"
 SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
 TIMEOUT = "org.freedesktop.DBus.Error.Timeout"
-TIMEOUTS = (TIMEOUT, "org.freedesktop.DBus.Error.NoReply")
+NO_REPLY = "org.freedesktop.DBus.Error.NoReply"
+TIMEOUTS = (TIMEOUT, NO_REPLY)
 
 # ssh as sd-bus runs it (ssh -xT -- [USER@]HOST systemd-stdio-bridge): it
 # records its arguments and bridges to $FAKE_SSH_BUS, or fails as an ssh
@@ -179,6 +180,41 @@ class Connecting(CtlTestCase):
                     proc.wait()
                 proc.stderr.close()
         self.assertEqual(rc, -signal.SIGINT)
+
+
+class DaemonGone(CtlTestCase):
+    """The daemon dies while a call waits for it: not a timeout, and the
+    journal says why."""
+
+    def test_3_daemon_stops_during_call(self):
+        H = self.H
+        daemon = H.daemon
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            argv = [CTL, "--address", H.address, "--json", "--timeout", "30", "list"]
+            t0 = time.monotonic()
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=clean_env())
+            # The call reaches the bus and waits for the stopped daemon.
+            time.sleep(1)
+            self.assertIsNone(proc.poll(), "the call did not wait for the stopped daemon")
+        finally:
+            daemon.kill()
+            daemon.wait(10)
+            H.daemon = None
+        out, err = proc.communicate(timeout=20)
+        took = time.monotonic() - t0
+        self.H.transcript += [out, err]
+        self.assertEqual(proc.returncode, 3, err)
+        self.assertLess(took, 10, "the client waited for --timeout")
+        doc = json.loads(out)
+        self.assertEqual(doc["error"], NO_REPLY)
+        self.assertIn("enapter-provisiond stopped during the ListDevices call", doc["message"])
+        self.assertIn("journalctl -u enapter-provisiond", doc["message"])
+        self.assertNotIn("within 30 s", doc["message"])
+        self.assertIn(doc["message"], err)
+        H.start_daemon()
+        self.assertEqual(self.ok_json("list"), [])
 
 
 class BusGone(CtlTestCase):
