@@ -4,6 +4,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,6 +180,54 @@ print_signal (Ctl *ctl, sd_bus_message *m)
   fflush (stdout);
 }
 
+/* The groups the bus policy (policy/com.enapter.Provisioning1.conf) sends
+ * the daemon's signals to, besides root: all of them, CredentialsChanged. */
+#define SIGNALS_GROUP "enapter-provisioning"
+#define CREDENTIALS_GROUP "enapter-credentials"
+
+/* Whether this process has the group @name (primary or supplementary), as
+ * the bus sees it. */
+static gboolean
+in_group (const char *name)
+{
+  struct group *group = getgrnam (name);
+  if (group == NULL)
+    return FALSE;
+  if (getegid () == group->gr_gid)
+    return TRUE;
+  int n = getgroups (0, NULL);
+  if (n <= 0)
+    return FALSE;
+  g_autofree gid_t *groups = g_new (gid_t, n);
+  n = getgroups (n, groups);
+  for (int i = 0; i < n; i++)
+    if (groups[i] == group->gr_gid)
+      return TRUE;
+  return FALSE;
+}
+
+/* Says so when the bus will deliver none of the daemon's signals (or only
+ * CredentialsChanged), rather than wait in silence. Not with --host (the
+ * remote user is another) nor --session (no such policy there). */
+static void
+warn_unless_member (Ctl *ctl)
+{
+  if (ctl->host != NULL || ctl->session || geteuid () == 0 || in_group (SIGNALS_GROUP))
+    return;
+  const char *user = g_get_user_name ();
+  if (in_group (CREDENTIALS_GROUP))
+    ctl_message ("warning: only CredentialsChanged will arrive: the bus sends the daemon's "
+                 "other signals only to root and the group " SIGNALS_GROUP "; join it "
+                 "('usermod -aG " SIGNALS_GROUP " %s', then log in again) or run monitor as "
+                 "root", user);
+  else
+    ctl_message ("warning: no signal will arrive: the bus sends the daemon's signals only to "
+                 "root and the group " SIGNALS_GROUP " (CredentialsChanged also to "
+                 CREDENTIALS_GROUP "), and you are in neither; join " SIGNALS_GROUP " "
+                 "('usermod -aG " SIGNALS_GROUP " %s', then log in again) or run monitor as "
+                 "root", user);
+}
+
 /* What the bus's handlers need. */
 typedef struct {
   Ctl *ctl;
@@ -230,7 +279,9 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
                   "--json, one JSON object per signal whose member \"signal\" names the "
                   "signal and \"timestamp\" says when it arrived (RFC 3339 UTC with "
                   "microseconds). Runs until interrupted (SIGINT, SIGTERM), then exits with "
-                  "status 0.",
+                  "status 0. The bus delivers the signals to root and to the members of "
+                  "enapter-provisioning only (CredentialsChanged also to enapter-credentials): "
+                  "anyone else is warned that none will arrive.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
@@ -238,6 +289,7 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
   sd_bus *bus = ctl_bus (ctl);
   if (bus == NULL)
     return ctl_status (ctl);
+  warn_unless_member (ctl);
   g_autoptr (sd_event) event = NULL;
   int r = sd_event_new (&event);
   Loop loop = { ctl, event };

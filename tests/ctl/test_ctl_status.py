@@ -11,9 +11,12 @@ EP_CTL names the client; see ctl_util.py."""
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
 
-from ctl_util import (clean_env, CTL, CtlTestCase, default_args, KINDS, main, run_tty, utc)
+from ctl_util import (clean_env, CTL, CtlTestCase, default_args, KINDS, main, run_tty, utc,
+                      wait_until)
 
 LEVELS = ("ok", "warning", "error")
 MARKS = {"ok": "✓", "warning": "!", "error": "✗"}
@@ -199,6 +202,59 @@ class Check(CtlTestCase):
         self.check_text(checks, rc)
         # Put the keystore right for the other tests: forget the device.
         self.ok("forget", device["device_id"])
+
+
+def stranger():
+    """preexec_fn: run as nobody, without supplementary groups (neither root
+    nor in enapter-provisioning or enapter-credentials)."""
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+class Strangers(CtlTestCase):
+    """Callers outside root and the access group: what they may see."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run the client as another user")
+
+    def run_monitor(self, preexec_fn=None):
+        """monitor --verbose until it is ready, then SIGINT; (status, stderr)."""
+        proc = subprocess.Popen([CTL, "--address", self.H.address, "--verbose", "monitor"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env(), preexec_fn=preexec_fn)
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if "monitoring" in line:
+                    break
+            self.assertIsNone(proc.poll(), f"monitor exited: {lines}")
+            proc.send_signal(signal.SIGINT)
+            out, rest = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        err = "".join(lines) + rest
+        self.H.transcript += [out, err]
+        self.assertEqual(out, "")
+        return proc.returncode, err
+
+    def test_monitor_warns(self):
+        """The bus delivers no signal to a stranger: monitor says so on stderr,
+        with what to do, and runs all the same."""
+        rc, err = self.run_monitor(stranger)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("warning: no signal will arrive", err)
+        self.assertIn("root and the group enapter-provisioning", err)
+        self.assertIn("usermod -aG enapter-provisioning nobody", err)
+        # root is told nothing of the kind.
+        rc, err = self.run_monitor()
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("warning", err)
 
 
 if __name__ == "__main__":
