@@ -320,14 +320,16 @@ ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r
 }
 
 sd_bus_message *
-ctl_call (Ctl *ctl, sd_bus_message *call)
+ctl_call_unless (Ctl *ctl, sd_bus_message *call, const char *quiet_error, gboolean *quiet)
 {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message *reply = NULL;
   uint64_t usec = (uint64_t) (ctl->timeout * G_USEC_PER_SEC);
   gint64 start = g_get_monotonic_time ();
   int r = sd_bus_call (ctl->bus, call, MAX (usec, 1), &error, &reply);
-  if (r < 0)
+  if (quiet != NULL)
+    *quiet = r < 0 && quiet_error != NULL && sd_bus_error_has_name (&error, quiet_error);
+  if (r < 0 && (quiet == NULL || !*quiet))
     {
       if (!sd_bus_error_is_set (&error))
         sd_bus_error_set_errno (&error, r);
@@ -338,6 +340,12 @@ ctl_call (Ctl *ctl, sd_bus_message *call)
     }
   sd_bus_error_free (&error);
   return reply;
+}
+
+sd_bus_message *
+ctl_call (Ctl *ctl, sd_bus_message *call)
+{
+  return ctl_call_unless (ctl, call, NULL, NULL);
 }
 
 sd_bus_message *

@@ -114,6 +114,11 @@ sd_bus_message *ctl_new_call (Ctl *ctl, const char *method);
  * reporting the error (ctl_status says with which exit status). */
 sd_bus_message *ctl_call (Ctl *ctl, sd_bus_message *call);
 
+/* ctl_call, but the error named @quiet_error is not reported: NULL with
+ * *@quiet TRUE then (for what a caller may lack the right to see). */
+sd_bus_message *ctl_call_unless (Ctl *ctl, sd_bus_message *call, const char *quiet_error,
+                                 gboolean *quiet);
+
 /* Calls @method without arguments; the reply, or NULL after reporting why. */
 sd_bus_message *ctl_call_plain (Ctl *ctl, const char *method);
 

@@ -212,7 +212,7 @@ def stranger():
     os.setuid(65534)
 
 
-class Strangers(CtlTestCase):
+class Strangers(StatusMixin, CtlTestCase):
     """Callers outside root and the access group: what they may see."""
 
     def setUp(self):
@@ -242,6 +242,27 @@ class Strangers(CtlTestCase):
         self.H.transcript += [out, err]
         self.assertEqual(out, "")
         return proc.returncode, err
+
+    def test_status(self):
+        """A stranger may read the properties but not list the devices: status
+        shows what it can, exit 0."""
+        self.provision("standalone", default_args("standalone"))
+        props = self.properties()
+        text = self.ok("status", preexec_fn=stranger)
+        fields = status_lines(self, text)
+        self.assertEqual(fields["Devices"], "(not permitted)")
+        self.assertEqual(fields["Version"], props["Version"])
+        self.assertEqual(fields["Cloud API"], props["Targets"]["cloud"])
+        self.assertEqual(self.ok(preexec_fn=stranger), text, "no command is status")
+        doc = self.ok_json("status", preexec_fn=stranger)
+        self.assertIsNone(doc["devices"])
+        self.assertIsNone(doc["devices_by_kind"])
+        self.assertEqual(doc["version"], props["Version"])
+        self.assertEqual(doc["targets"], props["Targets"])
+        # What the stranger lacks is the right to list, still refused as such.
+        rc, out, err = self.ctl("list", preexec_fn=stranger)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("permission denied", err)
 
     def test_monitor_warns(self):
         """The bus delivers no signal to a stranger: monitor says so on stderr,
