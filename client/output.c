@@ -128,7 +128,12 @@ ctl_read_value (sd_bus_message *m, int *r)
           return NULL;
         }
       JsonObject *object = read_dict (m, contents, r);
-      return object ? json_node_init_object (json_node_alloc (), object) : NULL;
+      if (object == NULL)
+        return NULL;
+      /* json_node_init_object would take a reference of its own. */
+      JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, object);
+      return node;
     }
   if (type == 'a' || type == 'r')
     {
