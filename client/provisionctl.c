@@ -184,6 +184,20 @@ check_globals (Ctl *ctl, const char *command)
   return TRUE;
 }
 
+/* GOption leaves the "--" that ends the options in @argv when arguments
+ * follow it ("show -- -dash"): it is no argument. */
+static void
+drop_separator (int *argc, char **argv)
+{
+  for (int i = 1; i < *argc; i++)
+    if (strcmp (argv[i], "--") == 0)
+      {
+        memmove (&argv[i], &argv[i + 1], (*argc - i) * sizeof *argv);
+        (*argc)--;
+        return;
+      }
+}
+
 gboolean
 ctl_parse (Ctl *ctl, const char *command, const char *params, const char *summary,
            const char *description, const GOptionEntry *entries, int *argc, char ***argv,
@@ -214,6 +228,7 @@ ctl_parse (Ctl *ctl, const char *command, const char *params, const char *summar
     }
   take_strings (ctl);
   ctl->parsed = TRUE;
+  drop_separator (argc, *argv);
   /* (*argv)[0] is the command itself. */
   if (*argc - 1 > n_params)
     {
