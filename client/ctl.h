@@ -224,9 +224,13 @@ guint ctl_terminal_width (void);
  * UTF-8 locale) when it was longer. */
 char *ctl_ellipsize (const char *s, gsize width);
 
+/* Whether @cells (row by row, @n_columns each) fit ctl_terminal_width once
+ * the shrinkable columns gave up what they may. */
+gboolean ctl_table_fits (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells);
+
 /* Prints @cells (row by row, @n_columns each) under the columns' headers,
- * aligned, two blanks between columns, shortened to ctl_terminal_width.
- * --no-legend leaves out the headers and @footer (a line after a blank
- * one; NULL for none). */
+ * aligned, two blanks between columns: shortened to ctl_terminal_width
+ * when that makes it fit, else whole. --no-legend leaves out the headers
+ * and @footer (a line after a blank one; NULL for none). */
 void ctl_print_table (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells,
                       const char *footer);
