@@ -20,7 +20,9 @@ ctl_message (const char *format, ...)
   va_start (ap, format);
   g_autofree char *text = g_strdup_vprintf (format, ap);
   va_end (ap);
-  fprintf (stderr, CTL_PROGRAM ": %s\n", text);
+  /* Messages carry the daemon's text (its errors, ids, names). */
+  g_autofree char *shown = ctl_printable (text);
+  fprintf (stderr, CTL_PROGRAM ": %s\n", shown);
 }
 
 /* {"error": NAME, "message": TEXT} on stdout, once --json is known to be on. */

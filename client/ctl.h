@@ -178,7 +178,9 @@ void ctl_print_json (Ctl *ctl, JsonNode *node);
 void ctl_print_json_object (Ctl *ctl, JsonObject *object);
 void ctl_print_json_array (Ctl *ctl, JsonArray *array);
 
-/* @s with control characters (terminal escapes among them) shown as '?'. */
+/* @s with control characters (terminal escapes among them), format
+ * characters (U+202E and the other bidirectional controls, zero-width
+ * ones) and U+2028/U+2029 shown as '?', as the daemon's log escapes them. */
 char *ctl_printable (const char *s);
 
 /* A value as a person reads it: strings without control characters, yes/no,

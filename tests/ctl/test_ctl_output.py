@@ -240,6 +240,29 @@ class Timestamps(CtlTestCase):
             self.assertEqual(m.stop(), 0)
 
 
+class Printable(CtlTestCase):
+    """Text a terminal would act on or hide (bidirectional overrides,
+    zero-width and format characters, line separators) is shown as '?', as
+    the daemon's log escapes it; --json keeps it."""
+
+    NAME = "ab\u202ecd\u200bef\u2028gh\u2066ij\ufeffkl"
+    SHOWN = "ab?cd?ef?gh?ij?kl"
+
+    def test_format_characters(self):
+        m = self.monitor()
+        device = self.provision("standalone", default_args("standalone", name=self.NAME))
+        device_id = device["device_id"]
+        self.assertEqual(device["name"], self.NAME, "--json keeps the text")
+        self.assertEqual(parse_fields(self, self.ok("show", device_id))["name"], self.SHOWN)
+        row = [line for line in self.ok("list").splitlines() if line.startswith(device_id)]
+        self.assertIn(f"  {self.SHOWN}  ", row[0])
+        self.assertIn(f'(name "{self.SHOWN}")', m.wait_lines(1)[0])
+        # In a message too: the daemon's error quotes the typed id.
+        err = self.failure("show", "x\u202ey", status=1)
+        self.assertIn("x?y", err)
+        self.assertNotIn("\u202e", err)
+
+
 class GatewayVersion(CtlTestCase):
     """gateway --gateway-version: the API's gateway_version; --version after
     gateway is a usage error that names it."""
