@@ -357,12 +357,14 @@ run (Ctl *ctl, int argc, char **argv)
       argc = 3;
     }
   const CtlCommand *command = find_command (name);
+  /* The options before the command are all there is: --json is known. */
+  ctl->parsed = command == NULL;
   static const char *const modes[] = { "short", "pretty", "off", NULL };
   if (command == NULL && g_strv_contains (modes, name))
-    return ctl_usage_error (NULL, NULL, "unknown command '%s': a --json mode is written "
-                                        "--json=%s", name, name);
+    return ctl_usage_error (ctl, NULL, "unknown command '%s': a --json mode is written "
+                                       "--json=%s", name, name);
   if (command == NULL)
-    return ctl_usage_error (NULL, NULL, "unknown command '%s'", name);
+    return ctl_usage_error (ctl, NULL, "unknown command '%s'", name);
   argv[1] = (char *) command->name;
   return command->run (ctl, argc - 1, argv + 1);
 }
