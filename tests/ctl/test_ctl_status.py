@@ -147,11 +147,13 @@ class Check(CtlTestCase):
                          [same_but_numbers(f"{c['level']:<7} {c['check']}: {c['message']}")
                           for c in checks])
         n = {level: sum(c["level"] == level for c in checks) for level in LEVELS}
+        # After the count, the checks that are not ok again, in order.
+        problems = [line for line, c in zip(lines, checks) if c["level"] != "ok"]
         self.assertEqual(lines[len(checks):], [
             "", f"{len(checks)} check{'' if len(checks) == 1 else 's'}: {n['ok']} ok, "
             f"{n['warning']} "
             f"warning{'' if n['warning'] == 1 else 's'}, {n['error']} "
-            f"error{'' if n['error'] == 1 else 's'}."])
+            f"error{'' if n['error'] == 1 else 's'}."] + problems)
         rc2, out, _ = self.ctl("check", "--no-legend")
         self.assertEqual((rc2, [same_but_numbers(line) for line in out.splitlines()]),
                          (rc, [same_but_numbers(line) for line in lines[:len(checks)]]))
@@ -189,6 +191,7 @@ class Check(CtlTestCase):
                             for c in errors), errors)
         lines = self.check_text(checks, rc)
         self.assertTrue(any(line.startswith("error ") for line in lines))
+        self.assertTrue(lines[-1].startswith("error "), "the problems last")
 
     def test_broken_device(self):
         """A device whose certificate is gone from the keystore: an error that
