@@ -121,7 +121,8 @@ devices_text (JsonObject *status)
       gint64 n = json_object_get_int_member (counts, k->data);
       if (n > 0)
         {
-          g_autofree char *kind = ctl_printable (k->data);
+          /* As the commands spell them: link-master. */
+          g_autofree char *kind = g_strdelimit (ctl_printable (k->data), "_", '-');
           g_string_append_printf (parts, "%s%" G_GINT64_FORMAT " %s", parts->len ? ", " : "",
                                   n, kind);
         }
@@ -191,7 +192,7 @@ ctl_status_command (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "status", NULL, "Shows the daemon's state.",
                   "Prints the daemon's version, the calls in flight, the devices its keystore "
-                  "holds by kind, the APIs it is configured for (cloud, gateway; 'not "
+                  "holds by kind (spelled as the commands), the APIs it is configured for (cloud, gateway; 'not "
                   "configured' when empty), whether it renews certificates itself and when "
                   "it renews one next (RFC 3339 UTC). This is also what '" CTL_PROGRAM "' "
                   "without a command prints. With --json, one object: version, "

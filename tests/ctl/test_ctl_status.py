@@ -51,7 +51,9 @@ class StatusMixin:
 
     def expected_text(self, props, counts):
         total = sum(counts.values())
-        parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        # The kinds as the commands spell them (link-master); JSON's keys
+        # as the API does (link_master).
+        parts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in counts.items() if n)
         expected = {"Version": props["Version"], "Active requests": "0",
                     "Devices": f"{total} ({parts})" if total else "0",
                     "Auto-renewal": "on" if props["AutoRenewal"] else "off"}
@@ -101,8 +103,9 @@ class Status(StatusMixin, CtlTestCase):
         self.assertIs(props["AutoRenewal"], True)
         self.provision("ucm", default_args("ucm", protocol="MQTTS"))
         self.provision("ucm", default_args("ucm", protocol="MQTT"))
+        self.provision("link_master", default_args("link_master"))
         self.provision("standalone", default_args("standalone"))
-        props = self.check_status({"ucm": 2, "standalone": 1})
+        props = self.check_status({"ucm": 2, "link_master": 1, "standalone": 1})
         self.assertGreater(props["NextRenewal"], 0, "an MQTTS certificate to renew")
 
 
