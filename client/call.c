@@ -20,7 +20,9 @@ ctl_message (const char *format, ...)
   va_start (ap, format);
   g_autofree char *text = g_strdup_vprintf (format, ap);
   va_end (ap);
-  fprintf (stderr, CTL_PROGRAM ": %s\n", text);
+  /* Messages carry the daemon's text (its errors, ids, names). */
+  g_autofree char *shown = ctl_printable (text);
+  fprintf (stderr, CTL_PROGRAM ": %s\n", shown);
 }
 
 /* {"error": NAME, "message": TEXT} on stdout, once --json is known to be on. */
@@ -91,38 +93,103 @@ bus_hint (Ctl *ctl)
   return g_strdup ("is D-Bus running? See 'systemctl status dbus'");
 }
 
+/* --timeout as text, for messages: "1.5". */
+static void
+timeout_text (Ctl *ctl, char out[G_ASCII_DTOSTR_BUF_SIZE])
+{
+  g_ascii_formatd (out, G_ASCII_DTOSTR_BUF_SIZE, "%g", ctl->timeout);
+}
+
+/* Waits, up to --timeout, until @bus has connected (authenticated and, on
+ * a bus, said Hello): sd-bus would otherwise finish that inside the first
+ * call, without any limit, against a socket that never speaks or an ssh
+ * that never logs in. Returns 0, -ETIMEDOUT or the error that ended it. */
+static int
+wait_ready (Ctl *ctl, sd_bus *bus)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (ctl->timeout * G_USEC_PER_SEC);
+  for (;;)
+    {
+      int r = sd_bus_is_ready (bus);
+      if (r != 0)
+        return MIN (r, 0);
+      r = sd_bus_process (bus, NULL);
+      if (r < 0)
+        return r;
+      if (r > 0)
+        continue;
+      gint64 left = deadline - g_get_monotonic_time ();
+      if (left <= 0)
+        return -ETIMEDOUT;
+      r = sd_bus_wait (bus, (uint64_t) left);
+      if (r < 0)
+        return r;
+    }
+}
+
+/* A connection of the options' choice, started; NULL and -errno in @r. */
+static sd_bus *
+open_bus (Ctl *ctl, int *r)
+{
+  sd_bus *bus = NULL;
+  if (ctl->address != NULL)
+    {
+      *r = sd_bus_new (&bus);
+      if (*r >= 0)
+        *r = sd_bus_set_address (bus, ctl->address);
+      if (*r >= 0)
+        *r = sd_bus_set_bus_client (bus, 1);
+      if (*r >= 0)
+        *r = sd_bus_start (bus);
+    }
+  else if (ctl->host != NULL)
+    *r = sd_bus_open_system_remote (&bus, ctl->host);
+  else
+    *r = ctl->session ? sd_bus_open_user (&bus) : sd_bus_open_system (&bus);
+  if (*r >= 0)
+    *r = wait_ready (ctl, bus);
+  if (*r < 0)
+    {
+      /* Not flushed: that would wait for the connection without a limit. */
+      sd_bus_close_unref (bus);
+      return NULL;
+    }
+  return bus;
+}
+
 sd_bus *
 ctl_bus (Ctl *ctl)
 {
   if (ctl->bus != NULL)
     return ctl->bus;
 
-  g_autoptr (sd_bus) bus = NULL;
-  int r;
-  if (ctl->address != NULL)
+  int r = 0;
+  ctl->bus = open_bus (ctl, &r);
+  if (ctl->bus != NULL)
+    return ctl->bus;
+  g_autofree char *which = bus_text (ctl);
+  g_autofree char *hint = bus_hint (ctl);
+  if (r == -ETIMEDOUT)
     {
-      r = sd_bus_new (&bus);
-      if (r >= 0)
-        r = sd_bus_set_address (bus, ctl->address);
-      if (r >= 0)
-        r = sd_bus_set_bus_client (bus, 1);
-      if (r >= 0)
-        r = sd_bus_start (bus);
+      char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+      timeout_text (ctl, seconds);
+      ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_TIMEOUT,
+                               "cannot connect to %s: no answer within %s s (see --timeout); "
+                               "%s", which, seconds, hint);
     }
-  else if (ctl->host != NULL)
-    r = sd_bus_open_system_remote (&bus, ctl->host);
   else
-    r = ctl->session ? sd_bus_open_user (&bus) : sd_bus_open_system (&bus);
-  if (r < 0)
-    {
-      g_autofree char *which = bus_text (ctl);
-      g_autofree char *hint = bus_hint (ctl);
-      ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_NO_SERVER,
-                               "cannot connect to %s: %s; %s", which, g_strerror (-r), hint);
-      return NULL;
-    }
-  ctl->bus = g_steal_pointer (&bus);
-  return ctl->bus;
+    ctl->failure = ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_NO_SERVER,
+                             "cannot connect to %s: %s; %s", which, g_strerror (-r), hint);
+  return NULL;
+}
+
+int
+ctl_disconnected (Ctl *ctl)
+{
+  g_autofree char *which = bus_text (ctl);
+  g_autofree char *hint = bus_hint (ctl);
+  return ctl_fail (ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
+                   "the connection to %s was closed; %s", which, hint);
 }
 
 sd_bus_message *
@@ -175,9 +242,11 @@ unreachable (const char *name, int r)
 }
 
 /* The message for a failure people meet often, saying what to do; NULL to
- * print the error's own message. */
+ * print the error's own message. @early: the call failed before --timeout
+ * ran out. */
 static char *
-friendly_text (Ctl *ctl, const char *method, const char *name, const char *message, int r)
+friendly_text (Ctl *ctl, const char *method, const char *name, const char *message, int r,
+               gboolean early)
 {
   g_autofree char *which = bus_text (ctl);
   if (name_is (name, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
@@ -188,11 +257,19 @@ friendly_text (Ctl *ctl, const char *method, const char *name, const char *messa
   if (name != NULL && g_str_has_prefix (name, "org.freedesktop.DBus.Error.Spawn."))
     return g_strdup_printf ("the bus could not start enapter-provisiond (%s); " HINT_DAEMON,
                             message);
+  /* The bus answers NoReply for the daemon when it leaves without
+   * answering: a crash or a stop, not a slow daemon. */
+  if (name_is (name, SD_BUS_ERROR_NO_REPLY) && early)
+    return g_strdup_printf ("enapter-provisiond stopped during the %s call without answering "
+                            "(it crashed, or was stopped or restarted): see 'journalctl -u "
+                            "enapter-provisiond' for why; a provisioning call may or may not "
+                            "have completed: see '" CTL_PROGRAM " list'", method);
   if (r == -ETIMEDOUT || name_is (name, SD_BUS_ERROR_TIMEOUT) ||
-      name_is (name, "org.freedesktop.DBus.Error.TimedOut") || name_is (name, SD_BUS_ERROR_NO_REPLY))
+      name_is (name, "org.freedesktop.DBus.Error.TimedOut") ||
+      name_is (name, SD_BUS_ERROR_NO_REPLY))
     {
       char seconds[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (seconds, sizeof seconds, "%g", ctl->timeout);
+      timeout_text (ctl, seconds);
       return g_strdup_printf ("no answer from enapter-provisiond within %s s (see --timeout); "
                               "a provisioning call may still complete: see '" CTL_PROGRAM
                               " list'; if it keeps happening, " HINT_DAEMON, seconds);
@@ -216,11 +293,12 @@ friendly_text (Ctl *ctl, const char *method, const char *name, const char *messa
 /* Reports a failed call (the daemon's error, the bus's, or a local one for
  * -@r) and records the exit status it means. */
 static void
-report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
+report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r,
+              gboolean early)
 {
   const char *name = sd_bus_error_is_set (error) ? error->name : NULL;
   const char *message = error->message ? error->message : g_strerror (-r);
-  g_autofree char *friendly = friendly_text (ctl, method, name, message, r);
+  g_autofree char *friendly = friendly_text (ctl, method, name, message, r, early);
   const char *text = friendly ? friendly : message;
   int status = unreachable (name, r) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_FAILURE;
   /* sd-bus names a local errno "System.Error.E...": for programs, the
@@ -236,22 +314,40 @@ report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
   ctl->failure = status;
 }
 
+void
+ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r)
+{
+  /* Not the daemon's call: a NoReply is no sign of the daemon stopping. */
+  report_error (ctl, method, error, r, FALSE);
+}
+
 sd_bus_message *
-ctl_call (Ctl *ctl, sd_bus_message *call)
+ctl_call_unless (Ctl *ctl, sd_bus_message *call, const char *quiet_error, gboolean *quiet)
 {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message *reply = NULL;
   uint64_t usec = (uint64_t) (ctl->timeout * G_USEC_PER_SEC);
+  gint64 start = g_get_monotonic_time ();
   int r = sd_bus_call (ctl->bus, call, MAX (usec, 1), &error, &reply);
-  if (r < 0)
+  if (quiet != NULL)
+    *quiet = r < 0 && quiet_error != NULL && sd_bus_error_has_name (&error, quiet_error);
+  if (r < 0 && (quiet == NULL || !*quiet))
     {
       if (!sd_bus_error_is_set (&error))
         sd_bus_error_set_errno (&error, r);
-      report_error (ctl, sd_bus_message_get_member (call), &error, r);
-      sd_bus_error_free (&error);
-      return NULL;
+      /* A tenth of a second short of --timeout is still "in time": the bus
+       * and sd-bus time the call apart. */
+      gboolean early = g_get_monotonic_time () - start < (gint64) usec - G_USEC_PER_SEC / 10;
+      report_error (ctl, sd_bus_message_get_member (call), &error, r, early);
     }
+  sd_bus_error_free (&error);
   return reply;
+}
+
+sd_bus_message *
+ctl_call (Ctl *ctl, sd_bus_message *call)
+{
+  return ctl_call_unless (ctl, call, NULL, NULL);
 }
 
 sd_bus_message *

@@ -48,6 +48,9 @@ print_checks (Ctl *ctl, JsonArray *checks)
   gboolean marks = isatty (STDOUT_FILENO) && ctl_utf8 ();
   guint counts[G_N_ELEMENTS (levels)] = { 0 };
   guint n = json_array_get_length (checks);
+  /* The lines of the checks that are not ok, told again after the count:
+   * with many devices, the problems would scroll out of sight. */
+  g_autoptr (GString) problems = g_string_new (NULL);
   for (guint i = 0; i < n; i++)
     {
       JsonObject *o = json_array_get_object_element (checks, i);
@@ -63,12 +66,18 @@ print_checks (Ctl *ctl, JsonArray *checks)
       g_autofree char *check = ctl_printable (ctl_string_member (o, "check"));
       g_autofree char *message = ctl_printable (ctl_string_member (o, "message"));
       /* "warning" is the longest word: the checks line up. */
-      printf ("%-*s %s: %s\n", marks ? 1 : 7, mark, check, message);
+      g_autofree char *line = g_strdup_printf ("%-*s %s: %s\n", marks ? 1 : 7, mark, check,
+                                               message);
+      fputs (line, stdout);
+      if (strcmp (level, "ok") != 0)
+        g_string_append (problems, line);
     }
-  if (!ctl->no_legend)
-    printf ("\n%u %s: %u ok, %u %s, %u %s.\n", n, n == 1 ? "check" : "checks", counts[0],
-            counts[1], counts[1] == 1 ? "warning" : "warnings", counts[2],
-            counts[2] == 1 ? "error" : "errors");
+  if (ctl->no_legend)
+    return;
+  printf ("\n%u %s: %u ok, %u %s, %u %s.\n", n, n == 1 ? "check" : "checks", counts[0],
+          counts[1], counts[1] == 1 ? "warning" : "warnings", counts[2],
+          counts[2] == 1 ? "error" : "errors");
+  fputs (problems->str, stdout);
 }
 
 static gboolean
@@ -92,7 +101,8 @@ ctl_check (Ctl *ctl, int argc, char **argv)
                   "the clock, and whether each configured API answers a TLS handshake (no "
                   "token is sent). Prints one line per check: its level (ok, warning, error; "
                   "on a UTF-8 terminal ✓, ! and ✗), its name and a message that says what "
-                  "to do, then a count (left out by --no-legend). With --json, an array of "
+                  "to do, then a count and the lines of the checks that are not ok again "
+                  "(both left out by --no-legend). With --json, an array of "
                   "{\"check\", \"level\", \"message\"} objects. Exit status 1 when any check "
                   "is an error. Waits up to 90 s unless --timeout is given: each API probe "
                   "may take the daemon's [Provisioning] Timeout.",

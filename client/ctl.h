@@ -92,9 +92,18 @@ int ctl_fail (Ctl *ctl, int status, const char *error_name, const char *format, 
 int ctl_usage_error (Ctl *ctl, const char *command, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 
-/* Connects to the bus the options name; NULL after reporting the failure
+/* Connects to the bus the options name and waits, up to --timeout, until
+ * the connection is ready; NULL after reporting the failure
  * (CTL_EXIT_UNREACHABLE, see ctl_status). */
 sd_bus *ctl_bus (Ctl *ctl);
+
+/* Reports that the connection to the bus was lost; returns
+ * CTL_EXIT_UNREACHABLE. */
+int ctl_disconnected (Ctl *ctl);
+
+/* Reports a failed call of @method (an error reply of the bus or the
+ * daemon, or -@r) as ctl_call does, and records its exit status. */
+void ctl_report_error (Ctl *ctl, const char *method, const sd_bus_error *error, int r);
 
 /* A method call on the daemon's object, ready for arguments; @iface NULL is
  * the daemon's interface. NULL after reporting the failure. */
@@ -104,6 +113,11 @@ sd_bus_message *ctl_new_call (Ctl *ctl, const char *method);
 /* Sends @call and waits up to --timeout. Returns the reply, or NULL after
  * reporting the error (ctl_status says with which exit status). */
 sd_bus_message *ctl_call (Ctl *ctl, sd_bus_message *call);
+
+/* ctl_call, but the error named @quiet_error is not reported: NULL with
+ * *@quiet TRUE then (for what a caller may lack the right to see). */
+sd_bus_message *ctl_call_unless (Ctl *ctl, sd_bus_message *call, const char *quiet_error,
+                                 gboolean *quiet);
 
 /* Calls @method without arguments; the reply, or NULL after reporting why. */
 sd_bus_message *ctl_call_plain (Ctl *ctl, const char *method);
@@ -164,7 +178,9 @@ void ctl_print_json (Ctl *ctl, JsonNode *node);
 void ctl_print_json_object (Ctl *ctl, JsonObject *object);
 void ctl_print_json_array (Ctl *ctl, JsonArray *array);
 
-/* @s with control characters (terminal escapes among them) shown as '?'. */
+/* @s with control characters (terminal escapes among them), format
+ * characters (U+202E and the other bidirectional controls, zero-width
+ * ones) and U+2028/U+2029 shown as '?', as the daemon's log escapes them. */
 char *ctl_printable (const char *s);
 
 /* A value as a person reads it: strings without control characters, yes/no,
@@ -210,9 +226,13 @@ guint ctl_terminal_width (void);
  * UTF-8 locale) when it was longer. */
 char *ctl_ellipsize (const char *s, gsize width);
 
+/* Whether @cells (row by row, @n_columns each) fit ctl_terminal_width once
+ * the shrinkable columns gave up what they may. */
+gboolean ctl_table_fits (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells);
+
 /* Prints @cells (row by row, @n_columns each) under the columns' headers,
- * aligned, two blanks between columns, shortened to ctl_terminal_width.
- * --no-legend leaves out the headers and @footer (a line after a blank
- * one; NULL for none). */
+ * aligned, two blanks between columns: shortened to ctl_terminal_width
+ * when that makes it fit, else whole. --no-legend leaves out the headers
+ * and @footer (a line after a blank one; NULL for none). */
 void ctl_print_table (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells,
                       const char *footer);

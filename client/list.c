@@ -7,10 +7,12 @@
 #include <string.h>
 
 static const CtlColumn columns[] = {
-  /* Ids are what people copy: never shortened. Names give way first. */
-  { "DEVICE ID", 0 }, { "KIND", 0 }, { "NAME", 1 }, { "SITE", 2 }, { "HARDWARE ID", 3 },
+  /* Ids (DEVICE ID, SITE, HARDWARE ID) are what people copy: never
+   * shortened. Only the name gives way; then EXPIRES drops its time. */
+  { "DEVICE ID", 0 }, { "KIND", 0 }, { "NAME", 1 }, { "SITE", 0 }, { "HARDWARE ID", 0 },
   { "EXPIRES", 0 },
 };
+#define EXPIRES_COLUMN (G_N_ELEMENTS (columns) - 1)
 static const char *const keys[G_N_ELEMENTS (columns)] = {
   "device_id", "kind", "name", "site_id", "hardware_id", "certificate_not_after",
 };
@@ -50,6 +52,27 @@ select_devices (JsonArray *all, const char *kind, const char *site)
   return out;
 }
 
+/* The table's cells for @devices; EXPIRES as a date alone (2027-11-30)
+ * with @dates. */
+static GPtrArray *
+table_cells (JsonArray *devices, gboolean dates)
+{
+  GPtrArray *cells = g_ptr_array_new_with_free_func (g_free);
+  for (guint r = 0; r < json_array_get_length (devices); r++)
+    {
+      JsonObject *device = json_array_get_object_element (devices, r);
+      for (gsize c = 0; c < G_N_ELEMENTS (columns); c++)
+        {
+          char *text = ctl_detail_text (keys[c], json_object_get_member (device, keys[c]));
+          /* RFC 3339: the date is the first 10 characters. */
+          if (c == EXPIRES_COLUMN && dates && strlen (text) > 10 && text[10] == 'T')
+            text[10] = '\0';
+          g_ptr_array_add (cells, text);
+        }
+    }
+  return cells;
+}
+
 static void
 print_table (Ctl *ctl, JsonArray *devices)
 {
@@ -60,13 +83,17 @@ print_table (Ctl *ctl, JsonArray *devices)
         puts ("No devices.");
       return;
     }
-  g_autoptr (GPtrArray) cells = g_ptr_array_new_with_free_func (g_free);
-  for (guint r = 0; r < n; r++)
+  g_autoptr (GPtrArray) cells = table_cells (devices, FALSE);
+  /* Wider than the terminal even with the names shortened: the dates
+   * alone, if that is enough; else the table whole. */
+  if (!ctl_table_fits (ctl, columns, G_N_ELEMENTS (columns), cells))
     {
-      JsonObject *device = json_array_get_object_element (devices, r);
-      for (gsize c = 0; c < G_N_ELEMENTS (columns); c++)
-        g_ptr_array_add (cells, ctl_detail_text (keys[c],
-                                                 json_object_get_member (device, keys[c])));
+      g_autoptr (GPtrArray) dates = table_cells (devices, TRUE);
+      if (ctl_table_fits (ctl, columns, G_N_ELEMENTS (columns), dates))
+        {
+          g_ptr_array_unref (cells);
+          cells = g_steal_pointer (&dates);
+        }
     }
   g_autofree char *footer = g_strdup_printf ("%u %s listed.", n, n == 1 ? "device" : "devices");
   ctl_print_table (ctl, columns, G_N_ELEMENTS (columns), cells, footer);
@@ -102,9 +129,11 @@ ctl_list (Ctl *ctl, int argc, char **argv)
   if (!ctl_parse (ctl, "list", NULL, "Lists the devices in the daemon's keystore.",
                   "Prints a table (DEVICE ID, KIND, NAME, SITE, HARDWARE ID, EXPIRES), oldest "
                   "first (by provisioned_at, then by device id); EXPIRES is when the device's "
-                  "certificate runs out, '-' for a device without one. On a terminal, long "
-                  "names are shortened to its width ($COLUMNS, if set). With --json, an "
-                  "array of the devices' details, in the same order.",
+                  "certificate runs out, '-' for a device without one. On a terminal narrower "
+                  "than the table ($COLUMNS, if set), long names are shortened and, if that "
+                  "is not enough, EXPIRES shows the date alone; ids are never shortened: a "
+                  "table that cannot fit is printed whole. With --json, an array of the "
+                  "devices' details, in the same order.",
                   entries, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
   g_autofree char *kind = NULL;

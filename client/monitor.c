@@ -4,6 +4,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,10 +151,10 @@ precise_time_text (gint64 usec)
   return g_strdup_printf ("%s.%06" G_GINT64_FORMAT "Z", seconds, usec % G_USEC_PER_SEC);
 }
 
-static int
-on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+/* Prints the signal @m as a line or a JSON object. */
+static void
+print_signal (Ctl *ctl, sd_bus_message *m)
 {
-  Ctl *ctl = userdata;
   /* When it arrived: dbus-daemon does not stamp messages. */
   gint64 now = g_get_real_time ();
   const char *member = sd_bus_message_get_member (m);
@@ -165,7 +166,7 @@ on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   if (r < 0)
     ctl_message ("%s: the signal is not what the API documents: %s", member, g_strerror (-r));
   if (r <= 0)
-    return 0;
+    return;
 
   if (ctl->json)
     ctl_print_json_object (ctl, event);
@@ -177,23 +178,94 @@ on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     }
   /* Each line as it happens, also into a pipe. */
   fflush (stdout);
-  return 0;
 }
 
-/* What the bus's Disconnected handler needs. */
+/* The groups the bus policy (policy/com.enapter.Provisioning1.conf) sends
+ * the daemon's signals to, besides root: all of them, CredentialsChanged. */
+#define SIGNALS_GROUP "enapter-provisioning"
+#define CREDENTIALS_GROUP "enapter-credentials"
+
+/* Whether this process has the group @name (primary or supplementary), as
+ * the bus sees it. */
+static gboolean
+in_group (const char *name)
+{
+  struct group *group = getgrnam (name);
+  if (group == NULL)
+    return FALSE;
+  if (getegid () == group->gr_gid)
+    return TRUE;
+  int n = getgroups (0, NULL);
+  if (n <= 0)
+    return FALSE;
+  g_autofree gid_t *groups = g_new (gid_t, n);
+  n = getgroups (n, groups);
+  for (int i = 0; i < n; i++)
+    if (groups[i] == group->gr_gid)
+      return TRUE;
+  return FALSE;
+}
+
+/* Says so when the bus will deliver none of the daemon's signals (or only
+ * CredentialsChanged), rather than wait in silence. Not with --host (the
+ * remote user is another) nor --session (no such policy there). */
+static void
+warn_unless_member (Ctl *ctl)
+{
+  if (ctl->host != NULL || ctl->session || geteuid () == 0 || in_group (SIGNALS_GROUP))
+    return;
+  const char *user = g_get_user_name ();
+  if (in_group (CREDENTIALS_GROUP))
+    ctl_message ("warning: only CredentialsChanged will arrive: the bus sends the daemon's "
+                 "other signals only to root and the group " SIGNALS_GROUP "; join it "
+                 "('usermod -aG " SIGNALS_GROUP " %s', then log in again) or run monitor as "
+                 "root", user);
+  else
+    ctl_message ("warning: no signal will arrive: the bus sends the daemon's signals only to "
+                 "root and the group " SIGNALS_GROUP " (CredentialsChanged also to "
+                 CREDENTIALS_GROUP "), and you are in neither; join " SIGNALS_GROUP " "
+                 "('usermod -aG " SIGNALS_GROUP " %s', then log in again) or run monitor as "
+                 "root", user);
+}
+
+/* What the bus's handlers need. */
 typedef struct {
   Ctl *ctl;
   sd_event *event;
 } Loop;
 
 static int
+on_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Loop *loop = userdata;
+  print_signal (loop->ctl, m);
+  return 0;
+}
+
+static int
 on_disconnected (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   Loop *loop = userdata;
-  sd_event_exit (loop->event,
-                 ctl_fail (loop->ctl, CTL_EXIT_UNREACHABLE, SD_BUS_ERROR_DISCONNECTED,
-                           "the connection to the bus was closed; is D-Bus running? See "
-                           "'systemctl status dbus'"));
+  sd_event_exit (loop->event, ctl_disconnected (loop->ctl));
+  return 0;
+}
+
+/* The bus's answer to the subscription (AddMatch): from now on it delivers
+ * the signals, or it refused. */
+static int
+on_subscribed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Loop *loop = userdata;
+  Ctl *ctl = loop->ctl;
+  if (sd_bus_message_is_method_error (m, NULL))
+    {
+      ctl_report_error (ctl, "AddMatch", sd_bus_message_get_error (m),
+                        sd_bus_message_get_errno (m));
+      sd_event_exit (loop->event, ctl_status (ctl));
+      return 0;
+    }
+  if (ctl->verbose || isatty (STDERR_FILENO))
+    ctl_message ("monitoring the signals of %s; press Ctrl+C to stop", CTL_BUS_NAME);
   return 0;
 }
 
@@ -207,24 +279,28 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
                   "--json, one JSON object per signal whose member \"signal\" names the "
                   "signal and \"timestamp\" says when it arrived (RFC 3339 UTC with "
                   "microseconds). Runs until interrupted (SIGINT, SIGTERM), then exits with "
-                  "status 0.",
+                  "status 0. The bus delivers the signals to root and to the members of "
+                  "enapter-provisioning only (CredentialsChanged also to enapter-credentials): "
+                  "anyone else is warned that none will arrive.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
-  /* sd-event takes blocked signals through a signalfd. */
+  /* Until the loop runs, Ctrl+C ends the program as usual. */
+  sd_bus *bus = ctl_bus (ctl);
+  if (bus == NULL)
+    return ctl_status (ctl);
+  warn_unless_member (ctl);
+  g_autoptr (sd_event) event = NULL;
+  int r = sd_event_new (&event);
+  Loop loop = { ctl, event };
+  /* sd-event takes blocked signals through a signalfd; the default handler
+   * (NULL) ends the loop with status 0. */
   sigset_t mask;
   sigemptyset (&mask);
   sigaddset (&mask, SIGINT);
   sigaddset (&mask, SIGTERM);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-
-  sd_bus *bus = ctl_bus (ctl);
-  if (bus == NULL)
-    return ctl_status (ctl);
-  g_autoptr (sd_event) event = NULL;
-  int r = sd_event_new (&event);
-  Loop loop = { ctl, event };
-  /* The default handler (NULL) ends the loop with status 0. */
+  if (r >= 0)
+    r = -sigprocmask (SIG_BLOCK, &mask, NULL);
   if (r >= 0)
     r = sd_event_add_signal (event, NULL, SIGINT, NULL, NULL);
   if (r >= 0)
@@ -235,17 +311,13 @@ ctl_monitor (Ctl *ctl, int argc, char **argv)
     r = sd_bus_match_signal (bus, NULL, "org.freedesktop.DBus.Local", NULL,
                              "org.freedesktop.DBus.Local", "Disconnected", on_disconnected,
                              &loop);
+  /* Asynchronous: a bus slow to answer does not hold off Ctrl+C. */
+  if (r >= 0)
+    r = sd_bus_match_signal_async (bus, NULL, CTL_BUS_NAME, CTL_PATH, CTL_IFACE, NULL,
+                                   on_signal, on_subscribed, &loop);
   if (r < 0)
     return ctl_fail (ctl, CTL_EXIT_FAILURE, NULL, "cannot set up the event loop: %s",
                      g_strerror (-r));
-  /* Synchronous: once it returns, the bus delivers the signals. */
-  r = sd_bus_match_signal (bus, NULL, CTL_BUS_NAME, CTL_PATH, CTL_IFACE, NULL, on_signal, ctl);
-  if (r < 0)
-    return ctl_fail (ctl, CTL_EXIT_UNREACHABLE, NULL,
-                     "cannot subscribe to the signals of %s: %s; %s", CTL_BUS_NAME,
-                     g_strerror (-r), "is D-Bus running? See 'systemctl status dbus'");
-  if (ctl->verbose || isatty (STDERR_FILENO))
-    ctl_message ("monitoring the signals of %s; press Ctrl+C to stop", CTL_BUS_NAME);
 
   r = sd_event_loop (event);
   sd_bus_detach_event (bus);

@@ -128,7 +128,12 @@ ctl_read_value (sd_bus_message *m, int *r)
           return NULL;
         }
       JsonObject *object = read_dict (m, contents, r);
-      return object ? json_node_init_object (json_node_alloc (), object) : NULL;
+      if (object == NULL)
+        return NULL;
+      /* json_node_init_object would take a reference of its own. */
+      JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, object);
+      return node;
     }
   if (type == 'a' || type == 'r')
     {
@@ -195,6 +200,16 @@ ctl_print_json_array (Ctl *ctl, JsonArray *array)
 
 /* ---- text for people --------------------------------------------------- */
 
+/* What a terminal would act on or hide, as the daemon's log escapes it:
+ * control characters, format characters (bidirectional overrides such as
+ * U+202E, zero-width ones) and the line and paragraph separators. */
+static gboolean
+unprintable (gunichar c)
+{
+  return g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT || c == 0x2028 ||
+         c == 0x2029;
+}
+
 char *
 ctl_printable (const char *s)
 {
@@ -203,7 +218,7 @@ ctl_printable (const char *s)
   for (const char *p = valid; *p; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
-      if (g_unichar_iscntrl (c))
+      if (unprintable (c))
         g_string_append_c (out, '?');
       else
         g_string_append_unichar (out, c);
@@ -312,16 +327,23 @@ compare_fields (gconstpointer a, gconstpointer b)
 void
 ctl_print_fields (JsonObject *object)
 {
-  GList *keys = g_list_sort (json_object_get_members (object), compare_fields);
+  g_autoptr (GList) keys = g_list_sort (json_object_get_members (object), compare_fields);
+  /* The keys are the daemon's text too. */
+  g_autoptr (GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
   gsize width = 0;
   for (GList *k = keys; k != NULL; k = k->next)
-    width = MAX (width, strlen (k->data) + 1);
-  for (GList *k = keys; k != NULL; k = k->next)
     {
-      g_autofree char *label = g_strconcat (k->data, ":", NULL);
+      g_autofree char *key = ctl_printable (k->data);
+      char *label = g_strconcat (key, ":", NULL);
+      width = MAX (width, ctl_display_width (label));
+      g_ptr_array_add (labels, label);
+    }
+  guint i = 0;
+  for (GList *k = keys; k != NULL; k = k->next, i++)
+    {
+      const char *label = labels->pdata[i];
       g_autofree char *text = ctl_detail_text (k->data,
                                                json_object_get_member (object, k->data));
-      printf ("%-*s %s\n", (int) width, label, text);
+      printf ("%s%*s %s\n", label, (int) (width - ctl_display_width (label)), "", text);
     }
-  g_list_free (keys);
 }

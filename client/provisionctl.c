@@ -101,13 +101,15 @@ global_entries (Ctl *ctl, gboolean *version, GOptionEntry out[N_GLOBALS])
     { "host", 'H', 0, G_OPTION_ARG_STRING, &ctl->host_arg,
       "Talk to the daemon on HOST's system bus, over ssh", "[USER@]HOST" },
     { "json", 0, 0, G_OPTION_ARG_CALLBACK, parse_json,
-      "Print JSON: short (one line, the default), pretty (indented) or off", "MODE" },
+      "Print JSON: short (one line; --json alone), pretty (indented) or off",
+      "MODE" },
     { "no-legend", 0, 0, G_OPTION_ARG_NONE, &ctl->no_legend,
       "Print tables without their headers and footers", NULL },
     { "no-pager", 0, 0, G_OPTION_ARG_NONE, &ctl->no_pager,
       "Do not page the output (it never is; for systemd's habits)", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_STRING, &ctl->timeout_arg,
-      "Wait at most SEC seconds for an answer (default 30; check: 90)", "SEC" },
+      "Wait at most SEC seconds to connect and for each answer (default 30; "
+      "check: 90)", "SEC" },
     { "verbose", 0, 0, G_OPTION_ARG_NONE, &ctl->verbose,
       "Name the D-Bus error along with its message", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version, "Print the version and exit", NULL },
@@ -183,6 +185,20 @@ check_globals (Ctl *ctl, const char *command)
   return TRUE;
 }
 
+/* GOption leaves the "--" that ends the options in @argv when arguments
+ * follow it ("show -- -dash"): it is no argument. */
+static void
+drop_separator (int *argc, char **argv)
+{
+  for (int i = 1; i < *argc; i++)
+    if (strcmp (argv[i], "--") == 0)
+      {
+        memmove (&argv[i], &argv[i + 1], (*argc - i) * sizeof *argv);
+        (*argc)--;
+        return;
+      }
+}
+
 gboolean
 ctl_parse (Ctl *ctl, const char *command, const char *params, const char *summary,
            const char *description, const GOptionEntry *entries, int *argc, char ***argv,
@@ -213,6 +229,7 @@ ctl_parse (Ctl *ctl, const char *command, const char *params, const char *summar
     }
   take_strings (ctl);
   ctl->parsed = TRUE;
+  drop_separator (argc, *argv);
   /* (*argv)[0] is the command itself. */
   if (*argc - 1 > n_params)
     {
@@ -341,12 +358,14 @@ run (Ctl *ctl, int argc, char **argv)
       argc = 3;
     }
   const CtlCommand *command = find_command (name);
+  /* The options before the command are all there is: --json is known. */
+  ctl->parsed = command == NULL;
   static const char *const modes[] = { "short", "pretty", "off", NULL };
   if (command == NULL && g_strv_contains (modes, name))
-    return ctl_usage_error (NULL, NULL, "unknown command '%s': a --json mode is written "
-                                        "--json=%s", name, name);
+    return ctl_usage_error (ctl, NULL, "unknown command '%s': a --json mode is written "
+                                       "--json=%s", name, name);
   if (command == NULL)
-    return ctl_usage_error (NULL, NULL, "unknown command '%s'", name);
+    return ctl_usage_error (ctl, NULL, "unknown command '%s'", name);
   argv[1] = (char *) command->name;
   return command->run (ctl, argc - 1, argv + 1);
 }

@@ -32,14 +32,22 @@ get_properties (Ctl *ctl, int *status)
   return properties;
 }
 
-/* {kind: count} with every kind this client knows, and the total. */
+/* {kind: count} with every kind this client knows, and the total. NULL
+ * with *@status CTL_EXIT_OK when the caller may not list the devices (the
+ * properties are everyone's, ListDevices is not); NULL after reporting
+ * any other failure. */
 static JsonObject *
 count_devices (Ctl *ctl, gint64 *total, int *status)
 {
-  g_autoptr (sd_bus_message) reply = ctl_call_plain (ctl, "ListDevices");
+  g_autoptr (sd_bus_message) call = ctl_new_call (ctl, "ListDevices");
+  gboolean denied = FALSE;
+  g_autoptr (sd_bus_message) reply = call ? ctl_call_unless (ctl, call,
+                                                             SD_BUS_ERROR_ACCESS_DENIED,
+                                                             &denied)
+                                          : NULL;
   if (reply == NULL)
     {
-      *status = ctl_status (ctl);
+      *status = denied ? CTL_EXIT_OK : ctl_status (ctl);
       return NULL;
     }
   int r = 0;
@@ -102,6 +110,8 @@ print_line (GPtrArray *lines, const char *label, char *text)
 static char *
 devices_text (JsonObject *status)
 {
+  if (json_object_get_null_member (status, "devices"))
+    return g_strdup ("(not permitted)");
   gint64 total = json_object_get_int_member (status, "devices");
   JsonObject *counts = json_object_get_object_member (status, "devices_by_kind");
   g_autoptr (GString) parts = g_string_new (NULL);
@@ -111,7 +121,8 @@ devices_text (JsonObject *status)
       gint64 n = json_object_get_int_member (counts, k->data);
       if (n > 0)
         {
-          g_autofree char *kind = ctl_printable (k->data);
+          /* As the commands spell them: link-master. */
+          g_autofree char *kind = g_strdelimit (ctl_printable (k->data), "_", '-');
           g_string_append_printf (parts, "%s%" G_GINT64_FORMAT " %s", parts->len ? ", " : "",
                                   n, kind);
         }
@@ -181,12 +192,14 @@ ctl_status_command (Ctl *ctl, int argc, char **argv)
 {
   if (!ctl_parse (ctl, "status", NULL, "Shows the daemon's state.",
                   "Prints the daemon's version, the calls in flight, the devices its keystore "
-                  "holds by kind, the APIs it is configured for (cloud, gateway; 'not "
+                  "holds by kind (spelled as the commands), the APIs it is configured for (cloud, gateway; 'not "
                   "configured' when empty), whether it renews certificates itself and when "
                   "it renews one next (RFC 3339 UTC). This is also what '" CTL_PROGRAM "' "
                   "without a command prints. With --json, one object: version, "
                   "active_requests, devices, devices_by_kind, targets, auto_renewal and "
-                  "next_renewal (Unix seconds, 0 for none).",
+                  "next_renewal (Unix seconds, 0 for none). A caller who may not list the "
+                  "devices sees 'Devices: (not permitted)', and null for devices and "
+                  "devices_by_kind in JSON.",
                   NULL, &argc, &argv, 0))
     return CTL_EXIT_USAGE;
 
@@ -196,14 +209,23 @@ ctl_status_command (Ctl *ctl, int argc, char **argv)
     return status;
   gint64 total = 0;
   g_autoptr (JsonObject) counts = count_devices (ctl, &total, &status);
-  if (counts == NULL)
+  if (counts == NULL && status != CTL_EXIT_OK)
     return status;
 
   g_autoptr (JsonObject) out = json_object_new ();
   add_property (out, "version", properties, "Version");
   add_property (out, "active_requests", properties, "ActiveRequests");
-  json_object_set_int_member (out, "devices", total);
-  json_object_set_object_member (out, "devices_by_kind", g_steal_pointer (&counts));
+  /* null: the caller may not list the devices. */
+  if (counts != NULL)
+    {
+      json_object_set_int_member (out, "devices", total);
+      json_object_set_object_member (out, "devices_by_kind", g_steal_pointer (&counts));
+    }
+  else
+    {
+      json_object_set_null_member (out, "devices");
+      json_object_set_null_member (out, "devices_by_kind");
+    }
   add_property (out, "targets", properties, "Targets");
   add_property (out, "auto_renewal", properties, "AutoRenewal");
   add_property (out, "next_renewal", properties, "NextRenewal");

@@ -1,6 +1,7 @@
 /* enapter-provisionctl: tables for people, as systemd's tools print them:
  * aligned columns under headers, a footer, both left out by --no-legend,
- * and, on a terminal, shortened to its width with an ellipsis. */
+ * and, on a terminal, made to fit its width by shortening the columns that
+ * may give way (with an ellipsis), or else printed whole. */
 #include "ctl.h"
 
 #include <stdio.h>
@@ -71,26 +72,56 @@ ctl_ellipsize (const char *s, gsize width)
 }
 
 /* Takes width from the shrinkable columns, in their order, until the table
- * fits @limit or none can give more (then the terminal wraps it). */
-static void
+ * fits @limit. Returns whether it fits; when it cannot, @widths stay as
+ * they are (the table is printed whole and the terminal wraps it: cutting
+ * would lose text and still not fit). */
+static gboolean
 fit (const CtlColumn *columns, gsize n_columns, gsize *widths, guint limit)
 {
   gsize total = 2 * (n_columns - 1);
   for (gsize c = 0; c < n_columns; c++)
     total += widths[c];
   if (limit == 0 || total <= limit)
-    return;
+    return TRUE;
   gsize excess = total - limit;
+  g_autofree gsize *shrunk = g_memdup2 (widths, n_columns * sizeof *widths);
   for (int rank = 1; excess > 0 && rank <= (int) n_columns; rank++)
     for (gsize c = 0; excess > 0 && c < n_columns; c++)
       {
         if (columns[c].shrink != rank)
           continue;
-        gsize min = MIN (widths[c], MAX (ctl_display_width (columns[c].header), MIN_SHRUNK));
-        gsize give = MIN (excess, widths[c] - min);
-        widths[c] -= give;
+        gsize min = MIN (shrunk[c], MAX (ctl_display_width (columns[c].header), MIN_SHRUNK));
+        gsize give = MIN (excess, shrunk[c] - min);
+        shrunk[c] -= give;
         excess -= give;
       }
+  if (excess > 0)
+    return FALSE;
+  memcpy (widths, shrunk, n_columns * sizeof *widths);
+  return TRUE;
+}
+
+/* The widest cell of each column (and its header, unless --no-legend). */
+static gsize *
+natural_widths (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells)
+{
+  guint n_rows = cells->len / n_columns;
+  gsize *widths = g_new0 (gsize, n_columns);
+  for (gsize c = 0; c < n_columns; c++)
+    {
+      if (!ctl->no_legend)
+        widths[c] = ctl_display_width (columns[c].header);
+      for (guint r = 0; r < n_rows; r++)
+        widths[c] = MAX (widths[c], ctl_display_width (cells->pdata[r * n_columns + c]));
+    }
+  return widths;
+}
+
+gboolean
+ctl_table_fits (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray *cells)
+{
+  g_autofree gsize *widths = natural_widths (ctl, columns, n_columns, cells);
+  return fit (columns, n_columns, widths, ctl_terminal_width ());
 }
 
 static void
@@ -111,20 +142,16 @@ ctl_print_table (Ctl *ctl, const CtlColumn *columns, gsize n_columns, GPtrArray 
                  const char *footer)
 {
   guint n_rows = cells->len / n_columns;
-  g_autofree gsize *widths = g_new0 (gsize, n_columns);
-  g_autofree const char **headers = g_new0 (const char *, n_columns);
-  for (gsize c = 0; c < n_columns; c++)
-    {
-      headers[c] = columns[c].header;
-      if (!ctl->no_legend)
-        widths[c] = ctl_display_width (headers[c]);
-      for (guint r = 0; r < n_rows; r++)
-        widths[c] = MAX (widths[c], ctl_display_width (cells->pdata[r * n_columns + c]));
-    }
+  g_autofree gsize *widths = natural_widths (ctl, columns, n_columns, cells);
   fit (columns, n_columns, widths, ctl_terminal_width ());
 
   if (!ctl->no_legend)
-    print_row (headers, n_columns, widths);
+    {
+      g_autofree const char **headers = g_new0 (const char *, n_columns);
+      for (gsize c = 0; c < n_columns; c++)
+        headers[c] = columns[c].header;
+      print_row (headers, n_columns, widths);
+    }
   for (guint r = 0; r < n_rows; r++)
     print_row ((const char *const *) &cells->pdata[r * n_columns], n_columns, widths);
   if (!ctl->no_legend && footer != NULL)

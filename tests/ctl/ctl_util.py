@@ -381,6 +381,25 @@ class CtlTestCase(HarnessTestCase):
     def show(self, device_id):
         return self.ok_json("show", device_id)
 
+    def plant(self, device_ids, kind="link_master"):
+        """Devices with the ids @device_ids, written into the keystore by
+        hand (as a restore or another tool could) after the device.json of
+        a provisioned device of @kind (no credentials, so device.json is all
+        there is); the daemon is restarted to serve them."""
+        template = self.provision(kind, default_args(kind))
+        with open(os.path.join(self.H.device_dir(template["device_id"]), "device.json")) as f:
+            meta = json.load(f)
+        for device_id in device_ids:
+            path = os.path.join(self.H.keystore, device_id)
+            os.mkdir(path, 0o700)
+            fd = os.open(os.path.join(path, "device.json"), os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(dict(meta, device_id=device_id), f)
+        self.H.restart_daemon()
+        served = {d["device_id"] for d in self.ok_json("list")}
+        self.assertTrue(set(device_ids) <= served, f"the daemon does not serve {device_ids}")
+        return template
+
     def forget_all(self):
         """Empties the keystore the class's tests share."""
         for device_id in self.ok("list", "--ids").split():

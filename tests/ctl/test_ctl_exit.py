@@ -9,24 +9,34 @@ systemd-stdio-bridge, as the real ssh does on the remote machine.
 
 EP_CTL names the client; see ctl_util.py."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import tempfile
 import time
 
-from ctl_util import (clean_env, CtlTestCase, default_args, ERROR_PREFIX, INVALID_ARGS,
+from ctl_util import (clean_env, CTL, CtlTestCase, default_args, ERROR_PREFIX, INVALID_ARGS,
                       kind_argv, KINDS, main, wait_until)
 
 NO_SERVER = "org.freedesktop.DBus.Error.NoServer"
 SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
-TIMEOUTS = ("org.freedesktop.DBus.Error.Timeout", "org.freedesktop.DBus.Error.NoReply")
+TIMEOUT = "org.freedesktop.DBus.Error.Timeout"
+NO_REPLY = "org.freedesktop.DBus.Error.NoReply"
+TIMEOUTS = (TIMEOUT, NO_REPLY)
 
 # ssh as sd-bus runs it (ssh -xT -- [USER@]HOST systemd-stdio-bridge): it
 # records its arguments and bridges to $FAKE_SSH_BUS, or fails as an ssh
-# that cannot resolve the host does.
+# that cannot resolve the host does, or says nothing for $FAKE_SSH_SLEEP
+# seconds (a host that does not answer, a login that waits for a password).
 FAKE_SSH = """#!/bin/sh
 printf '%s\\n' "$@" > "$FAKE_SSH_ARGS"
+if [ -n "$FAKE_SSH_SLEEP" ]; then
+    exec sleep "$FAKE_SSH_SLEEP"
+fi
 if [ -z "$FAKE_SSH_BUS" ]; then
     echo "ssh: Could not resolve hostname $3: Name or service not known" >&2
     exit 255
@@ -119,6 +129,94 @@ class ExitStatus(CtlTestCase):
                    what="the device of the timed-out call")
 
 
+@contextlib.contextmanager
+def silent_bus():
+    """The address of a socket that takes connections and never speaks (a
+    hung bus, or something else listening there)."""
+    with tempfile.TemporaryDirectory(prefix="ep-ctl-silent-") as tmp:
+        path = os.path.join(tmp, "bus")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(path)
+            s.listen(16)
+            yield f"unix:path={path}"
+
+
+class Connecting(CtlTestCase):
+    """--timeout bounds connecting too, not only the call."""
+
+    def test_3_silent_bus(self):
+        with silent_bus() as address:
+            for argv in (["list"], ["status"], ["monitor"]):
+                with self.subTest(argv=argv):
+                    t0 = time.monotonic()
+                    rc, out, err = self.ctl("--json", "--address", address, "--timeout", "1",
+                                            *argv, address=False, timeout=15)
+                    took = time.monotonic() - t0
+                    self.assertEqual(rc, 3, err)
+                    self.assertLess(took, 2.5, "connecting was not bounded by --timeout")
+                    doc = json.loads(out)
+                    self.assertEqual(doc["error"], TIMEOUT)
+                    self.assertIn(f"cannot connect to {address}: no answer within 1 s",
+                                  doc["message"])
+                    self.assertIn("--address", doc["message"])
+                    self.assertIn(doc["message"], err)
+
+    def test_monitor_interrupted_while_connecting(self):
+        """Ctrl+C ends monitor also before it has connected."""
+        with silent_bus() as address:
+            proc = subprocess.Popen([CTL, "--address", address, "monitor"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    env=clean_env())
+            try:
+                time.sleep(0.5)
+                self.assertIsNone(proc.poll(), "monitor did not wait for the bus")
+                proc.send_signal(signal.SIGINT)
+                rc = proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.fail("monitor ignored SIGINT while connecting")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stderr.close()
+        self.assertEqual(rc, -signal.SIGINT)
+
+
+class DaemonGone(CtlTestCase):
+    """The daemon dies while a call waits for it: not a timeout, and the
+    journal says why."""
+
+    def test_3_daemon_stops_during_call(self):
+        H = self.H
+        daemon = H.daemon
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            argv = [CTL, "--address", H.address, "--json", "--timeout", "30", "list"]
+            t0 = time.monotonic()
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=clean_env())
+            # The call reaches the bus and waits for the stopped daemon.
+            time.sleep(1)
+            self.assertIsNone(proc.poll(), "the call did not wait for the stopped daemon")
+        finally:
+            daemon.kill()
+            daemon.wait(10)
+            H.daemon = None
+        out, err = proc.communicate(timeout=20)
+        took = time.monotonic() - t0
+        self.H.transcript += [out, err]
+        self.assertEqual(proc.returncode, 3, err)
+        self.assertLess(took, 10, "the client waited for --timeout")
+        doc = json.loads(out)
+        self.assertEqual(doc["error"], NO_REPLY)
+        self.assertIn("enapter-provisiond stopped during the ListDevices call", doc["message"])
+        self.assertIn("journalctl -u enapter-provisiond", doc["message"])
+        self.assertNotIn("within 30 s", doc["message"])
+        self.assertIn(doc["message"], err)
+        H.start_daemon()
+        self.assertEqual(self.ok_json("list"), [])
+
+
 class BusGone(CtlTestCase):
     """monitor when the bus goes away: 3, and with --json a last JSON
     object naming Disconnected. (Its own harness: the bus does not come
@@ -134,11 +232,15 @@ class BusGone(CtlTestCase):
             self.assertEqual(m.proc.wait(10), 3, m.err)
             for t in m.threads:
                 t.join(5)
-            self.assertIn("systemctl status dbus", "\n".join(m.err))
+            # The hint for the bus it was given, as every command's.
+            err = "\n".join(m.err)
+            self.assertIn(f"the connection to {self.H.address} was closed", err)
+            self.assertIn("check the address given to --address", err)
+            self.assertNotIn("systemctl status dbus", err)
         self.assertEqual(text.out, [])
         doc = json.loads(short.out[-1])
         self.assertEqual(doc["error"], "org.freedesktop.DBus.Error.Disconnected")
-        self.assertIn("systemctl status dbus", doc["message"])
+        self.assertIn("check the address given to --address", doc["message"])
 
 
 class Host(CtlTestCase):
@@ -187,16 +289,40 @@ class Host(CtlTestCase):
         """ssh fails (here: the host does not resolve): 3, naming the host
         and what to try."""
         env = self.env(None)
-        rc, out, err = self.ctl("-H", "nowhere.invalid", "list", address=False, env=env)
-        self.assertEqual((rc, out), (3, ""), err)
-        self.assertIn("nowhere.invalid", err)
-        self.assertIn("ssh nowhere.invalid systemd-stdio-bridge", err)
-        rc, out, err = self.ctl("--json", "-H", "nowhere.invalid", "status", address=False,
-                                env=env)
+        # monitor as every other command: the ssh hint, not the local bus's.
+        for command in ("list", "monitor"):
+            with self.subTest(command=command):
+                rc, out, err = self.ctl("-H", "nowhere.invalid", command, address=False,
+                                        env=env, timeout=20)
+                self.assertEqual((rc, out), (3, ""), err)
+                self.assertIn("nowhere.invalid", err)
+                self.assertIn("ssh nowhere.invalid systemd-stdio-bridge", err)
+                self.assertNotIn("systemctl status dbus", err)
+        for command in ("status", "monitor"):
+            with self.subTest(command=command):
+                rc, out, err = self.ctl("--json", "-H", "nowhere.invalid", command,
+                                        address=False, env=env, timeout=20)
+                self.assertEqual(rc, 3, err)
+                doc = json.loads(out)
+                self.assertEqual(doc["error"], NO_SERVER)
+                self.assertIn("nowhere.invalid", doc["message"])
+                self.assertIn("ssh nowhere.invalid systemd-stdio-bridge", doc["message"])
+
+    def test_host_silent(self):
+        """An ssh that never logs in (a host that does not answer, a password
+        prompt): --timeout bounds it, 3, naming the host."""
+        env = clean_env(PATH=self.tmp + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+                        FAKE_SSH_SLEEP="8", FAKE_SSH_ARGS=self.args_file)
+        t0 = time.monotonic()
+        rc, out, err = self.ctl("--json", "-H", "slowhost", "--timeout", "1", "list",
+                                address=False, env=env, timeout=20)
+        self.assertLess(time.monotonic() - t0, 3, "connecting over ssh was not bounded")
         self.assertEqual(rc, 3, err)
         doc = json.loads(out)
-        self.assertEqual(doc["error"], NO_SERVER)
-        self.assertIn("nowhere.invalid", doc["message"])
+        self.assertEqual(doc["error"], TIMEOUT)
+        self.assertIn("the system bus of slowhost over ssh: no answer within 1 s",
+                      doc["message"])
+        self.assertIn("ssh slowhost systemd-stdio-bridge", doc["message"])
 
     def test_host_excludes_other_buses(self):
         for argv in (["-H", "gw", "--system", "list"], ["-H", "gw", "--session", "list"],

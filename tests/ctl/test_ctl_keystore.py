@@ -99,6 +99,27 @@ class Keystore(CtlTestCase):
         self.assertEqual(len(monitor.out), 2, monitor.out)
 
 
+class DashedIds(CtlTestCase):
+    """Device ids that start with '-' (the daemon serves them): after "--"."""
+
+    def test_after_double_dash(self):
+        self.plant(["-dash", "--"])
+        self.assertEqual(self.ok_json("show", "--", "-dash")["device_id"], "-dash")
+        self.assertEqual(self.ok_json("show", "--", "--")["device_id"], "--")
+        # A "--" wherever GOption leaves it, after options too.
+        self.assertEqual(self.ok_json("show", "--json=short", "--", "-dash")["device_id"],
+                         "-dash")
+        # Without "--", an option as ever.
+        err = self.failure("show", "-dash", status=2)
+        self.assertIn("-dash", err)
+        err = self.failure("show", "--", "-dash", "extra", status=2)
+        self.assertIn("unexpected argument 'extra'", err)
+        self.assertEqual(self.ok_json("forget", "--", "-dash"),
+                         {"device_id": "-dash", "forgotten": True})
+        err = self.failure("show", "--", "-dash", status=1)
+        self.assertIn("-dash", err)
+
+
 class Monitoring(CtlTestCase):
     """monitor: a line per signal as it happens, until SIGINT or SIGTERM."""
 

@@ -122,51 +122,74 @@ class Listing(CtlTestCase):
         one = self.ok("list", "--kind", "standalone")
         self.assertTrue(one.endswith("\n\n1 device listed.\n"), one)
 
-    def test_shortened_to_the_terminal(self):
-        long_name = "Boiler room pump 漢字 " + "x" * 60
-        device = self.provision("ucm", default_args("ucm", name=long_name))
-        device_id = device["device_id"]
-        argv = [CTL, "--address", self.H.address, "list", "--kind", "ucm"]
-
-        def row(text):
-            lines = text.splitlines()
-            self.assertEqual(lines[-1], "1 device listed.", text)
-            return lines[0], lines[1]
-
-        # Piped: never shortened, whatever $COLUMNS says.
-        piped = self.ok("list", "--kind", "ucm", env=clean_env(COLUMNS="40"))
-        self.assertIn(long_name, piped)
-
-        # A terminal of 40 columns: NAME, SITE, HARDWARE ID give way (8 each
-        # at least), DEVICE ID and EXPIRES stay whole; "..." in the C locale.
-        rc, out, err = run_tty(argv, clean_env(LC_ALL="C"), columns=40)
+    def tty_list(self, columns, *argv, locale="C.UTF-8"):
+        """list on a pseudo-terminal of @columns; (header, rows) with each
+        row cut at the header's titles."""
+        full = [CTL, "--address", self.H.address, "list", *argv]
+        rc, out, err = run_tty(full, clean_env(LC_ALL=locale), columns=columns)
         self.assertEqual((rc, err), (0, ""), out)
-        header, line = row(out)
-        titles = ["DEVICE ID", "KIND", "NAME", "SITE", "HARDWARE ID", "EXPIRES"]
-        starts = [header.index(t) for t in titles]
-        self.assertTrue(line.startswith(device_id + "  "), line)
-        name_cell = cut_row(line, starts)[2].strip()
-        self.assertEqual(name_cell, long_name[:5] + "...")
-        self.assertNotIn(long_name, out)
-        self.assertTrue(line.rstrip().endswith(re.findall(r"\S+$", piped.splitlines()[1])[0]))
+        lines = out.splitlines()
+        self.assertEqual(lines[-2:], ["", f"{len(lines) - 3} "
+                                      f"device{'' if len(lines) == 4 else 's'} listed."], out)
+        header = lines[0]
+        starts = [header.index(t) for t in LIST_TITLES]
+        return out, [[c.strip() for c in cut_row(line, starts)] for line in lines[1:-2]]
 
-        # UTF-8: "…"; and a width the table can meet exactly.
-        natural = max(width(t) for t in piped.splitlines()[:2])
-        for columns in (natural - 10, natural - 50):
-            with self.subTest(columns=columns):
-                rc, out, err = run_tty(argv, clean_env(LC_ALL="C.UTF-8"), columns=columns)
-                self.assertEqual((rc, err), (0, ""), out)
-                header, line = row(out)
-                self.assertEqual(max(width(header), width(line)), columns, out)
-                self.assertIn("…", line)
-                self.assertIn(device_id, line)
-                name = cut_row(line, [header.index(t) for t in titles])[2].strip()
-                self.assertTrue(long_name.startswith(name[:-1]), name)
+    def test_fitted_to_the_terminal(self):
+        """On a terminal: the name gives way (8 columns at least), then
+        EXPIRES drops its time; ids are never cut, and a table that cannot
+        fit is printed whole."""
+        long_name = "Boiler room pump 漢字 " + "x" * 60
+        # Real-world ids: a UUID, a site id and a hardware id of 20 or so.
+        real = self.provision("ucm", default_args("ucm", name=long_name, site_id="site-real"))
+        # Short ids: without a certificate it fits 80 columns exactly once
+        # NAME is down to 8 (36+2+4+2+8+2+4+2+11+2+7).
+        short = self.provision("ucm", default_args("ucm", name=long_name, site_id="s1",
+                                                   hardware_id="HW1", protocol="MQTT"))
+        # Short ids and a certificate: fits only with EXPIRES a date.
+        dated = self.provision("ucm", default_args("ucm", name=long_name, site_id="s2",
+                                                   hardware_id="HW2"))
+        piped = {site: self.ok("list", "--site", site, env=clean_env(COLUMNS="40"))
+                 for site in ("site-real", "s1", "s2")}
+        for text in piped.values():
+            self.assertIn(long_name, text, "piped output is never shortened")
+
+        # 80 columns, real-world ids: nothing would fit, the table is whole.
+        out, rows = self.tty_list(80, "--site", "site-real")
+        self.assertEqual(out, piped["site-real"])
+        self.assertEqual(rows[0][:5], [real["device_id"], "ucm", long_name, "site-real",
+                                       real["hardware_id"]])
+        self.assertRegex(rows[0][5], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        # 80 columns, short ids, no certificate: NAME gives way to 8 columns.
+        out, rows = self.tty_list(80, "--site", "s1")
+        self.assertEqual(max(width(line) for line in out.splitlines()), 80, out)
+        self.assertEqual(rows[0], [short["device_id"], "ucm", long_name[:7] + "…", "s1", "HW1",
+                                   "-"])
+        # The C locale: "..." instead.
+        out, rows = self.tty_list(80, "--site", "s1", locale="C")
+        self.assertEqual(rows[0][2], long_name[:5] + "...")
+        # A certificate: at 80 nothing fits (the table whole); at 83, NAME
+        # at 8 and EXPIRES a date; wider, the name grows back first.
+        out, rows = self.tty_list(80, "--site", "s2")
+        self.assertEqual(out, piped["s2"])
+        full_time = rows[0][5]
+        out, rows = self.tty_list(83, "--site", "s2")
+        self.assertEqual(max(width(line) for line in out.splitlines()), 83, out)
+        self.assertEqual(rows[0], [dated["device_id"], "ucm", long_name[:7] + "…", "s2", "HW2",
+                                   full_time[:10]])
+        out, rows = self.tty_list(90, "--site", "s2")
+        self.assertEqual(rows[0][2], long_name[:14] + "…")
+        self.assertEqual(rows[0][5], full_time[:10])
+        natural = max(width(line) for line in piped["s2"].splitlines())
+        # Room for the name shortened and the whole time: the time stays.
+        out, rows = self.tty_list(natural - 20, "--site", "s2")
+        self.assertEqual(rows[0][5], full_time)
+        self.assertTrue(rows[0][2].endswith("…"), rows[0][2])
         # Wide enough: as piped.
-        rc, out, _ = run_tty(argv, clean_env(LC_ALL="C.UTF-8"), columns=natural + 5)
-        self.assertEqual(out, piped)
+        out, _ = self.tty_list(natural, "--site", "s2")
+        self.assertEqual(out, piped["s2"])
         # No $COLUMNS: the terminal's own width (a pty starts at 0: unlimited).
-        rc, out, _ = run_tty(argv, clean_env(LC_ALL="C.UTF-8"))
+        out, _ = self.tty_list(None)
         self.assertIn(long_name, out)
 
 
@@ -215,6 +238,29 @@ class Timestamps(CtlTestCase):
         self.assertGreater(len(pretty.out), len(docs) * 3, "pretty objects span lines")
         for m in (text, short):
             self.assertEqual(m.stop(), 0)
+
+
+class Printable(CtlTestCase):
+    """Text a terminal would act on or hide (bidirectional overrides,
+    zero-width and format characters, line separators) is shown as '?', as
+    the daemon's log escapes it; --json keeps it."""
+
+    NAME = "ab\u202ecd\u200bef\u2028gh\u2066ij\ufeffkl"
+    SHOWN = "ab?cd?ef?gh?ij?kl"
+
+    def test_format_characters(self):
+        m = self.monitor()
+        device = self.provision("standalone", default_args("standalone", name=self.NAME))
+        device_id = device["device_id"]
+        self.assertEqual(device["name"], self.NAME, "--json keeps the text")
+        self.assertEqual(parse_fields(self, self.ok("show", device_id))["name"], self.SHOWN)
+        row = [line for line in self.ok("list").splitlines() if line.startswith(device_id)]
+        self.assertIn(f"  {self.SHOWN}  ", row[0])
+        self.assertIn(f'(name "{self.SHOWN}")', m.wait_lines(1)[0])
+        # In a message too: the daemon's error quotes the typed id.
+        err = self.failure("show", "x\u202ey", status=1)
+        self.assertIn("x?y", err)
+        self.assertNotIn("\u202e", err)
 
 
 class GatewayVersion(CtlTestCase):

@@ -11,9 +11,12 @@ EP_CTL names the client; see ctl_util.py."""
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
 
-from ctl_util import (clean_env, CTL, CtlTestCase, default_args, KINDS, main, run_tty, utc)
+from ctl_util import (clean_env, CTL, CtlTestCase, default_args, KINDS, main, run_tty, utc,
+                      wait_until)
 
 LEVELS = ("ok", "warning", "error")
 MARKS = {"ok": "✓", "warning": "!", "error": "✗"}
@@ -48,7 +51,9 @@ class StatusMixin:
 
     def expected_text(self, props, counts):
         total = sum(counts.values())
-        parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        # The kinds as the commands spell them (link-master); JSON's keys
+        # as the API does (link_master).
+        parts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in counts.items() if n)
         expected = {"Version": props["Version"], "Active requests": "0",
                     "Devices": f"{total} ({parts})" if total else "0",
                     "Auto-renewal": "on" if props["AutoRenewal"] else "off"}
@@ -98,8 +103,9 @@ class Status(StatusMixin, CtlTestCase):
         self.assertIs(props["AutoRenewal"], True)
         self.provision("ucm", default_args("ucm", protocol="MQTTS"))
         self.provision("ucm", default_args("ucm", protocol="MQTT"))
+        self.provision("link_master", default_args("link_master"))
         self.provision("standalone", default_args("standalone"))
-        props = self.check_status({"ucm": 2, "standalone": 1})
+        props = self.check_status({"ucm": 2, "link_master": 1, "standalone": 1})
         self.assertGreater(props["NextRenewal"], 0, "an MQTTS certificate to renew")
 
 
@@ -144,11 +150,13 @@ class Check(CtlTestCase):
                          [same_but_numbers(f"{c['level']:<7} {c['check']}: {c['message']}")
                           for c in checks])
         n = {level: sum(c["level"] == level for c in checks) for level in LEVELS}
+        # After the count, the checks that are not ok again, in order.
+        problems = [line for line, c in zip(lines, checks) if c["level"] != "ok"]
         self.assertEqual(lines[len(checks):], [
             "", f"{len(checks)} check{'' if len(checks) == 1 else 's'}: {n['ok']} ok, "
             f"{n['warning']} "
             f"warning{'' if n['warning'] == 1 else 's'}, {n['error']} "
-            f"error{'' if n['error'] == 1 else 's'}."])
+            f"error{'' if n['error'] == 1 else 's'}."] + problems)
         rc2, out, _ = self.ctl("check", "--no-legend")
         self.assertEqual((rc2, [same_but_numbers(line) for line in out.splitlines()]),
                          (rc, [same_but_numbers(line) for line in lines[:len(checks)]]))
@@ -186,6 +194,7 @@ class Check(CtlTestCase):
                             for c in errors), errors)
         lines = self.check_text(checks, rc)
         self.assertTrue(any(line.startswith("error ") for line in lines))
+        self.assertTrue(lines[-1].startswith("error "), "the problems last")
 
     def test_broken_device(self):
         """A device whose certificate is gone from the keystore: an error that
@@ -199,6 +208,80 @@ class Check(CtlTestCase):
         self.check_text(checks, rc)
         # Put the keystore right for the other tests: forget the device.
         self.ok("forget", device["device_id"])
+
+
+def stranger():
+    """preexec_fn: run as nobody, without supplementary groups (neither root
+    nor in enapter-provisioning or enapter-credentials)."""
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+class Strangers(StatusMixin, CtlTestCase):
+    """Callers outside root and the access group: what they may see."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run the client as another user")
+
+    def run_monitor(self, preexec_fn=None):
+        """monitor --verbose until it is ready, then SIGINT; (status, stderr)."""
+        proc = subprocess.Popen([CTL, "--address", self.H.address, "--verbose", "monitor"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env(), preexec_fn=preexec_fn)
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if "monitoring" in line:
+                    break
+            self.assertIsNone(proc.poll(), f"monitor exited: {lines}")
+            proc.send_signal(signal.SIGINT)
+            out, rest = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        err = "".join(lines) + rest
+        self.H.transcript += [out, err]
+        self.assertEqual(out, "")
+        return proc.returncode, err
+
+    def test_status(self):
+        """A stranger may read the properties but not list the devices: status
+        shows what it can, exit 0."""
+        self.provision("standalone", default_args("standalone"))
+        props = self.properties()
+        text = self.ok("status", preexec_fn=stranger)
+        fields = status_lines(self, text)
+        self.assertEqual(fields["Devices"], "(not permitted)")
+        self.assertEqual(fields["Version"], props["Version"])
+        self.assertEqual(fields["Cloud API"], props["Targets"]["cloud"])
+        self.assertEqual(self.ok(preexec_fn=stranger), text, "no command is status")
+        doc = self.ok_json("status", preexec_fn=stranger)
+        self.assertIsNone(doc["devices"])
+        self.assertIsNone(doc["devices_by_kind"])
+        self.assertEqual(doc["version"], props["Version"])
+        self.assertEqual(doc["targets"], props["Targets"])
+        # What the stranger lacks is the right to list, still refused as such.
+        rc, out, err = self.ctl("list", preexec_fn=stranger)
+        self.assertEqual((rc, out), (1, ""), err)
+        self.assertIn("permission denied", err)
+
+    def test_monitor_warns(self):
+        """The bus delivers no signal to a stranger: monitor says so on stderr,
+        with what to do, and runs all the same."""
+        rc, err = self.run_monitor(stranger)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("warning: no signal will arrive", err)
+        self.assertIn("root and the group enapter-provisioning", err)
+        self.assertIn("usermod -aG enapter-provisioning nobody", err)
+        # root is told nothing of the kind.
+        rc, err = self.run_monitor()
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("warning", err)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ class Usage(CtlTestCase):
         gateway = default_args("gateway")
         cases = [
             (["frobnicate"], "unknown command 'frobnicate'"),
-            (["--json", "pretty", "list"], "--json=pretty"),
+            (["--json=off", "pretty", "list"], "--json=pretty"),
+            (["frobnicate", "--json"], "unknown command 'frobnicate'"),
             (["--json=bogus", "list"], "--json must be short, pretty or off, not 'bogus'"),
             (["list", "--json=bogus"], "--json must be short, pretty or off, not 'bogus'"),
             (["--json=", "list"], "--json must be short, pretty or off, not ''"),
@@ -100,6 +101,16 @@ class Usage(CtlTestCase):
             (["--session", "list"], "exclude each other"),
         ]
         for argv, message in cases:
+            for mode in ("--json", "--json=short", "--json=pretty"):
+                with self.subTest(argv=argv, mode=mode):
+                    doc = self.json_failure(*argv, status=2, json_mode=mode)
+                    self.assertEqual(doc["error"], INVALID_ARGS)
+                    self.assertIn(message, doc["message"])
+        # An unknown command: the options before it are all there is, so
+        # --json is known. ("--json pretty" is --json and a command "pretty".)
+        for argv, message in ((["frobnicate"], "unknown command 'frobnicate'"),
+                              (["pretty", "list"], "a --json mode is written --json=pretty"),
+                              (["help", "frobnicate"], "unknown command 'frobnicate'")):
             for mode in ("--json", "--json=short", "--json=pretty"):
                 with self.subTest(argv=argv, mode=mode):
                     doc = self.json_failure(*argv, status=2, json_mode=mode)

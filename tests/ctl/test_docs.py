@@ -84,6 +84,18 @@ class ManPages(unittest.TestCase):
         for status in ("0", "1", "2", "3"):
             self.assertRegex(text, rf"(?s)\.SH EXIT STATUS.*\.B {status}\n")
 
+    def test_json_option_as_help_shows_it(self):
+        """--json is shown as --help shows it (--json=MODE), and --json alone
+        is documented as short in both."""
+        help_text = run([CTL, "--help"])
+        line = re.search(r"(?m)^  (--json\S*)\s+(.*)$", help_text)
+        self.assertEqual(line.group(1), "--json=MODE")
+        self.assertIn("--json alone", line.group(2))
+        text = page_text("enapter-provisionctl.1")
+        tag = re.search(r"(?m)^\.TP\n(.*--json.*)$", text)
+        self.assertIsNotNone(tag, "no item for --json")
+        self.assertEqual(tag.group(1), "--json=MODE, --json")
+
     def test_provisiond_page_covers_the_daemon(self):
         text = page_text("enapter-provisiond.8")
         for option in options_in(run([harness.DAEMON, "--help"])):
