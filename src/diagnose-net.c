@@ -60,6 +60,14 @@ explain (const Target *t, CURLcode rc, gboolean tls, const char **what, char **t
                                "[%s] URL", s);
       return;
     case CURLE_OPERATION_TIMEDOUT:
+      /* libcurl's words for a name still unresolved at the timeout. */
+      if (g_str_has_prefix (t->errbuf, "Resolving timed out"))
+        {
+          *what = "the host name was not resolved within [Provisioning] Timeout";
+          *todo = g_strdup_printf ("check DNS (resolvectl status: is a name server slow or "
+                                   "unreachable?) and [%s] URL", s);
+          return;
+        }
       *what = tls ? "no connection and TLS handshake within [Provisioning] Timeout"
                   : "no connection within [Provisioning] Timeout";
       *todo = g_strdup_printf ("check the network and the firewall (are packets dropped?) and "
@@ -224,6 +232,9 @@ start_target (Probe *p, Target *t)
   /* The connection and, for https, the TLS handshake, then nothing. */
   EASY_SETOPT (rc, failed, e, CURLOPT_CONNECT_ONLY, 1L);
   EASY_SETOPT (rc, failed, e, CURLOPT_NOSIGNAL, 1L);
+  /* Leaves a resolver thread still waiting on DNS behind rather than
+   * joining it on the loop (as http.c does). */
+  EASY_SETOPT (rc, failed, e, CURLOPT_QUICK_EXIT, 1L);
   EASY_SETOPT (rc, failed, e, CURLOPT_CONNECTTIMEOUT_MS, ms);
   EASY_SETOPT (rc, failed, e, CURLOPT_TIMEOUT_MS, ms);
   EASY_SETOPT (rc, failed, e, CURLOPT_SSL_VERIFYPEER, 1L);
