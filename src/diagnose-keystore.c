@@ -57,16 +57,24 @@ job_free (Job *job)
   g_free (job);
 }
 
+/* Takes the protocol and certificate @info records (a device.json). */
+static void
+device_take_record (Device *d, const EpDeviceInfo *info)
+{
+  g_free (d->protocol);
+  g_free (d->sha256);
+  d->protocol = g_strdup (ep_device_info_field (info, EP_FIELD_PROTOCOL));
+  d->sha256 = g_strdup (ep_device_info_field (info, EP_FIELD_CERTIFICATE_SHA256));
+}
+
 static Device *
 device_new (const char *id, const EpDeviceInfo *info, gboolean served)
 {
   Device *d = g_new0 (Device, 1);
   d->id = g_strdup (id);
   d->served = served;
-  if (info == NULL)
-    return d;
-  d->protocol = g_strdup (ep_device_info_field (info, EP_FIELD_PROTOCOL));
-  d->sha256 = g_strdup (ep_device_info_field (info, EP_FIELD_CERTIFICATE_SHA256));
+  if (info != NULL)
+    device_take_record (d, info);
   return d;
 }
 
@@ -300,10 +308,11 @@ check_mqtts (const Device *d, GPtrArray *names, Text *texts, const char *what, E
 }
 
 /* One pass over the directory @dir (@what) of @d, naming the set's files
- * in @listed. */
+ * in @listed. The set is judged by the device.json beside it, not by the
+ * index's snapshot: a renewal or new credentials since the snapshot swap in
+ * a whole new directory, which is healthy if it holds together. */
 static SetState
-check_set (Job *job, const Device *d, int dir, const char *what, GString *listed,
-           EpFindings *f)
+check_set (Job *job, Device *d, int dir, const char *what, GString *listed, EpFindings *f)
 {
   struct stat st;
   if (fstat (dir, &st) < 0)
@@ -319,23 +328,31 @@ check_set (Job *job, const Device *d, int dir, const char *what, GString *listed
       state = SET_REFUSED;
     }
   check_mode (job, &st, what, ep_keystore_dir_mode (job->group_set), FALSE, f);
-  g_autoptr (GPtrArray) names = needed_files (d);
-  g_autofree Text *texts = g_new0 (Text, names->len);
-  gboolean mqtts = g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
-  for (guint i = 0; i < names->len; i++)
-    {
-      g_string_append_printf (listed, "%s%s", i ? ", " : "", (const char *) names->pdata[i]);
-      /* The PEM texts of an MQTTS set are read to check them together. */
-      Text *text = mqtts && i > 0 ? &texts[i] : NULL;
-      SetState file = check_file (job, dir, what, names->pdata[i], text, f);
-      state = MAX (state, file);
-    }
+  g_string_append (listed, METADATA_FILE);
+  SetState file = check_file (job, dir, what, METADATA_FILE, NULL, f);
+  state = MAX (state, file);
   g_autofree char *why = NULL;
   g_autoptr (JsonObject) meta = NULL;
-  if (state == SET_INTACT && (meta = ep_keystore_read_metadata (dir, what, d->id, &why)) == NULL)
+  if (file == SET_INTACT && (meta = ep_keystore_read_metadata (dir, what, d->id, &why)) == NULL)
     {
       ep_findings_add (f, EP_CHECK_ERROR, "%s", why);
       state = SET_REFUSED;
+    }
+  if (meta != NULL)
+    {
+      g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
+      device_take_record (d, info);
+    }
+  g_autoptr (GPtrArray) names = needed_files (d);
+  g_autofree Text *texts = g_new0 (Text, names->len);
+  gboolean mqtts = g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
+  /* names[0] is device.json, checked above. */
+  for (guint i = 1; i < names->len; i++)
+    {
+      g_string_append_printf (listed, ", %s", (const char *) names->pdata[i]);
+      /* The PEM texts of an MQTTS set are read to check them together. */
+      file = check_file (job, dir, what, names->pdata[i], mqtts ? &texts[i] : NULL, f);
+      state = MAX (state, file);
     }
   if (state == SET_INTACT && mqtts && !check_mqtts (d, names, texts, what, f))
     state = SET_BROKEN;

@@ -181,6 +181,33 @@ class BrokenSets(DiagnoseChecks, HarnessTestCase):
         self.assertNotIn(f"device:{device_id}", [c[0] for c in self.diagnose()])
 
 
+    def test_set_renewed_since_the_call(self):
+        """A set renewed while Diagnose runs is judged by the device.json
+        beside it, not by the index the call started from: here device B's
+        set and record are put in A's directory behind the daemon's back,
+        as a renewal swaps a whole new directory in."""
+        H = self.H
+        renewed, _ = self.provision_mqtts()
+        other, _ = self.provision_mqtts()
+        for name in ("private_key.pem", "certificate.pem", "ca_chain.pem"):
+            shutil.copyfile(self.device_file(other, name), self.device_file(renewed, name))
+        record = self.device_file(renewed, "device.json")
+        with open(record) as f:
+            meta = json.load(f)
+        with open(self.device_file(other, "device.json")) as f:
+            meta["config"]["certificate_sha256"] = json.load(f)["config"]["certificate_sha256"]
+        with open(record, "w") as f:
+            json.dump(meta, f)
+        self.assertCheck(self.diagnose(), f"device:{renewed}", "ok",
+                         "the key matches the certificate")
+        # A record that names another certificate is still found.
+        meta["config"]["certificate_sha256"] = "ab" * 32
+        with open(record, "w") as f:
+            json.dump(meta, f)
+        self.assertCheck(self.diagnose(), f"device:{renewed}", "error", "another SHA-256",
+                         f"generate {renewed} --protocol mqtts")
+
+
 class Expiry(DiagnoseChecks, HarnessTestCase):
     CONFIG = {"Renewal": {"Auto": "no", "At": "80"}}
 
