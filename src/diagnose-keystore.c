@@ -100,6 +100,65 @@ check_mode (Job *job, const struct stat *st, const char *what, mode_t want, gboo
                      what, (unsigned) st->st_gid, (unsigned) job->gid, (unsigned) job->gid, what);
 }
 
+/* What the file type of @mode is, for a message ("a FIFO"). */
+static const char *
+file_type (mode_t mode)
+{
+  switch (mode & S_IFMT)
+    {
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFLNK:
+      return "a symbolic link";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+    default:
+      return "a special file";
+    }
+}
+
+/* When the keystore's path leads nowhere, or not to a directory, any
+ * more: what the daemon does meanwhile and what a restart would do. FALSE
+ * if the path still is a directory (the walk's own message says more). */
+static gboolean
+tell_path_lost (Job *job, EpFindings *f)
+{
+  struct stat st, served;
+  int err = stat (job->path, &st) == 0 ? 0 : errno;
+  g_autofree char *now = NULL;
+  if (err == 0 && !S_ISDIR (st.st_mode))
+    now = g_strdup_printf ("%s is %s now", job->path, file_type (st.st_mode));
+  else if (err == ENOENT)
+    now = g_strdup_printf ("%s no longer exists", job->path);
+  else if (err == ENOTDIR)
+    now = g_strdup_printf ("%s cannot be reached any more (a directory above it is not one)",
+                           job->path);
+  if (now == NULL)
+    return FALSE;
+  gboolean missing = err == ENOENT;
+  gboolean deleted = fstat (job->dirfd, &served) == 0 && served.st_nlink == 0;
+  ep_findings_add (f, EP_CHECK_ERROR,
+                   "%s: the directory the daemon opened at start was %s since, and the daemon "
+                   "still serves that one; at its next start it would %s. %s, then restart the "
+                   "daemon (systemctl restart enapter-provisiond)",
+                   now, deleted ? "deleted" : "moved or replaced",
+                   missing ? "create a new, empty keystore there, without the devices it "
+                             "serves now"
+                           : "refuse to start",
+                   deleted ? "Restore the keystore from a backup, or provision the devices "
+                             "again after the restart"
+                           : "Move the keystore back to its path");
+  return TRUE;
+}
+
 static void
 check_keystore (Job *job)
 {
@@ -107,11 +166,15 @@ check_keystore (Job *job)
   g_autoptr (GError) error = NULL;
   auto_fd fd = ep_keystore_check_trusted (job->path, &error);
   struct stat now, served;
-  if (fd < 0)
-    ep_findings_add (&f, EP_CHECK_ERROR, "%s%s", error->message,
-                     g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED)
-                       ? "; the daemon would refuse to start with it"
-                       : "");
+  gboolean untrusted = g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED);
+  if (fd < 0 && untrusted)
+    ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
+                     error->message);
+  else if (fd < 0)
+    {
+      if (!tell_path_lost (job, &f))
+        ep_findings_add (&f, EP_CHECK_ERROR, "%s", error->message);
+    }
   else if (fstat (fd, &now) < 0 || fstat (job->dirfd, &served) < 0)
     ep_findings_add (&f, EP_CHECK_ERROR, "cannot check keystore %s: %s", job->path,
                      g_strerror (errno));
@@ -430,12 +493,18 @@ check_device (Job *job, Device *d)
       auto_fd dir = openat (job->dirfd, d->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (dir < 0)
         {
-          state = errno == ENOENT ? SET_GONE : SET_REFUSED;
-          ep_findings_add (&f, EP_CHECK_ERROR, "%s %s", what,
-                           errno == ENOENT ? "is gone"
-                           : errno == ELOOP || errno == ENOTDIR
-                             ? "is not a directory (a symbolic link?)"
-                             : g_strerror (errno));
+          int err = errno;
+          struct stat st;
+          state = err == ENOENT ? SET_GONE : SET_REFUSED;
+          if (err == ENOENT)
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s is gone", what);
+          else if ((err == ELOOP || err == ENOTDIR) &&
+                   fstatat (job->dirfd, d->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s is %s, not a directory", what,
+                             file_type (st.st_mode));
+          else
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s cannot be opened (%s)", what,
+                             g_strerror (err));
           break;
         }
       state = check_set (job, d, dir, what, listed, &f);

@@ -181,6 +181,16 @@ class BrokenSets(DiagnoseChecks, HarnessTestCase):
         self.assertNotIn(f"device:{device_id}", [c[0] for c in self.diagnose()])
 
 
+    def test_device_directory_replaced_by_a_fifo(self):
+        H = self.H
+        device_id, _ = self.provision_mqtts()
+        shutil.rmtree(H.device_dir(device_id))
+        os.mkfifo(H.device_dir(device_id), 0o600)
+        message = self.assertCheck(self.diagnose(), f"device:{device_id}", "error",
+                                   H.device_dir(device_id) + " is a FIFO, not a directory",
+                                   "would ignore the device at its next start")
+        self.assertNotIn("symbolic link", message)
+
     def test_set_renewed_since_the_call(self):
         """A set renewed while Diagnose runs is judged by the device.json
         beside it, not by the index the call started from: here device B's
@@ -295,6 +305,41 @@ class Files(DiagnoseChecks, HarnessTestCase):
         finally:
             os.chmod(H.keystore, 0o700)
         self.assertCheck(checks, "keystore", "error", "chmod go-w", "refuse to start")
+
+    def test_keystore_path_lost(self):
+        """The keystore moved away, and a FIFO in its place: the daemon
+        still serves the directory it opened, and the message says what a
+        restart would do and what to do first."""
+        H = self.H
+        away = H.keystore + ".away"
+        os.rename(H.keystore, away)
+        try:
+            moved = self.diagnose()
+            os.mkfifo(H.keystore, 0o600)
+            try:
+                fifo = self.diagnose()
+            finally:
+                os.unlink(H.keystore)
+        finally:
+            os.rename(away, H.keystore)
+        self.assertCheck(moved, "keystore", "error", f"{H.keystore} no longer exists",
+                         "moved or replaced", "still serves",
+                         "create a new, empty keystore", "Move the keystore back",
+                         "restart the daemon")
+        self.assertCheck(fifo, "keystore", "error", f"{H.keystore} is a FIFO now",
+                         "still serves", "refuse to start", "Move the keystore back",
+                         "restart the daemon")
+        self.assertCheck(self.diagnose(), "keystore", "ok")
+
+    def test_keystore_deleted(self):
+        H = self.H
+        shutil.rmtree(H.keystore)
+        try:
+            checks = self.diagnose()
+        finally:
+            H.restart_daemon()
+        self.assertCheck(checks, "keystore", "error", "no longer exists", "was deleted",
+                         "Restore the keystore from a backup", "restart the daemon")
 
     def test_no_token_for_a_target(self):
         H = self.H
