@@ -100,31 +100,6 @@ check_mode (Job *job, const struct stat *st, const char *what, mode_t want, gboo
                      what, (unsigned) st->st_gid, (unsigned) job->gid, (unsigned) job->gid, what);
 }
 
-/* What the file type of @mode is, for a message ("a FIFO"). */
-static const char *
-file_type (mode_t mode)
-{
-  switch (mode & S_IFMT)
-    {
-    case S_IFREG:
-      return "a regular file";
-    case S_IFDIR:
-      return "a directory";
-    case S_IFLNK:
-      return "a symbolic link";
-    case S_IFIFO:
-      return "a FIFO";
-    case S_IFSOCK:
-      return "a socket";
-    case S_IFCHR:
-      return "a character device";
-    case S_IFBLK:
-      return "a block device";
-    default:
-      return "a special file";
-    }
-}
-
 /* When the keystore's path leads nowhere, or not to a directory, any
  * more: what the daemon does meanwhile and what a restart would do. FALSE
  * if the path still is a directory (the walk's own message says more). */
@@ -135,7 +110,7 @@ tell_path_lost (Job *job, EpFindings *f)
   int err = stat (job->path, &st) == 0 ? 0 : errno;
   g_autofree char *now = NULL;
   if (err == 0 && !S_ISDIR (st.st_mode))
-    now = g_strdup_printf ("%s is %s now", job->path, file_type (st.st_mode));
+    now = g_strdup_printf ("%s is %s now", job->path, ep_file_type (st.st_mode));
   else if (err == ENOENT)
     now = g_strdup_printf ("%s no longer exists", job->path);
   else if (err == ENOTDIR)
@@ -285,28 +260,49 @@ text_clear (Text *t)
   g_clear_pointer (&t->data, g_free);
 }
 
+/* Reads the regular file @name of @dir, which must still be the file @st
+ * describes, into @text (at most what a set may hold); NULL, or why not. */
+static char *
+read_text (int dir, const char *name, const struct stat *st, Text *text)
+{
+  auto_fd fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat now;
+  if (fd < 0 || fstat (fd, &now) < 0)
+    return g_strdup (g_strerror (errno));
+  if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+    return g_strdup ("it was replaced while being checked; check again");
+  /* One byte more than a set may hold tells a file too large. */
+  text->size = EP_CREDENTIALS_MAX_PEM_BYTES + 2;
+  text->data = g_malloc0 (text->size);
+  gsize len = 0;
+  ssize_t n = 1;
+  while (len < text->size - 1 && (n = read (fd, text->data + len, text->size - 1 - len)) > 0)
+    len += (gsize) n;
+  return n < 0 ? g_strdup (g_strerror (errno)) : NULL;
+}
+
 /* Checks the file @name of the device directory @dir (@what) as start-up
- * would; with @text, also reads it (at most what a set may hold). */
+ * would; with @text, also reads it. Only a regular file is ever opened: a
+ * device node or FIFO planted there is judged by its type alone. */
 static SetState
 check_file (Job *job, int dir, const char *what, const char *name, Text *text, EpFindings *f)
 {
   g_autofree char *path = g_build_filename (what, name, NULL);
-  auto_fd fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat (fd, &st) < 0)
+  if (fstatat (dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     {
       if (errno == ENOENT)
         ep_findings_add (f, EP_CHECK_ERROR, "%s is missing", path);
-      else if (errno == ELOOP)
-        ep_findings_add (f, EP_CHECK_ERROR, "%s is a symbolic link, which the daemon refuses",
-                         path);
       else
-        ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be opened (%s)", path,
+        ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be checked (%s)", path,
                          g_strerror (errno));
-      return errno == ELOOP ? SET_REFUSED : SET_BROKEN;
+      return SET_BROKEN;
     }
-  if (!S_ISREG (st.st_mode))
-    ep_findings_add (f, EP_CHECK_ERROR, "%s is not a regular file", path);
+  if (S_ISLNK (st.st_mode))
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is a symbolic link, which the daemon refuses", path);
+  else if (!S_ISREG (st.st_mode))
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is not a regular file but %s", path,
+                     ep_file_type (st.st_mode));
   else if (st.st_nlink > 1)
     ep_findings_add (f, EP_CHECK_ERROR,
                      "%s has %lu hard links, so it is also a file elsewhere", path,
@@ -318,18 +314,10 @@ check_file (Job *job, int dir, const char *what, const char *name, Text *text, E
     {
       check_mode (job, &st, path, ep_keystore_file_mode (job->group_set), is_secret_file (name),
                   f);
-      if (text == NULL)
+      g_autofree char *why = text ? read_text (dir, name, &st, text) : NULL;
+      if (why == NULL)
         return SET_INTACT;
-      /* One byte more than a set may hold tells a file too large. */
-      text->size = EP_CREDENTIALS_MAX_PEM_BYTES + 2;
-      text->data = g_malloc0 (text->size);
-      gsize len = 0;
-      ssize_t n = 1;
-      while (len < text->size - 1 && (n = read (fd, text->data + len, text->size - 1 - len)) > 0)
-        len += (gsize) n;
-      if (n >= 0)
-        return SET_INTACT;
-      ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be read (%s)", path, g_strerror (errno));
+      ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be read (%s)", path, why);
       return SET_BROKEN;
     }
   return SET_REFUSED;
@@ -501,7 +489,7 @@ check_device (Job *job, Device *d)
           else if ((err == ELOOP || err == ENOTDIR) &&
                    fstatat (job->dirfd, d->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
             ep_findings_add (&f, EP_CHECK_ERROR, "%s is %s, not a directory", what,
-                             file_type (st.st_mode));
+                             ep_file_type (st.st_mode));
           else
             ep_findings_add (&f, EP_CHECK_ERROR, "%s cannot be opened (%s)", what,
                              g_strerror (err));

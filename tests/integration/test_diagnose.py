@@ -6,6 +6,7 @@ certificates, files open to others and unreachable APIs found, each with
 what to do; the answer bounded by Timeout while other calls go on; only
 root and operators may call it; Targets, AutoRenewal and NextRenewal."""
 
+import ctypes
 import json
 import os
 import shutil
@@ -190,6 +191,30 @@ class BrokenSets(DiagnoseChecks, HarnessTestCase):
                                    H.device_dir(device_id) + " is a FIFO, not a directory",
                                    "would ignore the device at its next start")
         self.assertNotIn("symbolic link", message)
+
+    def test_planted_fifo_is_never_opened(self):
+        """Files are judged by their type before any is opened: a device
+        node or FIFO planted in a set is never opened (inotify would see
+        IN_OPEN)."""
+        H = self.H
+        device_id, _ = self.assertOk(H.provision("ucm", default_args("ucm", protocol="MQTT")))
+        password = self.device_file(device_id, "password")
+        os.unlink(password)
+        os.mkfifo(password, 0o600)
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.assertGreaterEqual(fd, 0, os.strerror(ctypes.get_errno()))
+        self.addCleanup(os.close, fd)
+        in_open = 0x20
+        self.assertGreaterEqual(libc.inotify_add_watch(fd, password.encode(), in_open), 0)
+        checks = self.diagnose()
+        try:
+            events = os.read(fd, 4096)
+        except BlockingIOError:
+            events = b""
+        self.assertEqual(events, b"", "Diagnose opened the FIFO")
+        self.assertCheck(checks, f"device:{device_id}", "error",
+                         password + " is not a regular file but a FIFO")
 
     def test_set_renewed_since_the_call(self):
         """A set renewed while Diagnose runs is judged by the device.json
