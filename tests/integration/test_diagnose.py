@@ -10,6 +10,7 @@ import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -215,6 +216,19 @@ class BrokenSets(DiagnoseChecks, HarnessTestCase):
         self.assertEqual(events, b"", "Diagnose opened the FIFO")
         self.assertCheck(checks, f"device:{device_id}", "error",
                          password + " is not a regular file but a FIFO")
+
+    def test_log_names_ten_checks_of_a_level(self):
+        """The log line of a run names ten checks of each level at most."""
+        H = self.H
+        device_id, _ = self.assertOk(H.provision("vucm", default_args("vucm")))
+        copies = [H.device_dir(device_id) + f"-{i:02}" for i in range(12)]
+        for copy in copies:
+            self.addCleanup(shutil.rmtree, copy, True)
+            shutil.copytree(H.device_dir(device_id), copy)
+        self.diagnose()
+        line = [l for l in H.daemon_stderr().splitlines() if "Diagnose (uid 0" in l][-1]
+        self.assertIn("and 2 more", line)
+        self.assertEqual(line.count("device:"), 10, line)
 
     def test_set_renewed_since_the_call(self):
         """A set renewed while Diagnose runs is judged by the device.json
@@ -422,6 +436,22 @@ class Unreachable(DiagnoseChecks, HarnessTestCase):
         self.assertCheck(checks, f"device:{device_id}", "ok")
         self.assertNoRequests("during Diagnose")
         self.assertRegex(H.daemon_stderr(), r"Diagnose \(uid 0, .*errors: api:cloud, api:gateway")
+
+    def test_second_stop_signal_answers_the_call(self):
+        """Stopping without waiting still answers a Diagnose in flight."""
+        H = self.H
+        silent = self.silent_port()
+        self.restart_with(H.cloud.url, f"https://127.0.0.1:{silent.getsockname()[1]}")
+        call = H.call_async("Diagnose", "")
+        time.sleep(0.5)
+        self.assertFalse(call.done())
+        H.daemon.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertFalse(call.done(), "the first stop signal did not wait for Diagnose")
+        self.assertEqual(H.stop_daemon(), 0)
+        message = self.assertError(call.result(10), "Unavailable")
+        self.assertIn("call it again", message)
+        self.assertLess(call.elapsed(), self.TIMEOUT, "answered only after the run")
 
     def test_calls_at_once_share_one_run(self):
         H = self.H
