@@ -198,6 +198,9 @@ ep_bus_status_free (EpBus *bus)
    * callers get an answer, and the run, should it ever end, finds the
    * array it shares emptied. */
   g_autoptr (GPtrArray) calls = g_steal_pointer (&bus->diagnosing);
+  /* The bus is being freed: its owner (whose loop may be gone) must hear
+   * of no more events, the last call answered included. */
+  bus->on_idle = NULL;
   g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE,
                                           "the service stopped before Diagnose finished; "
                                           "call it again once the service is back");

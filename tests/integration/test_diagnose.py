@@ -19,7 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ACCESS_DENIED, BUS_CLIENT, IFACE, HarnessTestCase,  # noqa: E402
-                     clean_env, default_args, free_port, main, mint_set, parse_result)
+                     clean_env, default_args, free_port, main, mint_set, parse_result,
+                     wait_until)
 from harness.pki import cert_info  # noqa: E402
 from test_access import LOOSE_POLICY, POLICY_GROUP, AccountsTestCase, as_user  # noqa: E402
 
@@ -446,7 +447,9 @@ class Unreachable(DiagnoseChecks, HarnessTestCase):
         time.sleep(0.5)
         self.assertFalse(call.done())
         H.daemon.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        # Taken as the first (two pending at once would be one).
+        wait_until(lambda: "stopping: 1 call(s) in flight" in H.daemon_stderr(), 10, 0.05,
+                   "the daemon to take the first stop signal")
         self.assertFalse(call.done(), "the first stop signal did not wait for Diagnose")
         self.assertEqual(H.stop_daemon(), 0)
         message = self.assertError(call.result(10), "Unavailable")
