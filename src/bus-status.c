@@ -7,6 +7,7 @@
 
 #include "diagnose.h"
 #include "ep-build-config.h"
+#include "errors.h"
 #include "renewal.h"
 
 /* ---- Diagnose ---------------------------------------------------------- */
@@ -28,32 +29,55 @@ append_checks (sd_bus_message *m, gconstpointer data)
   return r;
 }
 
+/* The log line names this many checks of a level at most. */
+#define SUMMARY_NAMES 10
+
+/* "a, b, c", or "a, ..., j and N more" beyond SUMMARY_NAMES. */
+static void
+finish_names (GString *names, guint count)
+{
+  if (count > SUMMARY_NAMES)
+    g_string_append_printf (names, " and %u more", count - SUMMARY_NAMES);
+}
+
 /* "N checks: errors: a, b; warnings: c", for the log. */
 static char *
 summary (const GPtrArray *checks)
 {
   g_autoptr (GString) errors = g_string_new ("");
   g_autoptr (GString) warnings = g_string_new ("");
+  guint n_errors = 0, n_warnings = 0;
   for (guint i = 0; i < checks->len; i++)
     {
       const EpCheck *c = checks->pdata[i];
       GString *s = c->level == EP_CHECK_ERROR ? errors
                    : c->level == EP_CHECK_WARNING ? warnings
                                                   : NULL;
-      if (s != NULL)
+      if (s == NULL)
+        continue;
+      guint *n = s == errors ? &n_errors : &n_warnings;
+      if (++*n <= SUMMARY_NAMES)
         g_string_append_printf (s, "%s%s", s->len ? ", " : "", c->name);
     }
+  finish_names (errors, n_errors);
+  finish_names (warnings, n_warnings);
   return g_strdup_printf ("%u checks: %s%s%s%s%s", checks->len,
                           errors->len ? "errors: " : "no error", errors->str,
                           warnings->len ? "; warnings: " : "", warnings->str,
                           errors->len || warnings->len ? "" : " or warning");
 }
 
+/* @data: the calls waiting for the run (Call), the same array as
+ * bus->diagnosing, or emptied by ep_bus_status_free when the bus went
+ * first. */
 static void
 on_diagnosed (GPtrArray *checks, gpointer data)
 {
-  EpBus *bus = data;
-  g_autoptr (GPtrArray) calls = g_steal_pointer (&bus->diagnosing);
+  g_autoptr (GPtrArray) calls = data;
+  if (calls->len == 0)
+    return;
+  EpBus *bus = ((Call *) calls->pdata[0])->bus;
+  g_clear_pointer (&bus->diagnosing, g_ptr_array_unref);
   g_autofree char *text = summary (checks);
   for (guint i = 0; i < checks->len; i++)
     {
@@ -83,7 +107,8 @@ proceed_diagnose (void *data)
     }
   bus->diagnosing = g_ptr_array_new ();
   g_ptr_array_add (bus->diagnosing, call);
-  ep_diagnose (bus->config, ep_service_keystore (bus->svc), EP_BUILD_TIME, on_diagnosed, bus);
+  ep_diagnose (bus->config, ep_service_keystore (bus->svc), EP_BUILD_TIME, on_diagnosed,
+               g_ptr_array_ref (bus->diagnosing));
 }
 
 int
@@ -167,4 +192,22 @@ ep_bus_status_free (EpBus *bus)
 {
   if (bus->svc != NULL)
     ep_service_remove_listener (bus->svc, &status_listener, bus);
+  if (bus->diagnosing == NULL)
+    return;
+  /* Stopping without waiting (a second stop signal, the bus lost): the
+   * callers get an answer, and the run, should it ever end, finds the
+   * array it shares emptied. */
+  g_autoptr (GPtrArray) calls = g_steal_pointer (&bus->diagnosing);
+  /* The bus is being freed: its owner (whose loop may be gone) must hear
+   * of no more events, the last call answered included. */
+  bus->on_idle = NULL;
+  g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_UNAVAILABLE,
+                                          "the service stopped before Diagnose finished; "
+                                          "call it again once the service is back");
+  for (guint i = 0; i < calls->len; i++)
+    {
+      ep_bus_reply_error (calls->pdata[i], error);
+      ep_bus_call_free (calls->pdata[i]);
+    }
+  g_ptr_array_set_size (calls, 0);
 }

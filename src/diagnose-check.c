@@ -1,6 +1,8 @@
 /* Diagnose's results (see diagnose-check.h). */
 #include "diagnose-check.h"
 
+#include <sys/stat.h>
+
 static EpCheck *
 check_take (const char *name, EpCheckLevel level, char *message)
 {
@@ -81,4 +83,28 @@ ep_findings_take (EpFindings *findings, const char *name, const char *ok_message
   char *message = findings->text ? g_string_free (findings->text, FALSE) : g_strdup (ok_message);
   *findings = (EpFindings) { 0 };
   return check_take (name, level, message);
+}
+
+const char *
+ep_file_type (mode_t mode)
+{
+  switch (mode & S_IFMT)
+    {
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFLNK:
+      return "a symbolic link";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+    default:
+      return "a special file";
+    }
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 typedef enum {
   EP_CHECK_OK,
@@ -43,3 +44,6 @@ void ep_findings_clear (EpFindings *findings);
 /* The check @name with what was found, or ok with @ok_message when nothing
  * was; clears @findings. */
 EpCheck *ep_findings_take (EpFindings *findings, const char *name, const char *ok_message);
+
+/* The file type of @mode for a message: "a FIFO", "a regular file", ... */
+const char *ep_file_type (mode_t mode);

@@ -57,16 +57,24 @@ job_free (Job *job)
   g_free (job);
 }
 
+/* Takes the protocol and certificate @info records (a device.json). */
+static void
+device_take_record (Device *d, const EpDeviceInfo *info)
+{
+  g_free (d->protocol);
+  g_free (d->sha256);
+  d->protocol = g_strdup (ep_device_info_field (info, EP_FIELD_PROTOCOL));
+  d->sha256 = g_strdup (ep_device_info_field (info, EP_FIELD_CERTIFICATE_SHA256));
+}
+
 static Device *
 device_new (const char *id, const EpDeviceInfo *info, gboolean served)
 {
   Device *d = g_new0 (Device, 1);
   d->id = g_strdup (id);
   d->served = served;
-  if (info == NULL)
-    return d;
-  d->protocol = g_strdup (ep_device_info_field (info, EP_FIELD_PROTOCOL));
-  d->sha256 = g_strdup (ep_device_info_field (info, EP_FIELD_CERTIFICATE_SHA256));
+  if (info != NULL)
+    device_take_record (d, info);
   return d;
 }
 
@@ -92,6 +100,40 @@ check_mode (Job *job, const struct stat *st, const char *what, mode_t want, gboo
                      what, (unsigned) st->st_gid, (unsigned) job->gid, (unsigned) job->gid, what);
 }
 
+/* When the keystore's path leads nowhere, or not to a directory, any
+ * more: what the daemon does meanwhile and what a restart would do. FALSE
+ * if the path still is a directory (the walk's own message says more). */
+static gboolean
+tell_path_lost (Job *job, EpFindings *f)
+{
+  struct stat st, served;
+  int err = stat (job->path, &st) == 0 ? 0 : errno;
+  g_autofree char *now = NULL;
+  if (err == 0 && !S_ISDIR (st.st_mode))
+    now = g_strdup_printf ("%s is %s now", job->path, ep_file_type (st.st_mode));
+  else if (err == ENOENT)
+    now = g_strdup_printf ("%s no longer exists", job->path);
+  else if (err == ENOTDIR)
+    now = g_strdup_printf ("%s cannot be reached any more (a directory above it is not one)",
+                           job->path);
+  if (now == NULL)
+    return FALSE;
+  gboolean missing = err == ENOENT;
+  gboolean deleted = fstat (job->dirfd, &served) == 0 && served.st_nlink == 0;
+  ep_findings_add (f, EP_CHECK_ERROR,
+                   "%s: the directory the daemon opened at start was %s since, and the daemon "
+                   "still serves that one; at its next start it would %s. %s, then restart the "
+                   "daemon (systemctl restart enapter-provisiond)",
+                   now, deleted ? "deleted" : "moved or replaced",
+                   missing ? "create a new, empty keystore there, without the devices it "
+                             "serves now"
+                           : "refuse to start",
+                   deleted ? "Restore the keystore from a backup, or provision the devices "
+                             "again after the restart"
+                           : "Move the keystore back to its path");
+  return TRUE;
+}
+
 static void
 check_keystore (Job *job)
 {
@@ -99,11 +141,15 @@ check_keystore (Job *job)
   g_autoptr (GError) error = NULL;
   auto_fd fd = ep_keystore_check_trusted (job->path, &error);
   struct stat now, served;
-  if (fd < 0)
-    ep_findings_add (&f, EP_CHECK_ERROR, "%s%s", error->message,
-                     g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED)
-                       ? "; the daemon would refuse to start with it"
-                       : "");
+  gboolean untrusted = g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED);
+  if (fd < 0 && untrusted)
+    ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
+                     error->message);
+  else if (fd < 0)
+    {
+      if (!tell_path_lost (job, &f))
+        ep_findings_add (&f, EP_CHECK_ERROR, "%s", error->message);
+    }
   else if (fstat (fd, &now) < 0 || fstat (job->dirfd, &served) < 0)
     ep_findings_add (&f, EP_CHECK_ERROR, "cannot check keystore %s: %s", job->path,
                      g_strerror (errno));
@@ -214,28 +260,49 @@ text_clear (Text *t)
   g_clear_pointer (&t->data, g_free);
 }
 
+/* Reads the regular file @name of @dir, which must still be the file @st
+ * describes, into @text (at most what a set may hold); NULL, or why not. */
+static char *
+read_text (int dir, const char *name, const struct stat *st, Text *text)
+{
+  auto_fd fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat now;
+  if (fd < 0 || fstat (fd, &now) < 0)
+    return g_strdup (g_strerror (errno));
+  if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+    return g_strdup ("it was replaced while being checked; check again");
+  /* One byte more than a set may hold tells a file too large. */
+  text->size = EP_CREDENTIALS_MAX_PEM_BYTES + 2;
+  text->data = g_malloc0 (text->size);
+  gsize len = 0;
+  ssize_t n = 1;
+  while (len < text->size - 1 && (n = read (fd, text->data + len, text->size - 1 - len)) > 0)
+    len += (gsize) n;
+  return n < 0 ? g_strdup (g_strerror (errno)) : NULL;
+}
+
 /* Checks the file @name of the device directory @dir (@what) as start-up
- * would; with @text, also reads it (at most what a set may hold). */
+ * would; with @text, also reads it. Only a regular file is ever opened: a
+ * device node or FIFO planted there is judged by its type alone. */
 static SetState
 check_file (Job *job, int dir, const char *what, const char *name, Text *text, EpFindings *f)
 {
   g_autofree char *path = g_build_filename (what, name, NULL);
-  auto_fd fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat (fd, &st) < 0)
+  if (fstatat (dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     {
       if (errno == ENOENT)
         ep_findings_add (f, EP_CHECK_ERROR, "%s is missing", path);
-      else if (errno == ELOOP)
-        ep_findings_add (f, EP_CHECK_ERROR, "%s is a symbolic link, which the daemon refuses",
-                         path);
       else
-        ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be opened (%s)", path,
+        ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be checked (%s)", path,
                          g_strerror (errno));
-      return errno == ELOOP ? SET_REFUSED : SET_BROKEN;
+      return SET_BROKEN;
     }
-  if (!S_ISREG (st.st_mode))
-    ep_findings_add (f, EP_CHECK_ERROR, "%s is not a regular file", path);
+  if (S_ISLNK (st.st_mode))
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is a symbolic link, which the daemon refuses", path);
+  else if (!S_ISREG (st.st_mode))
+    ep_findings_add (f, EP_CHECK_ERROR, "%s is not a regular file but %s", path,
+                     ep_file_type (st.st_mode));
   else if (st.st_nlink > 1)
     ep_findings_add (f, EP_CHECK_ERROR,
                      "%s has %lu hard links, so it is also a file elsewhere", path,
@@ -247,18 +314,10 @@ check_file (Job *job, int dir, const char *what, const char *name, Text *text, E
     {
       check_mode (job, &st, path, ep_keystore_file_mode (job->group_set), is_secret_file (name),
                   f);
-      if (text == NULL)
+      g_autofree char *why = text ? read_text (dir, name, &st, text) : NULL;
+      if (why == NULL)
         return SET_INTACT;
-      /* One byte more than a set may hold tells a file too large. */
-      text->size = EP_CREDENTIALS_MAX_PEM_BYTES + 2;
-      text->data = g_malloc0 (text->size);
-      gsize len = 0;
-      ssize_t n = 1;
-      while (len < text->size - 1 && (n = read (fd, text->data + len, text->size - 1 - len)) > 0)
-        len += (gsize) n;
-      if (n >= 0)
-        return SET_INTACT;
-      ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be read (%s)", path, g_strerror (errno));
+      ep_findings_add (f, EP_CHECK_ERROR, "%s cannot be read (%s)", path, why);
       return SET_BROKEN;
     }
   return SET_REFUSED;
@@ -300,10 +359,11 @@ check_mqtts (const Device *d, GPtrArray *names, Text *texts, const char *what, E
 }
 
 /* One pass over the directory @dir (@what) of @d, naming the set's files
- * in @listed. */
+ * in @listed. The set is judged by the device.json beside it, not by the
+ * index's snapshot: a renewal or new credentials since the snapshot swap in
+ * a whole new directory, which is healthy if it holds together. */
 static SetState
-check_set (Job *job, const Device *d, int dir, const char *what, GString *listed,
-           EpFindings *f)
+check_set (Job *job, Device *d, int dir, const char *what, GString *listed, EpFindings *f)
 {
   struct stat st;
   if (fstat (dir, &st) < 0)
@@ -319,23 +379,31 @@ check_set (Job *job, const Device *d, int dir, const char *what, GString *listed
       state = SET_REFUSED;
     }
   check_mode (job, &st, what, ep_keystore_dir_mode (job->group_set), FALSE, f);
-  g_autoptr (GPtrArray) names = needed_files (d);
-  g_autofree Text *texts = g_new0 (Text, names->len);
-  gboolean mqtts = g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
-  for (guint i = 0; i < names->len; i++)
-    {
-      g_string_append_printf (listed, "%s%s", i ? ", " : "", (const char *) names->pdata[i]);
-      /* The PEM texts of an MQTTS set are read to check them together. */
-      Text *text = mqtts && i > 0 ? &texts[i] : NULL;
-      SetState file = check_file (job, dir, what, names->pdata[i], text, f);
-      state = MAX (state, file);
-    }
+  g_string_append (listed, METADATA_FILE);
+  SetState file = check_file (job, dir, what, METADATA_FILE, NULL, f);
+  state = MAX (state, file);
   g_autofree char *why = NULL;
   g_autoptr (JsonObject) meta = NULL;
-  if (state == SET_INTACT && (meta = ep_keystore_read_metadata (dir, what, d->id, &why)) == NULL)
+  if (file == SET_INTACT && (meta = ep_keystore_read_metadata (dir, what, d->id, &why)) == NULL)
     {
       ep_findings_add (f, EP_CHECK_ERROR, "%s", why);
       state = SET_REFUSED;
+    }
+  if (meta != NULL)
+    {
+      g_autoptr (EpDeviceInfo) info = ep_device_info_new (meta);
+      device_take_record (d, info);
+    }
+  g_autoptr (GPtrArray) names = needed_files (d);
+  g_autofree Text *texts = g_new0 (Text, names->len);
+  gboolean mqtts = g_strcmp0 (d->protocol, ep_protocols[EP_PROTOCOL_MQTTS]) == 0;
+  /* names[0] is device.json, checked above. */
+  for (guint i = 1; i < names->len; i++)
+    {
+      g_string_append_printf (listed, ", %s", (const char *) names->pdata[i]);
+      /* The PEM texts of an MQTTS set are read to check them together. */
+      file = check_file (job, dir, what, names->pdata[i], mqtts ? &texts[i] : NULL, f);
+      state = MAX (state, file);
     }
   if (state == SET_INTACT && mqtts && !check_mqtts (d, names, texts, what, f))
     state = SET_BROKEN;
@@ -413,12 +481,18 @@ check_device (Job *job, Device *d)
       auto_fd dir = openat (job->dirfd, d->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (dir < 0)
         {
-          state = errno == ENOENT ? SET_GONE : SET_REFUSED;
-          ep_findings_add (&f, EP_CHECK_ERROR, "%s %s", what,
-                           errno == ENOENT ? "is gone"
-                           : errno == ELOOP || errno == ENOTDIR
-                             ? "is not a directory (a symbolic link?)"
-                             : g_strerror (errno));
+          int err = errno;
+          struct stat st;
+          state = err == ENOENT ? SET_GONE : SET_REFUSED;
+          if (err == ENOENT)
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s is gone", what);
+          else if ((err == ELOOP || err == ENOTDIR) &&
+                   fstatat (job->dirfd, d->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s is %s, not a directory", what,
+                             ep_file_type (st.st_mode));
+          else
+            ep_findings_add (&f, EP_CHECK_ERROR, "%s cannot be opened (%s)", what,
+                             g_strerror (err));
           break;
         }
       state = check_set (job, d, dir, what, listed, &f);

@@ -60,6 +60,14 @@ explain (const Target *t, CURLcode rc, gboolean tls, const char **what, char **t
                                "[%s] URL", s);
       return;
     case CURLE_OPERATION_TIMEDOUT:
+      /* libcurl's words for a name still unresolved at the timeout. */
+      if (g_str_has_prefix (t->errbuf, "Resolving timed out"))
+        {
+          *what = "the host name was not resolved within [Provisioning] Timeout";
+          *todo = g_strdup_printf ("check DNS (resolvectl status: is a name server slow or "
+                                   "unreachable?) and [%s] URL", s);
+          return;
+        }
       *what = tls ? "no connection and TLS handshake within [Provisioning] Timeout"
                   : "no connection within [Provisioning] Timeout";
       *todo = g_strdup_printf ("check the network and the firewall (are packets dropped?) and "
@@ -96,6 +104,38 @@ explain (const Target *t, CURLcode rc, gboolean tls, const char **what, char **t
     }
 }
 
+/* The proxy libcurl takes from the environment for @url, chosen as
+ * libcurl chooses (<scheme>_proxy, upper-case too except for http, then
+ * all_proxy and ALL_PROXY; a variable set but empty means none), with no
+ * user name or password in it, since it goes into a message; NULL if none.
+ * Whether no_proxy exempts the host is libcurl's to decide. */
+static char *
+env_proxy (const char *url, const char **var)
+{
+  gboolean tls = g_ascii_strncasecmp (url, "https:", 6) == 0;
+  const char *names[] = { tls ? "https_proxy" : "http_proxy", tls ? "HTTPS_PROXY" : NULL,
+                          "all_proxy", "ALL_PROXY" };
+  const char *value = NULL;
+  for (guint i = 0; value == NULL && i < G_N_ELEMENTS (names); i++)
+    if (names[i] != NULL && (value = g_getenv (names[i])) != NULL)
+      *var = names[i];
+  if (value == NULL || value[0] == '\0')
+    return NULL;
+  CURLU *u = curl_url ();
+  char *bare = NULL;
+  char *out = NULL;
+  if (u != NULL &&
+      curl_url_set (u, CURLUPART_URL, value, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+        CURLUE_OK &&
+      curl_url_set (u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+      curl_url_set (u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+      curl_url_get (u, CURLUPART_URL, &bare, 0) == CURLUE_OK)
+    out = g_strdup (bare);
+  curl_free (bare);
+  curl_url_cleanup (u);
+  return out ? out : g_strdup ("(a proxy URL libcurl cannot parse)");
+}
+
 static EpCheck *
 judge (const Target *t, CURLcode rc)
 {
@@ -103,19 +143,49 @@ judge (const Target *t, CURLcode rc)
   const char *url = t->ep->url;
   double ms = (double) (g_get_monotonic_time () - t->started) / G_TIME_SPAN_MILLISECOND;
   gboolean tls = g_ascii_strncasecmp (url, "https:", 6) == 0;
+  const char *var = NULL;
+  g_autofree char *proxy = env_proxy (url, &var);
+  /* Non-zero once an HTTP proxy answered the CONNECT (HTTPPROXYTUNNEL). */
+  long connect_code = 0;
+  curl_easy_getinfo (t->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  g_autofree char *via = NULL;
+  if (proxy != NULL && connect_code != 0)
+    via = g_strdup_printf (" through the proxy %s (%s in the daemon's environment)", proxy, var);
+  else if (proxy != NULL)
+    via = g_strdup_printf (" (the daemon's environment names the proxy %s in %s: a SOCKS proxy "
+                           "made it, or no_proxy exempts the host)", proxy, var);
   if (rc == CURLE_OK && !tls)
     return ep_check_new (name, EP_CHECK_OK,
-                         "%s: TCP connection made in %.0f ms (plain http: no TLS to check); no "
-                         "request was sent", url, ms);
+                         "%s: TCP connection made%s in %.0f ms (plain http: no TLS to check); no "
+                         "request was sent", url, via ? via : "", ms);
   if (rc == CURLE_OK)
     return ep_check_new (name, EP_CHECK_OK,
-                         "%s: TCP connection and TLS handshake made in %.0f ms, the server's "
+                         "%s: TCP connection and TLS handshake made%s in %.0f ms, the server's "
                          "certificate verified with %s%s; no request was sent",
-                         url, ms, t->ep->ca_file ? "CAFile " : "the system's trust store",
+                         url, via ? via : "", ms,
+                         t->ep->ca_file ? "CAFile " : "the system's trust store",
                          t->ep->ca_file ? t->ep->ca_file : "");
   const char *what;
   g_autofree char *todo = NULL;
-  explain (t, rc, tls, &what, &todo);
+  if (proxy != NULL && connect_code / 100 != 2 && connect_code != 0)
+    {
+      what = "the proxy did not connect to it";
+      todo = g_strdup_printf ("check that the proxy %s (%s in the daemon's environment) can "
+                              "reach [%s] URL's host and port and allows them, or exempt the "
+                              "host in no_proxy", proxy, var, t->section);
+    }
+  else
+    {
+      explain (t, rc, tls, &what, &todo);
+      if (proxy != NULL)
+        {
+          g_autofree char *more = g_strdup_printf ("%s; the daemon's environment names the "
+                                                   "proxy %s in %s: check it too", todo, proxy,
+                                                   var);
+          g_free (todo);
+          todo = g_steal_pointer (&more);
+        }
+    }
   return ep_check_new (name, EP_CHECK_ERROR, "%s: %s (%s); %s", url, what,
                        t->errbuf[0] ? t->errbuf : curl_easy_strerror (rc), todo);
 }
@@ -223,7 +293,14 @@ start_target (Probe *p, Target *t)
   EASY_SETOPT (rc, failed, e, CURLOPT_PROTOCOLS_STR, "http,https");
   /* The connection and, for https, the TLS handshake, then nothing. */
   EASY_SETOPT (rc, failed, e, CURLOPT_CONNECT_ONLY, 1L);
+  /* Through an HTTP proxy (from the environment, as for the API calls),
+   * the proxy itself must reach the host: a connection to the proxy
+   * alone would say nothing about the API. */
+  EASY_SETOPT (rc, failed, e, CURLOPT_HTTPPROXYTUNNEL, 1L);
   EASY_SETOPT (rc, failed, e, CURLOPT_NOSIGNAL, 1L);
+  /* Leaves a resolver thread still waiting on DNS behind rather than
+   * joining it on the loop (as http.c does). */
+  EASY_SETOPT (rc, failed, e, CURLOPT_QUICK_EXIT, 1L);
   EASY_SETOPT (rc, failed, e, CURLOPT_CONNECTTIMEOUT_MS, ms);
   EASY_SETOPT (rc, failed, e, CURLOPT_TIMEOUT_MS, ms);
   EASY_SETOPT (rc, failed, e, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -211,6 +211,10 @@ setup_easy (Transfer *t, gint64 remaining_us)
   EASY_SETOPT (&st, e, CURLOPT_HTTPHEADER, http->headers[t->target]);
   EASY_SETOPT (&st, e, CURLOPT_USERAGENT, "enapter-provisiond/" EP_VERSION);
   EASY_SETOPT (&st, e, CURLOPT_NOSIGNAL, 1L);
+  /* A transfer ended while its name still resolves leaves libcurl's
+   * resolver thread behind instead of joining it on the loop: a slow DNS
+   * server would stall every call, and the watchdog, until it answers. */
+  EASY_SETOPT (&st, e, CURLOPT_QUICK_EXIT, 1L);
   EASY_SETOPT (&st, e, CURLOPT_TIMEOUT_MS, attempt_ms);
   EASY_SETOPT (&st, e, CURLOPT_CONNECTTIMEOUT_MS, attempt_ms);
   EASY_SETOPT (&st, e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) EP_API_MAX_RESPONSE);

@@ -6,9 +6,11 @@ certificates, files open to others and unreachable APIs found, each with
 what to do; the answer bounded by Timeout while other calls go on; only
 root and operators may call it; Targets, AutoRenewal and NextRenewal."""
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ACCESS_DENIED, BUS_CLIENT, IFACE, HarnessTestCase,  # noqa: E402
-                     clean_env, default_args, free_port, main, mint_set, parse_result)
+                     clean_env, default_args, free_port, main, mint_set, parse_result,
+                     wait_until)
 from harness.pki import cert_info  # noqa: E402
 from test_access import LOOSE_POLICY, POLICY_GROUP, AccountsTestCase, as_user  # noqa: E402
 
@@ -181,6 +184,80 @@ class BrokenSets(DiagnoseChecks, HarnessTestCase):
         self.assertNotIn(f"device:{device_id}", [c[0] for c in self.diagnose()])
 
 
+    def test_device_directory_replaced_by_a_fifo(self):
+        H = self.H
+        device_id, _ = self.provision_mqtts()
+        shutil.rmtree(H.device_dir(device_id))
+        os.mkfifo(H.device_dir(device_id), 0o600)
+        message = self.assertCheck(self.diagnose(), f"device:{device_id}", "error",
+                                   H.device_dir(device_id) + " is a FIFO, not a directory",
+                                   "would ignore the device at its next start")
+        self.assertNotIn("symbolic link", message)
+
+    def test_planted_fifo_is_never_opened(self):
+        """Files are judged by their type before any is opened: a device
+        node or FIFO planted in a set is never opened (inotify would see
+        IN_OPEN)."""
+        H = self.H
+        device_id, _ = self.assertOk(H.provision("ucm", default_args("ucm", protocol="MQTT")))
+        password = self.device_file(device_id, "password")
+        os.unlink(password)
+        os.mkfifo(password, 0o600)
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.assertGreaterEqual(fd, 0, os.strerror(ctypes.get_errno()))
+        self.addCleanup(os.close, fd)
+        in_open = 0x20
+        self.assertGreaterEqual(libc.inotify_add_watch(fd, password.encode(), in_open), 0)
+        checks = self.diagnose()
+        try:
+            events = os.read(fd, 4096)
+        except BlockingIOError:
+            events = b""
+        self.assertEqual(events, b"", "Diagnose opened the FIFO")
+        self.assertCheck(checks, f"device:{device_id}", "error",
+                         password + " is not a regular file but a FIFO")
+
+    def test_log_names_ten_checks_of_a_level(self):
+        """The log line of a run names ten checks of each level at most."""
+        H = self.H
+        device_id, _ = self.assertOk(H.provision("vucm", default_args("vucm")))
+        copies = [H.device_dir(device_id) + f"-{i:02}" for i in range(12)]
+        for copy in copies:
+            self.addCleanup(shutil.rmtree, copy, True)
+            shutil.copytree(H.device_dir(device_id), copy)
+        self.diagnose()
+        line = [l for l in H.daemon_stderr().splitlines() if "Diagnose (uid 0" in l][-1]
+        self.assertIn("and 2 more", line)
+        self.assertEqual(line.count("device:"), 10, line)
+
+    def test_set_renewed_since_the_call(self):
+        """A set renewed while Diagnose runs is judged by the device.json
+        beside it, not by the index the call started from: here device B's
+        set and record are put in A's directory behind the daemon's back,
+        as a renewal swaps a whole new directory in."""
+        H = self.H
+        renewed, _ = self.provision_mqtts()
+        other, _ = self.provision_mqtts()
+        for name in ("private_key.pem", "certificate.pem", "ca_chain.pem"):
+            shutil.copyfile(self.device_file(other, name), self.device_file(renewed, name))
+        record = self.device_file(renewed, "device.json")
+        with open(record) as f:
+            meta = json.load(f)
+        with open(self.device_file(other, "device.json")) as f:
+            meta["config"]["certificate_sha256"] = json.load(f)["config"]["certificate_sha256"]
+        with open(record, "w") as f:
+            json.dump(meta, f)
+        self.assertCheck(self.diagnose(), f"device:{renewed}", "ok",
+                         "the key matches the certificate")
+        # A record that names another certificate is still found.
+        meta["config"]["certificate_sha256"] = "ab" * 32
+        with open(record, "w") as f:
+            json.dump(meta, f)
+        self.assertCheck(self.diagnose(), f"device:{renewed}", "error", "another SHA-256",
+                         f"generate {renewed} --protocol mqtts")
+
+
 class Expiry(DiagnoseChecks, HarnessTestCase):
     CONFIG = {"Renewal": {"Auto": "no", "At": "80"}}
 
@@ -269,6 +346,41 @@ class Files(DiagnoseChecks, HarnessTestCase):
             os.chmod(H.keystore, 0o700)
         self.assertCheck(checks, "keystore", "error", "chmod go-w", "refuse to start")
 
+    def test_keystore_path_lost(self):
+        """The keystore moved away, and a FIFO in its place: the daemon
+        still serves the directory it opened, and the message says what a
+        restart would do and what to do first."""
+        H = self.H
+        away = H.keystore + ".away"
+        os.rename(H.keystore, away)
+        try:
+            moved = self.diagnose()
+            os.mkfifo(H.keystore, 0o600)
+            try:
+                fifo = self.diagnose()
+            finally:
+                os.unlink(H.keystore)
+        finally:
+            os.rename(away, H.keystore)
+        self.assertCheck(moved, "keystore", "error", f"{H.keystore} no longer exists",
+                         "moved or replaced", "still serves",
+                         "create a new, empty keystore", "Move the keystore back",
+                         "restart the daemon")
+        self.assertCheck(fifo, "keystore", "error", f"{H.keystore} is a FIFO now",
+                         "still serves", "refuse to start", "Move the keystore back",
+                         "restart the daemon")
+        self.assertCheck(self.diagnose(), "keystore", "ok")
+
+    def test_keystore_deleted(self):
+        H = self.H
+        shutil.rmtree(H.keystore)
+        try:
+            checks = self.diagnose()
+        finally:
+            H.restart_daemon()
+        self.assertCheck(checks, "keystore", "error", "no longer exists", "was deleted",
+                         "Restore the keystore from a backup", "restart the daemon")
+
     def test_no_token_for_a_target(self):
         H = self.H
         H.restart_daemon({"Gateway": {"TokenFile": None}})
@@ -325,6 +437,24 @@ class Unreachable(DiagnoseChecks, HarnessTestCase):
         self.assertCheck(checks, f"device:{device_id}", "ok")
         self.assertNoRequests("during Diagnose")
         self.assertRegex(H.daemon_stderr(), r"Diagnose \(uid 0, .*errors: api:cloud, api:gateway")
+
+    def test_second_stop_signal_answers_the_call(self):
+        """Stopping without waiting still answers a Diagnose in flight."""
+        H = self.H
+        silent = self.silent_port()
+        self.restart_with(H.cloud.url, f"https://127.0.0.1:{silent.getsockname()[1]}")
+        call = H.call_async("Diagnose", "")
+        time.sleep(0.5)
+        self.assertFalse(call.done())
+        H.daemon.send_signal(signal.SIGTERM)
+        # Taken as the first (two pending at once would be one).
+        wait_until(lambda: "stopping: 1 call(s) in flight" in H.daemon_stderr(), 10, 0.05,
+                   "the daemon to take the first stop signal")
+        self.assertFalse(call.done(), "the first stop signal did not wait for Diagnose")
+        self.assertEqual(H.stop_daemon(), 0)
+        message = self.assertError(call.result(10), "Unavailable")
+        self.assertIn("call it again", message)
+        self.assertLess(call.elapsed(), self.TIMEOUT, "answered only after the run")
 
     def test_calls_at_once_share_one_run(self):
         H = self.H
