@@ -19,12 +19,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ACCESS_DENIED, BUS_CLIENT, IFACE, HarnessTestCase,  # noqa: E402
-                     clean_env, default_args, free_port, main, mint_set, parse_result,
-                     wait_until)
+                     LIBFAKETIME, clean_env, default_args, faketime_env, free_port, main,
+                     mint_set, parse_result, wait_until)
 from harness.pki import cert_info  # noqa: E402
 from test_access import LOOSE_POLICY, POLICY_GROUP, AccountsTestCase, as_user  # noqa: E402
 
-LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 LEVELS = {"ok", "warning", "error"}
 DAY = 24 * 3600
 
@@ -290,13 +289,7 @@ class Expiry(DiagnoseChecks, HarnessTestCase):
         H = self.H
         self.assertTrue(os.path.exists(LIBFAKETIME), "libfaketime (package faketime) is needed")
         device_id, _ = self.provision_mqtts()
-        clock = os.path.join(H.tmp, "faketime")
-        with open(clock, "w") as f:
-            f.write("@1970-01-02 00:00:00\n")
-        env = {"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": clock,
-               "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-               "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                      "verify_asan_link_order=0"]))}
+        env = faketime_env(os.path.join(H.tmp, "faketime"), "@1970-01-02 00:00:00")
         H.stop_daemon()
         H.start_daemon({"Renewal": {"Auto": "no"}}, extra_env=env)
         checks = self.diagnose()

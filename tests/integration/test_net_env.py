@@ -22,7 +22,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (KINDS, SOURCE_ROOT, HarnessTestCase, default_args, free_port,  # noqa: E402
-                     main)
+                     main, preloaded)
 
 SLOW_RESOLVER = (os.environ.get("EP_SLOW_RESOLVER")
                  or os.path.join(SOURCE_ROOT, "build", "tests", "slow-resolver.so"))
@@ -37,11 +37,8 @@ def slow_env():
     """The daemon's environment for a slow SLOW_HOST. The module goes after
     whatever LD_PRELOAD holds (under ASan the runtime must come first, and
     ASan's check of that is switched off as for libfaketime)."""
-    preload = " ".join(filter(None, [os.environ.get("LD_PRELOAD"), SLOW_RESOLVER]))
-    return {"LD_PRELOAD": preload, "EP_SLOW_RESOLVER_HOST": SLOW_HOST,
-            "EP_SLOW_RESOLVER_SECONDS": str(SLOW),
-            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                   "verify_asan_link_order=0"]))}
+    return preloaded(SLOW_RESOLVER, EP_SLOW_RESOLVER_HOST=SLOW_HOST,
+                     EP_SLOW_RESOLVER_SECONDS=str(SLOW))
 
 
 def slow_url(url):

@@ -14,10 +14,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import DAEMON_WRAPPER, HarnessTestCase, default_args, main, wait_until  # noqa: E402
+from harness import (DAEMON_WRAPPER, LIBFAKETIME, HarnessTestCase, default_args,  # noqa: E402
+                     faketime_env, main, wait_until)
 from harness.pki import cert_info, key_matches  # noqa: E402
 
-LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
 def generate_path(device_id):
@@ -243,13 +243,7 @@ class ClockBeforeBuildDate(RenewalChecks, HarnessTestCase):
         H.stop_daemon()
         wait_until(lambda: time.time() > na + 1, 10, what="the certificate to expire")
         clock = os.path.join(H.tmp, "faketime")
-        with open(clock, "w") as f:
-            f.write("@1970-01-02 00:00:00\n")
-        env = {"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": clock,
-               "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-               # Under AddressSanitizer the preloaded library comes first.
-               "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                      "verify_asan_link_order=0"]))}
+        env = faketime_env(clock, "@1970-01-02 00:00:00")
         H.start_daemon(renewal(auto=True, at=50), extra_env=env)
         listener = H.listen()
         # A keystore change makes the daemon judge again: still nothing.

@@ -39,8 +39,8 @@ from .constants import (ACCESS_DENIED, BUS_CLIENT, BUS_NAME, CANARY, DAEMON, DAE
                         SHIPPED_XML, SOURCE_ROOT, STANDIN, TLS_CERT, TLS_KEY, VERSION)
 from .daemon import _LIVE, Harness
 from .kinds import KINDS, Kind, default_args, format_arg, request_body, uid
-from .processes import (AsyncCall, Result, clean_env, free_port, parse_result, run_client,
-                        stop_process, wait_until)
+from .processes import (LIBFAKETIME, AsyncCall, Result, clean_env, faketime_env, free_port,
+                        parse_result, preloaded, run_client, stop_process, wait_until)
 from .pki import cert_info, make_ca, mint_set
 from .standin import StandIn
 from .tap import TapResult, main
@@ -54,8 +54,8 @@ __all__ = [
     # kinds
     "KINDS", "Kind", "default_args", "format_arg", "request_body", "uid",
     # processes
-    "AsyncCall", "Result", "clean_env", "free_port", "parse_result", "run_client",
-    "stop_process", "wait_until",
+    "LIBFAKETIME", "AsyncCall", "Result", "clean_env", "faketime_env", "free_port",
+    "parse_result", "preloaded", "run_client", "stop_process", "wait_until",
     # pki, standin, bus, daemon
     "cert_info", "make_ca", "mint_set", "StandIn", "BUS_CONFIG", "Listener", "Harness", "_LIVE",
     # checks, testcase, tap

@@ -126,3 +126,26 @@ class AsyncCall:
             self.proc.kill()
             self.proc.communicate()
             self.finished = time.monotonic()
+
+
+# libfaketime (package faketime), for tests of the daemon's clock rules.
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def preloaded(library, **env):
+    """The daemon's environment with @library preloaded, plus @env. It goes
+    after whatever LD_PRELOAD holds: under ASan the runtime must come first,
+    and ASan's check of that order is switched off."""
+    return dict(env, LD_PRELOAD=" ".join(filter(None, [os.environ.get("LD_PRELOAD"), library])),
+                ASAN_OPTIONS=":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                    "verify_asan_link_order=0"])))
+
+
+def faketime_env(clock_file, when):
+    """The daemon's environment under libfaketime, its clock read from
+    @clock_file, which is set to @when (such as "@1970-01-02 00:00:00");
+    the monotonic clock stays real."""
+    with open(clock_file, "w") as f:
+        f.write(when + "\n")
+    return preloaded(LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=clock_file, FAKETIME_NO_CACHE="1",
+                     FAKETIME_DONT_FAKE_MONOTONIC="1")
