@@ -20,11 +20,16 @@ check_private (const struct stat *st)
   if ((st->st_mode & 077) != 0)
     return g_strdup_printf ("has mode %04o, open to users other than its owner",
                             (unsigned) (st->st_mode & 07777));
-  uid_t euid = geteuid ();
-  if (st->st_uid != 0 && st->st_uid != euid)
+  if (!ep_config_owner_trusted (st))
     return g_strdup_printf ("is owned by uid %u, neither root nor the daemon's user (uid %u)",
-                            (unsigned) st->st_uid, (unsigned) euid);
+                            (unsigned) st->st_uid, (unsigned) geteuid ());
   return NULL;
+}
+
+gboolean
+ep_config_owner_trusted (const struct stat *st)
+{
+  return st->st_uid == 0 || st->st_uid == geteuid ();
 }
 
 char *

@@ -1,7 +1,8 @@
 /* The files config.c reads once at start: the configuration itself and the
  * files it names, token files (small, regular, private, one token) and CA
  * files (they must hold a certificate); and the text of a value. For
- * config.c only. */
+ * config.c, and for Diagnose, which judges the files again by the same
+ * owner rule. */
 #pragma once
 
 #include <glib.h>
@@ -10,6 +11,13 @@ typedef enum {
   EP_FILE_ANY,
   EP_FILE_PRIVATE,    /* mode 0600 or stricter, owned by root or our euid */
 } EpFileAccess;
+
+struct stat;
+
+/* Whether a file's owner may be trusted with what the daemon reads from it:
+ * root or the daemon's own user, since whoever else owns it can change it.
+ * Start-up and Diagnose judge token and configuration files by it. */
+gboolean ep_config_owner_trusted (const struct stat *st);
 
 /* Reads the regular file @path of at most @max bytes into @data (NUL
  * terminated, @len bytes read) without blocking on a FIFO or reading a

@@ -5,6 +5,7 @@
  * be open to changes by others, who could point the daemon elsewhere. */
 #include "diagnose-config.h"
 
+#include "config-files.h"
 #include "diagnose-check.h"
 #include "ep-build-config.h"
 
@@ -54,13 +55,6 @@ ep_config_files_free (EpConfigFiles *files)
   g_free (files);
 }
 
-/* Root or the daemon's own user: whoever else owns a file can change it. */
-static gboolean
-trusted_owner (const struct stat *st)
-{
-  return st->st_uid == 0 || st->st_uid == geteuid ();
-}
-
 static void
 check_config (const EpConfigFiles *files, GPtrArray *out)
 {
@@ -87,7 +81,7 @@ check_config (const EpConfigFiles *files, GPtrArray *out)
   EpFindings f = { 0 };
   if (!S_ISREG (st.st_mode))
     ep_findings_add (&f, EP_CHECK_ERROR, "%s is not a regular file: make it one", path);
-  if (!trusted_owner (&st))
+  if (!ep_config_owner_trusted (&st))
     ep_findings_add (&f, EP_CHECK_ERROR,
                      "%s is owned by uid %u, who can point the daemon at another API or "
                      "keystore: chown root:root %s",
@@ -141,7 +135,7 @@ check_token (const TokenRef *t, GPtrArray *out)
                      "token, and the daemon would not start with it: chmod 0600 %s (and get a "
                      "new token if others may have read it)",
                      path, (unsigned) (st.st_mode & 07777), t->name, path);
-  if (!trusted_owner (&st))
+  if (!ep_config_owner_trusted (&st))
     ep_findings_add (&f, EP_CHECK_ERROR,
                      "%s is owned by uid %u, neither root nor the daemon's user, who can swap "
                      "the token, and the daemon would not start with it: chown root:root %s",
