@@ -10,8 +10,8 @@
 #   (the keystore stays) and purge it (nothing of it stays).
 # Prints TAP; exits non-zero when a check fails. Leaves the machine as it
 # found it (the trap below). Refuses to run where enapter-provisiond is
-# installed or /var/lib/enapter-provisiond exists: purging would destroy a
-# real keystore.
+# installed (purging would destroy its keystore); a state directory
+# without the package is moved aside during the test and put back.
 #
 # DEB_BUILD_OPTIONS is passed on: DEB_BUILD_OPTIONS=nocheck skips the meson
 # test suites inside dpkg-buildpackage (scripts/test runs them anyway).
@@ -62,7 +62,13 @@ done
 if dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null | grep -qv '^not-installed$'; then
   bail "$PKG is installed here; this test would purge it (and its keystore)"
 fi
-[ ! -e "$STATE_DIR" ] || bail "$STATE_DIR exists; this test would delete it"
+# A state directory without the package (left by a daemon run by hand with
+# the default [Keystore] Path) is moved aside for the test and put back
+# after it, so that the purge can neither delete it nor be hidden by it.
+SAVED_STATE=$STATE_DIR.pkgtest-saved
+[ ! -e "$SAVED_STATE" ] ||
+  bail "$SAVED_STATE exists (left by an interrupted run of this test?); move it back to $STATE_DIR or remove it"
+moved_state=0
 ! getent passwd "$CALLER" >/dev/null || bail "user $CALLER exists already"
 
 T=$(mktemp -d /tmp/ep-pkgtest-XXXXXX)
@@ -87,6 +93,11 @@ cleanup () {
     dpkg --purge "$PKG" >/dev/null 2>&1 || true
   fi
   [ "$installed_here" = 0 ] || rm -rf "$STATE_DIR"
+  if [ "$moved_state" = 1 ]; then
+    rm -rf "$STATE_DIR"
+    mv -T "$SAVED_STATE" "$STATE_DIR" ||
+      echo "# could not move $SAVED_STATE back to $STATE_DIR; do it by hand" >&2
+  fi
   [ "$made_caller" = 0 ] || userdel "$CALLER" 2>/dev/null || true
   # The package keeps its accounts on purge (as Debian packages do); the
   # test removes the ones it caused to exist.
@@ -110,6 +121,11 @@ cleanup () {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if [ -e "$STATE_DIR" ]; then
+  mv -T "$STATE_DIR" "$SAVED_STATE" || bail "cannot move $STATE_DIR aside to $SAVED_STATE"
+  moved_state=1
+  echo "# $STATE_DIR exists without the package: moved to $SAVED_STATE for the test"
+fi
 
 echo "1..$PLAN"
 
