@@ -4,7 +4,8 @@
  * set stored in a keystore and read back at open (from device.json, and from
  * certificate.pem alone for a set stored without its dates), the details,
  * the renewal due time ([Renewal] At) and NextRenewal's, and Diagnose's
- * RFC 3339 dates, also judged at a clock past 2106. A Retry-After far in the
+ * RFC 3339 dates, also judged at a clock past 2106; and the daemon's own
+ * reading of the wall clock (wall-clock.h). A Retry-After far in the
  * future: test-http.c. The parts on their own: test-credentials.c,
  * test-diagnose.c. */
 #include "config-util.h"
@@ -12,6 +13,7 @@
 #include "diagnose.h"
 #include "keystore-util.h"
 #include "renewal.h"
+#include "wall-clock.h"
 
 #define US G_GINT64_CONSTANT (1000000)
 #define BUILT G_GINT64_CONSTANT (1700000000)
@@ -172,6 +174,19 @@ test_dates_from_certificate_file (Fixture *f, gconstpointer data)
   assert_read_back (f->ks_path, c);
 }
 
+/* The daemon's own clock (wall-clock.h) agrees with GLib's while GLib's
+ * works (before 2038 everywhere). */
+static void
+test_wall_clock (void)
+{
+  gint64 glib_before = g_get_real_time ();
+  gint64 ours = ep_wall_clock_us ();
+  gint64 glib_after = g_get_real_time ();
+  g_assert_cmpint (ours, >=, glib_before);
+  g_assert_cmpint (ours, <=, glib_after);
+  g_assert_cmpint (ours, >, BUILT * US);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,5 +199,6 @@ main (int argc, char **argv)
               test_dates_from_certificate_file, fixture_teardown);
   g_test_add ("/time/until-2106-from-certificate-file", Fixture, &until_2106, fixture_setup,
               test_dates_from_certificate_file, fixture_teardown);
+  g_test_add_func ("/time/wall-clock", test_wall_clock);
   return g_test_run ();
 }
