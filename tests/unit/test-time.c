@@ -149,29 +149,24 @@ assert_read_back (const char *ks_path, const Case *c)
   g_assert_nonnull (strstr (late->message, c->until_text));
 }
 
+/* A case, stored with its dates in device.json or (@dated FALSE) without
+ * them, which the keystore then reads off certificate.pem when it opens. */
+typedef struct {
+  const Case *c;
+  gboolean dated;
+} Variant;
+
 static void
 test_dates (Fixture *f, gconstpointer data)
 {
-  const Case *c = data;
+  const Variant *v = data;
   g_auto (Pems) p = { 0 };
-  make_set (c, &p);
-  store (f->ks_path, &p, TRUE);
-  assert_read_back (f->ks_path, c);
-}
-
-/* device.json without the dates: the keystore reads them off
- * certificate.pem when it opens. */
-static void
-test_dates_from_certificate_file (Fixture *f, gconstpointer data)
-{
-  const Case *c = data;
-  g_auto (Pems) p = { 0 };
-  make_set (c, &p);
-  store (f->ks_path, &p, FALSE);
+  make_set (v->c, &p);
+  store (f->ks_path, &p, v->dated);
   g_autofree char *path = g_build_filename (f->ks_path, DEVICE_ID, "device.json", NULL);
   g_autofree char *stored = read_text (path);
-  g_assert_null (strstr (stored, "certificate_not_after"));
-  assert_read_back (f->ks_path, c);
+  g_assert_true ((strstr (stored, "certificate_not_after") != NULL) == v->dated);
+  assert_read_back (f->ks_path, v->c);
 }
 
 /* The daemon's own clock (wall-clock.h) agrees with GLib's while GLib's
@@ -191,14 +186,18 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/time/until-2040", Fixture, &until_2040, fixture_setup, test_dates,
-              fixture_teardown);
-  g_test_add ("/time/until-2106", Fixture, &until_2106, fixture_setup, test_dates,
-              fixture_teardown);
-  g_test_add ("/time/until-2040-from-certificate-file", Fixture, &until_2040, fixture_setup,
-              test_dates_from_certificate_file, fixture_teardown);
-  g_test_add ("/time/until-2106-from-certificate-file", Fixture, &until_2106, fixture_setup,
-              test_dates_from_certificate_file, fixture_teardown);
+  static const struct {
+    const char *path;
+    Variant v;
+  } variants[] = {
+    { "/time/until-2040", { &until_2040, TRUE } },
+    { "/time/until-2106", { &until_2106, TRUE } },
+    { "/time/until-2040-from-certificate-file", { &until_2040, FALSE } },
+    { "/time/until-2106-from-certificate-file", { &until_2106, FALSE } },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (variants); i++)
+    g_test_add (variants[i].path, Fixture, &variants[i].v, fixture_setup, test_dates,
+                fixture_teardown);
   g_test_add_func ("/time/wall-clock", test_wall_clock);
   return g_test_run ();
 }
