@@ -2,6 +2,7 @@
  * one line each, stamped with the time they arrived, until SIGINT or
  * SIGTERM. */
 #include "ctl.h"
+#include "src/wall-clock.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -94,7 +95,7 @@ human_line (Ctl *ctl, const char *member, JsonObject *event)
       /* The daemon sends it when the certificate passes [Renewal] At and
        * again once it has expired: this machine's clock tells which. */
       JsonNode *not_after = json_object_get_member (event, "not_after");
-      gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+      gint64 now = ep_wall_clock_us () / G_USEC_PER_SEC;
       g_autofree char *date = ctl_detail_text ("not_after", not_after);
       return g_strdup_printf ("credentials %s %s (not after %s)",
                               json_node_get_int (not_after) <= now ? "expired" : "expiring", id,
@@ -156,7 +157,7 @@ static void
 print_signal (Ctl *ctl, sd_bus_message *m)
 {
   /* When it arrived: dbus-daemon does not stamp messages. */
-  gint64 now = g_get_real_time ();
+  gint64 now = ep_wall_clock_us ();
   const char *member = sd_bus_message_get_member (m);
   g_autoptr (JsonObject) event = json_object_new ();
   json_object_set_string_member (event, "signal", member);

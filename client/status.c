@@ -3,6 +3,7 @@
  * NextRenewal) and the keystore's devices counted by kind, as hostnamectl
  * shows a host. A property an older daemon lacks is left out. */
 #include "ctl.h"
+#include "src/wall-clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,7 +89,7 @@ add_property (JsonObject *out, const char *key, JsonObject *properties, const ch
 static char *
 relative_text (gint64 when)
 {
-  gint64 left = when - g_get_real_time () / G_USEC_PER_SEC;
+  gint64 left = when - ep_wall_clock_us () / G_USEC_PER_SEC;
   if (left <= 0)
     return g_strdup ("due now");
   if (left < 120)

@@ -29,3 +29,20 @@ ep_build () {
   fi
   ninja -C "$EP_ROOT/$dir" >/dev/null
 }
+
+# ep_copy_tree DEST: the tree (what git tracks plus untracked files it does
+# not ignore; without git, everything but build directories) copied into
+# DEST, for dpkg-buildpackage, which writes next to the source directory.
+ep_copy_tree () {
+  local dest=$1
+  mkdir -p "$dest" || return 1
+  if git -C "$EP_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$EP_ROOT" && git ls-files -z --cached --others --exclude-standard |
+       while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+       tar --null -T - -cf -) | tar -x -C "$dest"
+  else
+    tar -C "$EP_ROOT" --exclude='./build*' --exclude='./obj-*' \
+      --exclude='__pycache__' --exclude='./debian/enapter-provisiond' \
+      --exclude='./debian/.debhelper' -cf - . | tar -x -C "$dest"
+  fi
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Counts test results from meson's testlog.json files (TAP tests count each
-subtest), plain TAP logs and fuzz/run.sh's result lines, and prints
-'N passed, M failed'. Arguments: meson:FILE, tap:FILE, fuzz:FILE.
+subtest), plain TAP logs, fuzz/run.sh's result lines and the output of a
+script that ends with its own count (scripts/cross-test), and prints
+'N passed, M failed'. Arguments: meson:FILE, tap:FILE, fuzz:FILE, summary:FILE.
 Exit status 1 when anything failed or nothing ran."""
 import json
 import os
@@ -81,12 +82,25 @@ def count_fuzz(path):
     return passed, failed
 
 
+def count_summary(path):
+    """The last 'N passed, M failed' line of a script's output; none (the
+    script died before it) is a failure."""
+    result = (0, 1)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = re.match(r"^(\d+) passed, (\d+) failed$", line.strip())
+            if m:
+                result = (int(m.group(1)), int(m.group(2)))
+    return result
+
+
 def main(args):
     passed = failed = 0
     for arg in args:
         kind, _, path = arg.partition(":")
         try:
-            counter = {"fuzz": count_fuzz, "tap": count_tap}.get(kind, count_meson)
+            counter = {"fuzz": count_fuzz, "tap": count_tap,
+                       "summary": count_summary}.get(kind, count_meson)
             p, f = counter(path)
         except OSError as e:
             print(f"summarize: cannot read {path}: {e}", file=sys.stderr)

@@ -379,9 +379,12 @@ check_chain (X509 *cert, STACK_OF (X509) *intermediates, X509_STORE *store)
 static gboolean
 unix_seconds (const ASN1_TIME *t, gint64 *seconds)
 {
-  ASN1_TIME *epoch = ASN1_TIME_set (NULL, 0);
+  /* Not ASN1_TIME_set (NULL, 0): its time_t argument arrives garbled where
+   * libcrypto's time_t has 32 bits and ours 64 (Debian 12 armhf). */
+  ASN1_TIME *epoch = ASN1_TIME_new ();
   int days = 0, secs = 0;
-  gboolean ok = epoch != NULL && t != NULL && ASN1_TIME_diff (&days, &secs, epoch, t) == 1;
+  gboolean ok = epoch != NULL && ASN1_TIME_set_string (epoch, "19700101000000Z") == 1 &&
+                t != NULL && ASN1_TIME_diff (&days, &secs, epoch, t) == 1;
   ASN1_TIME_free (epoch);
   if (ok)
     *seconds = (gint64) days * 86400 + secs;

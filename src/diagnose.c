@@ -9,6 +9,7 @@
 #include "diagnose-keystore.h"
 #include "diagnose-net.h"
 #include "renewal.h"
+#include "wall-clock.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -125,7 +126,7 @@ part_done (Run *run)
 {
   if (--run->pending > 0)
     return;
-  gint64 now = g_get_real_time ();
+  gint64 now = ep_wall_clock_us ();
   g_autoptr (GPtrArray) checks = ep_checks_new ();
   append_all (checks, run->files);
   g_ptr_array_add (checks, ep_diagnose_clock (now, run->build_time));

@@ -505,7 +505,8 @@ ep_http_post (EpHttp *http, const EpHttpRequest *request, EpHttpCallback callbac
   t->link = http->transfers;
 
   gint64 remaining = MAX (request->deadline - g_get_monotonic_time (), 0);
-  t->deadline_timer = g_timeout_source_new ((guint) (remaining / 1000));
+  /* Clamped, not wrapped: a caller's far deadline must not fire early. */
+  t->deadline_timer = g_timeout_source_new ((guint) MIN (remaining / 1000, G_MAXUINT));
   g_source_set_callback (t->deadline_timer, on_deadline, t, NULL);
   g_source_attach (t->deadline_timer, NULL);
   start_attempt (t);

@@ -192,10 +192,12 @@ index_certificate_dates (int dir, const char *what, JsonObject *meta)
       return;
     }
   json_object_set_int_member (dates, leaf, info.not_after);
-  json_object_set_int_member (stored_parent (meta, EP_FIELD_CERTIFICATE_NOT_BEFORE, &leaf), leaf,
-                              info.not_before);
-  json_object_set_string_member (stored_parent (meta, EP_FIELD_CERTIFICATE_SHA256, &leaf), leaf,
-                                 info.sha256);
+  /* One statement each: as arguments of one call, stored_parent () setting
+   * leaf and leaf's reading are unsequenced. */
+  JsonObject *parent = stored_parent (meta, EP_FIELD_CERTIFICATE_NOT_BEFORE, &leaf);
+  json_object_set_int_member (parent, leaf, info.not_before);
+  parent = stored_parent (meta, EP_FIELD_CERTIFICATE_SHA256, &leaf);
+  json_object_set_string_member (parent, leaf, info.sha256);
 }
 
 /* Indexes the device directory @name when it is one: else reports it, once,

@@ -206,7 +206,9 @@ start_watchdog (void)
 {
   uint64_t usec = 0;
   if (sd_watchdog_enabled (0, &usec) > 0 && usec > 0)
-    g_timeout_add ((guint) MAX (usec / 2000, 1), on_watchdog, NULL);
+    /* Clamped before the cast: a WatchdogSec of 99.4 days would wrap to 0,
+     * a busy loop. */
+    g_timeout_add ((guint) CLAMP (usec / 2000, 1, G_MAXUINT), on_watchdog, NULL);
 }
 
 typedef struct {

@@ -3,6 +3,7 @@
 #include "fields.h"
 #include "json-util.h"
 #include "validate.h"
+#include "wall-clock.h"
 
 #include <string.h>
 
@@ -45,7 +46,8 @@ store_answer (JsonObject *meta, const EpApiResult *r, gboolean nested)
 static char *
 timestamp_now (void)
 {
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) now =
+      g_date_time_new_from_unix_utc (ep_wall_clock_us () / G_USEC_PER_SEC);
   return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
 }
 

@@ -2,6 +2,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "wall-clock.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -113,7 +114,7 @@ static void
 failed (EpRenewal *r, const char *device_id, Watch *w, const GError *error)
 {
   gint64 wait = retry_wait (r);
-  w->retry_at = g_get_real_time () + wait;
+  w->retry_at = ep_wall_clock_us () + wait;
   if (g_error_matches (error, EP_ERROR, EP_ERROR_BUSY))
     {
       ep_debug ("renewal: device %s: %s; next attempt in %.1f s", device_id, error->message,
@@ -136,7 +137,7 @@ on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
   if (w != NULL)
     w->renewing = FALSE;
   if (error == NULL && w != NULL)
-    w->retry_at = g_get_real_time () + retry_wait (r);
+    w->retry_at = ep_wall_clock_us () + retry_wait (r);
   if (error == NULL)
     ep_info ("renewal: device %s has a new certificate", id);
   else if (w != NULL)
@@ -261,7 +262,7 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
 void
 ep_renewal_reschedule (EpRenewal *r)
 {
-  gint64 now = g_get_real_time ();
+  gint64 now = ep_wall_clock_us ();
   if (now < r->build_time * US)
     {
       if (!r->clock_unset_told)

@@ -34,6 +34,8 @@ PLAN=29
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_ROOT=$(cd "$HERE/../.." && pwd)
+# ep_copy_tree
+. "$SRC_ROOT/scripts/common.sh"
 
 # ------------------------------------------------------------------ TAP
 
@@ -131,24 +133,8 @@ echo "1..$PLAN"
 
 # ------------------------------------------------------------------ build
 
-# A copy of the tree (what git tracks plus untracked files it does not
-# ignore; without git, everything but build directories), since
-# dpkg-buildpackage writes the .deb next to the source directory.
-copy_tree () {
-  mkdir -p "$T/src"
-  if git -C "$SRC_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$SRC_ROOT" && git ls-files -z --cached --others --exclude-standard |
-       while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-       tar --null -T - -cf -) | tar -x -C "$T/src"
-  else
-    tar -C "$SRC_ROOT" --exclude='./build*' --exclude='./obj-*' \
-      --exclude='__pycache__' --exclude="./debian/$PKG" --exclude='./debian/.debhelper' \
-      -cf - . | tar -x -C "$T/src"
-  fi
-}
-
 build () {
-  copy_tree &&
+  ep_copy_tree "$T/src" &&
   (cd "$T/src" && dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1
 }
 if build; then

@@ -123,6 +123,21 @@ test_retries_bounded (void)
   run_clear (&r);
 }
 
+/* A 503 whose Retry-After (@answer, the only one) is clamped to a day:
+ * longer than the deadline, so the call ends at once with that answer. */
+static void
+assert_waits_a_day (const Answer *answer)
+{
+  Run r;
+  run (&r, answer, 1, "Retries=2\n", TRUE, 10);
+  g_assert_cmpint (r.o.status, ==, 503);
+  g_assert_cmpuint (r.o.attempts, ==, 1);
+  g_assert_cmpuint (r.o.retry_after_s, ==, 24 * 60 * 60);
+  g_assert_cmpfloat (r.took, <, 2.0);
+  g_assert_cmpint (g_atomic_int_get (&r.srv.requests), ==, 1);
+  run_clear (&r);
+}
+
 static void
 test_retry_after_honoured_and_clamped (void)
 {
@@ -136,13 +151,25 @@ test_retry_after_honoured_and_clamped (void)
 
   /* 18446744073710 s in microseconds wraps a signed 64-bit number to under
    * half a second: clamped, it is a day, longer than the deadline. */
-  run (&r, huge, 1, "Retries=2\n", TRUE, 10);
-  g_assert_cmpint (r.o.status, ==, 503);
-  g_assert_cmpuint (r.o.attempts, ==, 1);
-  g_assert_cmpuint (r.o.retry_after_s, ==, 24 * 60 * 60);
-  g_assert_cmpfloat (r.took, <, 2.0);
-  g_assert_cmpint (g_atomic_int_get (&r.srv.requests), ==, 1);
-  run_clear (&r);
+  assert_waits_a_day (huge);
+}
+
+/* Waits past 2^31 and 2^32 s, as a number and as an HTTP date (2040, 2106),
+ * are a day too, not a wrapped short or negative wait: also where the
+ * daemon has a 64-bit time_t over a libcurl with a 32-bit one (armhf). */
+static void
+test_retry_after_far_future (void)
+{
+  static const char *const waits[] = {
+    "Retry-After: 2147483648\r\n", "Retry-After: 4294967297\r\n",
+    "Retry-After: Sun, 01 Jan 2040 00:00:00 GMT\r\n",
+    "Retry-After: Sun, 07 Feb 2106 06:28:17 GMT\r\n",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (waits); i++)
+    {
+      const Answer answer[] = { { 503, waits[i], "{}" } };
+      assert_waits_a_day (answer);
+    }
 }
 
 static void
@@ -171,6 +198,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/5xx-retried-only-when-idempotent", test_5xx_retried_only_when_idempotent);
   g_test_add_func ("/http/retries-bounded", test_retries_bounded);
   g_test_add_func ("/http/retry-after-honoured-and-clamped", test_retry_after_honoured_and_clamped);
+  g_test_add_func ("/http/retry-after-far-future", test_retry_after_far_future);
   g_test_add_func ("/http/unreachable-retried-for-any-kind", test_unreachable_retried_for_any_kind);
   return g_test_run ();
 }

@@ -129,3 +129,17 @@ unit_is_printable_utf8 (const char *s)
       return FALSE;
   return TRUE;
 }
+
+/* How many times slower than native these tests run: EP_TEST_SLOWDOWN
+ * (scripts/cross-test sets it for qemu-user), else 1. For the bounds on
+ * computing time that catch a quadratic algorithm; a wait's bound stays. */
+static inline gint64
+unit_slowdown (void)
+{
+  guint64 n = 1;
+  const char *s = g_getenv ("EP_TEST_SLOWDOWN");
+  if (s != NULL && !g_ascii_string_to_unsigned (s, 10, 1, 1000, &n, NULL))
+    g_error ("EP_TEST_SLOWDOWN='%s' is not a whole number from 1 to 1000; unset it, or set "
+             "how many times slower than native the tests run", s);
+  return (gint64) n;
+}
