@@ -58,7 +58,8 @@ keep_connections_us (const Daemon *d)
 }
 
 /* Once quiet for [Provisioning] KeepConnections, the daemon gives back what
- * a burst took: the connections kept for reuse and free heap. */
+ * a burst took: the connections kept for reuse, the pages its long-lived
+ * tables were scattered over (pack.h) and free heap. */
 static gboolean
 on_trim (gpointer data)
 {
@@ -74,6 +75,14 @@ on_trim (gpointer data)
       return G_SOURCE_REMOVE;
     }
   ep_http_release_idle (d->http);
+  /* Packing moves the index's entries and the watches: only a job in
+   * flight (a renewal's) may still hold what a look-up returned. */
+  if (ep_service_active (d->svc) == 0)
+    {
+      ep_keystore_pack (ep_service_keystore (d->svc));
+      if (d->renewal != NULL)
+        ep_renewal_pack (d->renewal);
+    }
   malloc_trim (0);
   return G_SOURCE_REMOVE;
 }
