@@ -1,6 +1,7 @@
 /* enapter-provisiond: options, start-up, the main loop and shutdown. */
 #include "bus.h"
 #include "config.h"
+#include "crypto-prepare.h"
 #include "ep-build-config.h"
 #include "http.h"
 #include "keystore.h"
@@ -356,6 +357,11 @@ run (const Options *opts)
       return 1;
     }
 
+  g_autofree char *crypto_problem = NULL;
+  if (!ep_crypto_prepare (&crypto_problem))
+    ep_warning ("%s: MQTTS credentials cannot be checked, so every MQTTS call will fail with "
+                "ProtocolError; check the OpenSSL installation (libssl3 and its default "
+                "provider) and OPENSSL_CONF", crypto_problem);
   Daemon d = { .config = config, .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (EpHttp) http = ep_http_new (config);
   g_autoptr (EpService) svc = ep_service_new (config, keystore, http);

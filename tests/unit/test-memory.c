@@ -1,6 +1,8 @@
 /* Unit tests of what keeps the daemon's footprint: src/pack.h (long-lived
- * blobs moved together) with the index's device infos. Frees are checked by the ASan and valgrind runs of
+ * blobs moved together) with the index's device infos, and
+ * src/crypto-prepare.h. Frees are checked by the ASan and valgrind runs of
  * this suite (scripts/test): a blob freed twice or never shows there. */
+#include "crypto-prepare.h"
 #include "device-info.h"
 #include "pack.h"
 
@@ -148,6 +150,16 @@ test_table (void)
   g_hash_table_unref (table);
 }
 
+static void
+test_crypto_prepare (void)
+{
+  g_autofree char *problem = NULL;
+  g_assert_true (ep_crypto_prepare (&problem));
+  g_assert_null (problem);
+  /* Twice is harmless: the tables are built once. */
+  g_assert_true (ep_crypto_prepare (&problem));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +168,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pack/together", test_together);
   g_test_add_func ("/pack/device-info-size", test_device_info_size);
   g_test_add_func ("/pack/table", test_table);
+  g_test_add_func ("/crypto-prepare/builds-the-tables", test_crypto_prepare);
   return g_test_run ();
 }
