@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import DAEMON_WRAPPER, SOURCE_ROOT, clean_env, main  # noqa: E402
 from test_access import LOOSE_POLICY, POLICY_GROUP, AccountsTestCase, as_user  # noqa: E402
+from test_hostile import read_rss_anon_kib as rss_anon_kib, uses_asan  # noqa: E402
 
 BUS_LOAD = os.environ.get("EP_BUS_LOAD") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -74,14 +75,6 @@ def unit_environment():
                     key, _, value = item.partition("=")
                     env[key] = value
     return env
-
-
-def rss_anon_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no RssAnon in /proc/{pid}/status")
 
 
 class Sampler:
@@ -131,10 +124,9 @@ class MemoryTestCase(AccountsTestCase):
         H.start_daemon(extra_env=unit_environment())
         pid = H.daemon.pid
         start = rss_anon_kib(pid)
-        with open(f"/proc/{pid}/maps") as f:
-            if "libasan" in f.read():
-                self.fail("the daemon is built with ASan, whose shadow memory and quarantine "
-                          "are RssAnon too: run this test on a plain build")
+        if uses_asan(pid):
+            self.fail("the daemon is built with ASan, whose shadow memory and quarantine "
+                      "are RssAnon too: run this test on a plain build")
         return pid, start
 
     def load(self, argv, prefix=()):
