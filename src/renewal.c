@@ -1,8 +1,8 @@
 #include "renewal.h"
 
 #include "errors.h"
-#include "log.h"
 #include "pack.h"
+#include "log.h"
 
 #include <errno.h>
 #include <glib-unix.h>
