@@ -7,7 +7,7 @@
 #define ALIGN 16
 
 typedef struct {
-  gsize live;                /* blobs of this block not freed yet */
+  gint live;                 /* blobs of this block not freed yet (atomic) */
 } Block;
 
 typedef union {
@@ -54,7 +54,7 @@ ep_pack_free (gpointer blob)
   Head *head = (Head *) blob - 1;
   if (head->block == NULL)
     g_free (head);
-  else if (--head->block->live == 0)
+  else if (g_atomic_int_dec_and_test (&head->block->live))
     g_free (head->block);
 }
 
@@ -63,11 +63,12 @@ ep_pack_together (gpointer *blobs, const gsize *sizes, gsize n)
 {
   if (n == 0)
     return;
+  g_return_if_fail (n <= G_MAXINT);
   gsize total = padded (sizeof (Block));
   for (gsize i = 0; i < n; i++)
     total += sizeof (Head) + padded (sizes[i]);
   Block *block = g_malloc (total);
-  block->live = n;
+  block->live = (gint) n;
   char *at = (char *) block + padded (sizeof (Block));
   for (gsize i = 0; i < n; i++)
     {

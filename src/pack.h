@@ -11,9 +11,9 @@
  *
  * A blob is allocated on its own (ep_pack_alloc, ep_pack_memdup,
  * ep_pack_strdup) or lives in a block ep_pack_together() made; ep_pack_free
- * frees either, and a block goes when its last blob does. A block's count
- * is not atomic: packed blobs are for the main loop's tables only (a blob
- * on its own may be made and freed in any thread). */
+ * frees either, and a block goes when its last blob does. Blobs may be
+ * freed in any thread (a block's count is atomic); moving them is for
+ * whoever owns every pointer to them, at a moment nobody else holds one. */
 #pragma once
 
 #include <glib.h>
