@@ -1,5 +1,7 @@
 #include "device-info.h"
 
+#include "pack.h"
+
 #include <string.h>
 
 /* An EpDeviceInfo is the fields as "name\0value\0" pairs, ended by an empty
@@ -46,8 +48,9 @@ ep_device_info_new (JsonObject *metadata)
   GString *out = g_string_sized_new (512);
   add_members (out, metadata, NULL);
   g_string_append_c (out, '\0');
-  /* Exactly the size needed: the index keeps these for the daemon's life. */
-  char *info = g_memdup2 (out->str, out->len);
+  /* Exactly the size needed: the index keeps these for the daemon's life
+   * (and may pack them, pack.h). */
+  char *info = ep_pack_memdup (out->str, out->len);
   g_string_free (out, TRUE);
   return (EpDeviceInfo *) info;
 }
@@ -55,7 +58,19 @@ ep_device_info_new (JsonObject *metadata)
 void
 ep_device_info_free (EpDeviceInfo *info)
 {
-  g_free (info);
+  ep_pack_free (info);
+}
+
+gsize
+ep_device_info_size (const EpDeviceInfo *info)
+{
+  const char *p = (const char *) info;
+  while (*p != '\0')
+    {
+      p += strlen (p) + 1;     /* the name */
+      p += strlen (p) + 1;     /* its value */
+    }
+  return (gsize) (p - (const char *) info) + 1;
 }
 
 const char *

@@ -14,7 +14,10 @@ typedef struct EpDeviceInfo EpDeviceInfo;
  * objects the device schema nests fields in ("config", fields.h). Numbers that are not integers, booleans and arrays are
  * left out: nothing looks them up. */
 EpDeviceInfo *ep_device_info_new (JsonObject *metadata);
+/* Frees an info of ep_device_info_new, packed or not (pack.h). */
 void ep_device_info_free (EpDeviceInfo *info);
+/* Its size in bytes, for moving it. */
+gsize ep_device_info_size (const EpDeviceInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpDeviceInfo, ep_device_info_free)
 
 /* The value of @field (integers in decimal), or NULL when absent. */

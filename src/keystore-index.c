@@ -5,13 +5,28 @@
 #include "keystore-private.h"
 
 #include "fields.h"
+#include "pack.h"
 
 #include <string.h>
+
+GHashTable *
+ep_keystore_index_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, ep_pack_free,
+                                (GDestroyNotify) ep_device_info_free);
+}
 
 void
 ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata)
 {
-  g_hash_table_replace (ks->index, g_strdup (device_id), ep_device_info_new (metadata));
+  g_hash_table_replace (ks->index, ep_pack_strdup (device_id), ep_device_info_new (metadata));
+}
+
+void
+ep_keystore_pack (EpKeystore *ks)
+{
+  ks->index = ep_pack_table (ks->index, (gsize (*) (gconstpointer)) ep_device_info_size,
+                             (GDestroyNotify) ep_device_info_free);
 }
 
 const EpDeviceInfo *

@@ -278,8 +278,7 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   ks->dirfd = -1;
   ks->group_set = group_set;
   ks->gid = gid;
-  ks->index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                     (GDestroyNotify) ep_device_info_free);
+  ks->index = ep_keystore_index_new ();
   /* Every later step is relative to this fd: renaming a directory above
    * the keystore after start cannot redirect it. */
   ks->dirfd = ep_keystore_open_trusted (path, error);

@@ -30,6 +30,8 @@ void ep_keystore_close_fd (int *fd);
 JsonObject *ep_keystore_read_metadata (int dir, const char *what, const char *device_id,
                                        char **why);
 
+/* An empty index: device id -> EpDeviceInfo, both packable (pack.h). */
+GHashTable *ep_keystore_index_new (void);
 /* Puts what @metadata (its device.json) holds in the index, replacing the
  * device's earlier entry. */
 void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);

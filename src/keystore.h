@@ -85,7 +85,7 @@ gboolean ep_keystore_copy_finish (EpKeystore *ks, GAsyncResult *result, JsonObje
                                   GArray **copies, GError **error);
 
 /* What device.json of @device_id holds, or NULL; valid until the device is
- * written or forgotten. */
+ * written or forgotten, or the index packed. */
 const EpDeviceInfo *ep_keystore_lookup (EpKeystore *ks, const char *device_id);
 /* The id of a device of @kind whose metadata has every @names[i] equal to
  * @values[i] (NULL-terminated), or NULL. */
@@ -93,3 +93,7 @@ const char *ep_keystore_find (EpKeystore *ks, const char *kind, const char *cons
                               const char *const *values);
 /* Every device id, sorted. */
 GPtrArray *ep_keystore_list (EpKeystore *ks);
+/* Moves the index's entries together (pack.h), so that they pin no more
+ * pages than they fill; for when nothing is in flight, as it invalidates
+ * what ep_keystore_lookup and ep_keystore_find returned. */
+void ep_keystore_pack (EpKeystore *ks);

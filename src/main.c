@@ -1,6 +1,7 @@
 /* enapter-provisiond: options, start-up, the main loop and shutdown. */
 #include "bus.h"
 #include "config.h"
+#include "crypto-prepare.h"
 #include "ep-build-config.h"
 #include "http.h"
 #include "keystore.h"
@@ -58,7 +59,8 @@ keep_connections_us (const Daemon *d)
 }
 
 /* Once quiet for [Provisioning] KeepConnections, the daemon gives back what
- * a burst took: the connections kept for reuse and free heap. */
+ * a burst took: the connections kept for reuse, the pages its long-lived
+ * tables were scattered over (pack.h) and free heap. */
 static gboolean
 on_trim (gpointer data)
 {
@@ -74,6 +76,14 @@ on_trim (gpointer data)
       return G_SOURCE_REMOVE;
     }
   ep_http_release_idle (d->http);
+  /* Packing moves the index's entries and the watches: only a job in
+   * flight (a renewal's) may still hold what a look-up returned. */
+  if (ep_service_active (d->svc) == 0)
+    {
+      ep_keystore_pack (ep_service_keystore (d->svc));
+      if (d->renewal != NULL)
+        ep_renewal_pack (d->renewal);
+    }
   malloc_trim (0);
   return G_SOURCE_REMOVE;
 }
@@ -349,6 +359,11 @@ run (const Options *opts)
       return 1;
     }
 
+  g_autofree char *crypto_problem = NULL;
+  if (!ep_crypto_prepare (&crypto_problem))
+    ep_warning ("%s: MQTTS credentials cannot be checked, so every MQTTS call will fail with "
+                "ProtocolError; check the OpenSSL installation (libssl3 and its default "
+                "provider) and OPENSSL_CONF", crypto_problem);
   Daemon d = { .config = config, .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (EpHttp) http = ep_http_new (config);
   g_autoptr (EpService) svc = ep_service_new (config, keystore, http);

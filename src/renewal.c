@@ -1,6 +1,7 @@
 #include "renewal.h"
 
 #include "errors.h"
+#include "pack.h"
 #include "log.h"
 #include "wall-clock.h"
 
@@ -227,15 +228,20 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
         g_hash_table_remove (r->watches, device_id);
       return G_MAXINT64;
     }
-  if (w == NULL || (w->not_after != not_after && !w->renewing))
+  if (w == NULL)
     {
-      Watch *fresh = g_new0 (Watch, 1);
-      fresh->not_after = not_after;
-      /* A certificate already due when it came (the API's clock, or a
-       * short lifetime) waits a RetryInterval rather than loop. */
-      fresh->retry_at = w ? w->retry_at : 0;
-      g_hash_table_replace (r->watches, g_strdup (device_id), fresh);
-      w = fresh;
+      w = ep_pack_alloc0 (sizeof (Watch));
+      g_hash_table_insert (r->watches, ep_pack_strdup (device_id), w);
+      w->not_after = not_after;
+    }
+  else if (w->not_after != not_after && !w->renewing)
+    {
+      /* A new certificate starts afresh, in the same watch (no allocation
+       * per reprovisioning). One already due when it came (the API's clock,
+       * or a short lifetime) keeps the retry time: it waits a
+       * RetryInterval rather than loop. */
+      w->not_after = not_after;
+      w->told_due = w->told_expired = FALSE;
     }
   /* A clock set back must not leave a retry far in the future. */
   w->retry_at = MIN (w->retry_at, now + (gint64) (r->config->renewal_retry_interval * 1.2 * US));
@@ -335,7 +341,7 @@ ep_renewal_new (const EpConfig *config, EpService *svc, gint64 build_time,
   r->build_time = build_time;
   r->expiring = expiring;
   r->user_data = user_data;
-  r->watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->watches = g_hash_table_new_full (g_str_hash, g_str_equal, ep_pack_free, ep_pack_free);
   r->timer_fd = timerfd_create (CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
   if (r->timer_fd < 0)
     ep_warning ("renewal: cannot create a timer: %s; certificates are judged only when the "
@@ -359,6 +365,18 @@ ep_renewal_free (EpRenewal *r)
     close (r->timer_fd);
   g_hash_table_unref (r->watches);
   g_free (r);
+}
+
+static gsize
+watch_size (gconstpointer watch)
+{
+  return sizeof (Watch);
+}
+
+void
+ep_renewal_pack (EpRenewal *r)
+{
+  r->watches = ep_pack_table (r->watches, watch_size, ep_pack_free);
 }
 
 gint64

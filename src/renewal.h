@@ -28,6 +28,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpRenewal, ep_renewal_free)
  * and a change of the system clock do. */
 void ep_renewal_reschedule (EpRenewal *renewal);
 
+/* Moves the watches together (pack.h), once the daemon is quiet. */
+void ep_renewal_pack (EpRenewal *renewal);
+
 /* The wall time (Unix microseconds) the next event is due, or G_MAXINT64
  * when none is: for tests and status. */
 gint64 ep_renewal_next (EpRenewal *renewal);
