@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -141,6 +142,73 @@ check_key_kind (EVP_PKEY *key)
                           EVP_PKEY_get0_type_name (key) ? EVP_PKEY_get0_type_name (key) : "?");
 }
 
+/* OpenSSL 3.0 searches its providers for a chain of decoders for every key
+ * PEM_read_bio_PrivateKey reads: eight times the cost of decoding the key
+ * (more than the signature checks). Each thread keeps one decoder context
+ * and reads every key with it; it is freed when the thread exits or calls
+ * ep_credentials_thread_done. */
+typedef struct {
+  OSSL_DECODER_CTX *ctx;
+  EVP_PKEY *key;        /* where ctx puts the key it read */
+  gboolean asked;       /* refuse_password's record */
+} KeyDecoder;
+
+static void
+key_decoder_free (gpointer data)
+{
+  KeyDecoder *d = data;
+  OSSL_DECODER_CTX_free (d->ctx);
+  EVP_PKEY_free (d->key);
+  g_free (d);
+}
+
+static GPrivate key_decoder = G_PRIVATE_INIT (key_decoder_free);
+
+/* This thread's decoder, ready for the next key; NULL if OpenSSL cannot
+ * make one (the caller reads the key the slow way). */
+static KeyDecoder *
+thread_key_decoder (void)
+{
+  KeyDecoder *d = g_private_get (&key_decoder);
+  if (d == NULL)
+    {
+      d = g_new0 (KeyDecoder, 1);
+      d->ctx = OSSL_DECODER_CTX_new_for_pkey (&d->key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR,
+                                              NULL, NULL);
+      if (d->ctx == NULL ||
+          !OSSL_DECODER_CTX_set_pem_password_cb (d->ctx, refuse_password, &d->asked))
+        {
+          key_decoder_free (d);
+          return NULL;
+        }
+      g_private_set (&key_decoder, d);
+    }
+  g_clear_pointer (&d->key, EVP_PKEY_free);
+  d->asked = FALSE;
+  return d;
+}
+
+/* The key of the PEM block at the start of @bio, as PEM_read_bio_PrivateKey
+ * would read it; @asked: a password was wanted. What the thread's decoder
+ * cannot read is read again by PEM_read_bio_PrivateKey itself (its legacy
+ * readers), so both agree on every text. */
+static EVP_PKEY *
+decode_private_key (BIO *bio, gboolean *asked)
+{
+  KeyDecoder *d = thread_key_decoder ();
+  if (d != NULL)
+    {
+      int ok = OSSL_DECODER_from_bio (d->ctx, bio);
+      *asked = d->asked;
+      if (ok && d->key != NULL)
+        return g_steal_pointer (&d->key);
+      if (*asked || BIO_reset (bio) != 1)
+        return NULL;
+      ERR_clear_error ();
+    }
+  return PEM_read_bio_PrivateKey (bio, NULL, refuse_password, asked);
+}
+
 static char *
 read_private_key (const char *text, EVP_PKEY **key)
 {
@@ -156,7 +224,7 @@ read_private_key (const char *text, EVP_PKEY **key)
   if (problem == NULL)
     {
       gboolean asked = FALSE;
-      *key = PEM_read_bio_PrivateKey (bio, NULL, refuse_password, &asked);
+      *key = decode_private_key (bio, &asked);
       /* Asked for a password: encrypted, also should it have opened (an
        * empty password). OpenSSL's reasons here are its decoders'
        * ("unsupported"), no help. */
@@ -515,5 +583,6 @@ ep_certificate_read_info (const char *certificate_pem, EpCertificateInfo *info, 
 void
 ep_credentials_thread_done (void)
 {
+  g_private_replace (&key_decoder, NULL);
   OPENSSL_thread_stop ();
 }
