@@ -122,9 +122,8 @@ text_bio (const char *text)
 /* ---- reading the texts ------------------------------------------------------ */
 
 /* Only the kinds of key a device certificate has, of a size the check can
- * afford on the main loop: signing with a huge RSA key takes minutes
- * (80 000 bits fit in 64 KiB), and the API must not be able to stall the
- * daemon. */
+ * afford: signing with a huge RSA key takes minutes (80 000 bits fit in
+ * 64 KiB), and the API must not be able to stall the daemon's checks. */
 #define MAX_RSA_BITS 8192
 
 static char *
@@ -144,64 +143,95 @@ check_key_kind (EVP_PKEY *key)
 
 /* OpenSSL 3.0 searches its providers for a chain of decoders for every key
  * PEM_read_bio_PrivateKey reads: eight times the cost of decoding the key
- * (more than the signature checks). Each thread keeps one decoder context
- * and reads every key with it; it is freed when the thread exits or calls
- * ep_credentials_thread_done. */
+ * (more than the signature checks). Decoder contexts are made once and
+ * kept: a check takes one for its run (checks only use the processor, so
+ * no more run at once than there are processors) and gives it back. They
+ * live until exit, never freed as a thread ends: a thread that ends while
+ * the process exits would race with OpenSSL's own clean-up. */
 typedef struct {
   OSSL_DECODER_CTX *ctx;
   EVP_PKEY *key;        /* where ctx puts the key it read */
   gboolean asked;       /* refuse_password's record */
 } KeyDecoder;
 
-static void
-key_decoder_free (gpointer data)
+static GMutex decoders_lock;
+static GCond decoder_returned;
+static GPtrArray *idle_decoders;   /* KeyDecoder */
+static guint decoders_made;
+static gboolean decoders_failed;   /* OpenSSL could not make one: never again */
+
+static KeyDecoder *
+make_decoder (void)
 {
-  KeyDecoder *d = data;
+  KeyDecoder *d = g_new0 (KeyDecoder, 1);
+  d->ctx = OSSL_DECODER_CTX_new_for_pkey (&d->key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL,
+                                          NULL);
+  if (d->ctx != NULL &&
+      OSSL_DECODER_CTX_set_pem_password_cb (d->ctx, refuse_password, &d->asked))
+    return d;
   OSSL_DECODER_CTX_free (d->ctx);
-  EVP_PKEY_free (d->key);
   g_free (d);
+  return NULL;
 }
 
-static GPrivate key_decoder = G_PRIVATE_INIT (key_decoder_free);
-
-/* This thread's decoder, ready for the next key; NULL if OpenSSL cannot
- * make one (the caller reads the key the slow way). */
+/* A decoder for this check, waiting while every processor runs one; NULL
+ * when OpenSSL cannot make one (keys are then read the slow way). */
 static KeyDecoder *
-thread_key_decoder (void)
+take_decoder (void)
 {
-  KeyDecoder *d = g_private_get (&key_decoder);
+  g_mutex_lock (&decoders_lock);
+  if (idle_decoders == NULL)
+    idle_decoders = g_ptr_array_new ();
+  while (idle_decoders->len == 0 && !decoders_failed &&
+         decoders_made >= g_get_num_processors ())
+    g_cond_wait (&decoder_returned, &decoders_lock);
+  KeyDecoder *d = idle_decoders->len > 0 ? g_ptr_array_steal_index_fast (idle_decoders,
+                                                                         idle_decoders->len - 1)
+                                         : NULL;
+  gboolean make = d == NULL && !decoders_failed;
+  decoders_made += make ? 1 : 0;
+  g_mutex_unlock (&decoders_lock);
+  if (!make)
+    return d;
+  d = make_decoder ();
   if (d == NULL)
     {
-      d = g_new0 (KeyDecoder, 1);
-      d->ctx = OSSL_DECODER_CTX_new_for_pkey (&d->key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR,
-                                              NULL, NULL);
-      if (d->ctx == NULL ||
-          !OSSL_DECODER_CTX_set_pem_password_cb (d->ctx, refuse_password, &d->asked))
-        {
-          key_decoder_free (d);
-          return NULL;
-        }
-      g_private_set (&key_decoder, d);
+      g_mutex_lock (&decoders_lock);
+      decoders_failed = TRUE;
+      decoders_made--;
+      g_cond_broadcast (&decoder_returned);
+      g_mutex_unlock (&decoders_lock);
     }
-  g_clear_pointer (&d->key, EVP_PKEY_free);
-  d->asked = FALSE;
   return d;
 }
 
-/* The key of the PEM block at the start of @bio, as PEM_read_bio_PrivateKey
- * would read it; @asked: a password was wanted. What the thread's decoder
- * cannot read is read again by PEM_read_bio_PrivateKey itself (its legacy
- * readers), so both agree on every text. */
-static EVP_PKEY *
-decode_private_key (BIO *bio, gboolean *asked)
+static void
+return_decoder (KeyDecoder *d)
 {
-  KeyDecoder *d = thread_key_decoder ();
+  if (d == NULL)
+    return;
+  g_clear_pointer (&d->key, EVP_PKEY_free);
+  g_mutex_lock (&decoders_lock);
+  g_ptr_array_add (idle_decoders, d);
+  g_cond_signal (&decoder_returned);
+  g_mutex_unlock (&decoders_lock);
+}
+
+/* The key of the PEM block at the start of @bio, as PEM_read_bio_PrivateKey
+ * would read it; @asked: a password was wanted. What @d cannot read is read
+ * again by PEM_read_bio_PrivateKey itself (its legacy readers too), so both
+ * agree on every text. */
+static EVP_PKEY *
+decode_private_key (KeyDecoder *d, BIO *bio, gboolean *asked)
+{
   if (d != NULL)
     {
+      d->asked = FALSE;
       int ok = OSSL_DECODER_from_bio (d->ctx, bio);
       *asked = d->asked;
       if (ok && d->key != NULL)
         return g_steal_pointer (&d->key);
+      g_clear_pointer (&d->key, EVP_PKEY_free);
       if (*asked || BIO_reset (bio) != 1)
         return NULL;
       ERR_clear_error ();
@@ -210,7 +240,7 @@ decode_private_key (BIO *bio, gboolean *asked)
 }
 
 static char *
-read_private_key (const char *text, EVP_PKEY **key)
+read_private_key (KeyDecoder *decoder, const char *text, EVP_PKEY **key)
 {
   BIO *bio = text_bio (text);
   if (bio == NULL)
@@ -224,7 +254,7 @@ read_private_key (const char *text, EVP_PKEY **key)
   if (problem == NULL)
     {
       gboolean asked = FALSE;
-      *key = decode_private_key (bio, &asked);
+      *key = decode_private_key (decoder, bio, &asked);
       /* Asked for a password: encrypted, also should it have opened (an
        * empty password). OpenSSL's reasons here are its decoders'
        * ("unsupported"), no help. */
@@ -509,8 +539,9 @@ verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
   X509_STORE *store = X509_STORE_new ();
   if (intermediates == NULL || store == NULL)
     problem = no_memory ();
+  KeyDecoder *decoder = problem == NULL ? take_decoder () : NULL;
   if (problem == NULL)
-    problem = read_private_key (key_pem, &key);
+    problem = read_private_key (decoder, key_pem, &key);
   if (problem == NULL)
     problem = read_certificate_text (cert_pem, &cert, intermediates);
   if (problem == NULL)
@@ -521,6 +552,7 @@ verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
     problem = check_chain (cert, intermediates, store);
   if (problem == NULL)
     problem = read_info (cert, info);
+  return_decoder (decoder);
   /* OpenSSL clears the key's secret parts as it frees them. */
   EVP_PKEY_free (key);
   X509_free (cert);
@@ -583,6 +615,5 @@ ep_certificate_read_info (const char *certificate_pem, EpCertificateInfo *info, 
 void
 ep_credentials_thread_done (void)
 {
-  g_private_replace (&key_decoder, NULL);
   OPENSSL_thread_stop ();
 }
