@@ -303,6 +303,8 @@ ep_keystore_free (EpKeystore *ks)
 {
   if (ks == NULL)
     return;
+  /* Writes still queued or running finish first: they use the fd. */
+  ep_keystore_stop_writers (ks);
   ep_keystore_close_fd (&ks->dirfd);
   g_hash_table_unref (ks->index);
   g_free (ks->path);

@@ -20,6 +20,8 @@ struct EpKeystore {
   gboolean group_set;
   gid_t gid;
   GHashTable *index;   /* device_id -> EpDeviceInfo (of device.json) */
+  GThreadPool *writers;   /* made at the first write */
+  guint max_writers;      /* 0: keystore.c's default */
 };
 
 void ep_keystore_close_fd (int *fd);
@@ -46,6 +48,10 @@ ep_keystore_file_mode (gboolean group_set)
 {
   return group_set ? 0640 : 0600;
 }
+
+/* Runs @func for @task in the keystore's pool of writer threads
+ * (keystore.c "the writers"): what fsyncs goes there. */
+void ep_keystore_run_in_writer (EpKeystore *ks, GTask *task, GTaskThreadFunc func);
 
 /* Gives @fd the keystore group (when set) and @mode: 0 or -errno. */
 int ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode);

@@ -1,6 +1,7 @@
 /* The keystore directory (README "Keystore"): one directory per device holding
  * device.json and its credential files. A device's set is replaced
- * atomically; writes run in worker threads because fsync can stall on flash.
+ * atomically; writes run in a pool of writer threads because fsync can stall
+ * on flash.
  * An in-memory index of every device.json answers look-ups without I/O. */
 #pragma once
 
@@ -52,10 +53,26 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystoreEntry, ep_keystore_entry_free)
  * in one atomic step. Failures are EP_KEYSTORE_ERROR_WRITE naming the device. */
 void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
                               GAsyncReadyCallback callback, gpointer user_data);
+/* Makes the entry to store in the writer thread, for work that should not
+ * hold up the main loop (checking what is to be stored): returns the entry,
+ * or NULL with the error ep_keystore_write_finish () then gives. */
+typedef EpKeystoreEntry *(*EpKeystorePrepare) (gpointer data, GError **error);
+/* ep_keystore_write_async () of the entry for @device_id that @prepare
+ * makes from @prepare_data in the writer thread; the caller keeps
+ * @prepare_data alive and leaves it alone until @callback. */
+void ep_keystore_write_prepared_async (EpKeystore *ks, const char *device_id,
+                                       EpKeystorePrepare prepare, gpointer prepare_data,
+                                       GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index holds the new metadata; @replaced tells whether the
  * keystore held the device before. */
 gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,
                                    GError **error);
+
+/* Writes run in a pool of at most @writers threads (8 until this is called):
+ * more writes wait for one of them. The service sizes it to MaxConcurrent. */
+void ep_keystore_set_writers (EpKeystore *ks, guint writers);
+/* Waits for every write queued or running; ep_keystore_free () does it too. */
+void ep_keystore_stop_writers (EpKeystore *ks);
 
 /* Removes the device's directory: atomically gone from its name first, then
  * deleted. Failures are EP_KEYSTORE_ERROR_FORGET naming the device. */

@@ -33,6 +33,7 @@ typedef struct {
   const EpArgs *args;
   char *busy_key;
   char *device_id;           /* once the API has answered */
+  EpApiResult *result;       /* the answer, until the writer has made the entry */
   EpTarget target;
   const char *reason;        /* CredentialsChanged's, NULL: the row's */
   EpProvisionDone done;
@@ -68,6 +69,7 @@ job_finish (Job *job, const char *device_id, const EpDetails *details, const GEr
   EpService *svc = job->svc;
   g_hash_table_remove (svc->in_flight, job->busy_key);
   job->done (job->args, device_id, details, error, job->user_data);
+  g_clear_pointer (&job->result, ep_api_result_free);
   g_free (job->busy_key);
   g_free (job->device_id);
   g_free (job);
@@ -234,6 +236,27 @@ verify_credentials (EpApiResult *result, GError **error)
   return TRUE;
 }
 
+/* In the writer thread (ep_keystore_write_prepared_async): the set checked
+ * and the entry made from the answer, off the main loop, since OpenSSL's
+ * checks cost more than the rest of a call. The main loop leaves the job
+ * alone meanwhile; the answer, secrets and all, is freed here. */
+static EpKeystoreEntry *
+prepare_entry (gpointer data, GError **error)
+{
+  Job *job = data;
+  g_autoptr (EpApiResult) result = g_steal_pointer (&job->result);
+  gboolean verified = verify_credentials (result, error);
+  /* The writer may end as the process exits, and OpenSSL 3.0 then frees
+   * its state of the thread twice: none is left in it. */
+  ep_credentials_thread_done ();
+  if (!verified)
+    return NULL;
+  if (job->args->kind->route == EP_ROUTE_STORED)
+    return ep_record_update_entry (result);
+  return ep_record_entry (job->args, result,
+                          ep_config_endpoint (job->svc->config, job->target)->name);
+}
+
 static void
 on_response (const EpHttpResult *res, gpointer data)
 {
@@ -265,19 +288,16 @@ on_response (const EpHttpResult *res, gpointer data)
     }
   g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, res->body, res->body_len,
                                                         &error);
-  if (result == NULL || !check_response_device (job, result, &error) ||
-      !verify_credentials (result, &error))
+  if (result == NULL || !check_response_device (job, result, &error))
     {
       job_fail (job, error);
       return;
     }
   g_free (job->device_id);
   job->device_id = g_strdup (result->device_id);
-  const char *target = ep_config_endpoint (svc->config, job->target)->name;
-  EpKeystoreEntry *entry = job->args->kind->route == EP_ROUTE_STORED
-                               ? ep_record_update_entry (result)
-                               : ep_record_entry (job->args, result, target);
-  ep_keystore_write_async (svc->keystore, entry, on_stored, job);
+  job->result = g_steal_pointer (&result);
+  ep_keystore_write_prepared_async (svc->keystore, job->device_id, prepare_entry, job, on_stored,
+                                    job);
 }
 
 /* ---- stored devices ---------------------------------------------------- */
@@ -532,6 +552,9 @@ ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http)
   svc->config = config;
   svc->keystore = keystore;
   svc->http = http;
+  /* A call in flight never waits for a writer while the disk could take
+   * its write (keystore.c "the writers"). */
+  ep_keystore_set_writers (keystore, config->max_concurrent);
   svc->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
   svc->forgetting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   svc->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
