@@ -11,7 +11,30 @@
 void
 ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata)
 {
-  g_hash_table_replace (ks->index, g_strdup (device_id), ep_device_info_new (metadata));
+  EpDeviceInfo *info = ep_device_info_new (metadata);
+  ep_keystore_lock_index (ks);
+  g_hash_table_replace (ks->index, g_strdup (device_id), info);
+  ep_keystore_unlock_index (ks);
+}
+
+void
+ep_keystore_index_remove (EpKeystore *ks, const char *device_id)
+{
+  ep_keystore_lock_index (ks);
+  g_hash_table_remove (ks->index, device_id);
+  ep_keystore_unlock_index (ks);
+}
+
+void
+ep_keystore_lock_index (EpKeystore *ks)
+{
+  g_mutex_lock (&ks->index_lock);
+}
+
+void
+ep_keystore_unlock_index (EpKeystore *ks)
+{
+  g_mutex_unlock (&ks->index_lock);
 }
 
 const EpDeviceInfo *

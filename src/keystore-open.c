@@ -278,6 +278,7 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   ks->gid = gid;
   ks->index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify) ep_device_info_free);
+  g_mutex_init (&ks->index_lock);
   /* Every later step is relative to this fd: renaming a directory above
    * the keystore after start cannot redirect it. */
   ks->dirfd = ep_keystore_open_trusted (path, error);
@@ -307,6 +308,7 @@ ep_keystore_free (EpKeystore *ks)
   ep_keystore_stop_writers (ks);
   ep_keystore_close_fd (&ks->dirfd);
   g_hash_table_unref (ks->index);
+  g_mutex_clear (&ks->index_lock);
   g_free (ks->path);
   g_free (ks);
 }

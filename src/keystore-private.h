@@ -20,6 +20,7 @@ struct EpKeystore {
   gboolean group_set;
   gid_t gid;
   GHashTable *index;   /* device_id -> EpDeviceInfo (of device.json) */
+  GMutex index_lock;   /* ep_keystore_lock_index () */
   GThreadPool *writers;   /* made at the first write */
   guint max_writers;      /* 0: keystore.c's default */
 };
@@ -33,8 +34,9 @@ JsonObject *ep_keystore_read_metadata (int dir, const char *what, const char *de
                                        char **why);
 
 /* Puts what @metadata (its device.json) holds in the index, replacing the
- * device's earlier entry. */
+ * device's earlier entry; and takes a device out. Main thread only. */
 void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);
+void ep_keystore_index_remove (EpKeystore *ks, const char *device_id);
 #define auto_fd __attribute__ ((cleanup (ep_keystore_close_fd))) int
 
 static inline mode_t

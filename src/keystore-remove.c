@@ -215,6 +215,6 @@ ep_keystore_forget_finish (EpKeystore *ks, GAsyncResult *result, GError **error)
   ForgetJob *job = g_task_get_task_data (G_TASK (result));
   if (!g_task_propagate_boolean (G_TASK (result), error))
     return FALSE;
-  g_hash_table_remove (ks->index, job->device_id);
+  ep_keystore_index_remove (ks, job->device_id);
   return TRUE;
 }

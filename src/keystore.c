@@ -30,6 +30,7 @@ struct EpKeystoreEntry {
 /* What a writer thread needs: the entry (or what makes it) and a snapshot
  * of the settings. */
 typedef struct {
+  EpKeystore *ks;      /* for its index lock; it waits for its writers */
   int dirfd;
   char *path;          /* of the keystore, for messages */
   gboolean group_set;
@@ -248,10 +249,16 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
 {
   WriteJob *job = data;
   g_autoptr (GError) error = NULL;
-  if (job->entry == NULL && (job->entry = job->prepare (job->prepare_data, &error)) == NULL)
+  if (job->entry == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      if ((job->entry = job->prepare (job->prepare_data, &error)) == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      ep_keystore_lock_index (job->ks);
+      job->indexed = g_hash_table_contains (job->ks->index, job->entry->device_id);
+      ep_keystore_unlock_index (job->ks);
     }
   const char *id = job->entry->device_id;
   g_autofree char *tmp = g_strdup_printf (".new-%08x-%s", g_random_int (), id);
@@ -350,15 +357,17 @@ ep_keystore_set_writers (EpKeystore *ks, guint writers)
 }
 
 static void
-start_write (EpKeystore *ks, WriteJob *job, const char *device_id, GAsyncReadyCallback callback,
-             gpointer user_data)
+start_write (EpKeystore *ks, WriteJob *job, GAsyncReadyCallback callback, gpointer user_data)
 {
+  job->ks = ks;
   job->dirfd = ks->dirfd;
   job->path = g_strdup (ks->path);
   job->group_set = ks->group_set;
   job->gid = ks->gid;
-  /* Read here, on the main thread that owns the index. */
-  job->indexed = g_hash_table_contains (ks->index, device_id);
+  /* Read here, on the main thread that changes the index (a prepared
+   * entry's, in the writer under the lock). */
+  if (job->entry != NULL)
+    job->indexed = g_hash_table_contains (ks->index, job->entry->device_id);
 
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, ep_keystore_write_async);
@@ -372,18 +381,18 @@ ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry, GAsyncReadyCall
 {
   WriteJob *job = g_new0 (WriteJob, 1);
   job->entry = entry;
-  start_write (ks, job, entry->device_id, callback, user_data);
+  start_write (ks, job, callback, user_data);
 }
 
 void
-ep_keystore_write_prepared_async (EpKeystore *ks, const char *device_id,
-                                  EpKeystorePrepare prepare, gpointer prepare_data,
-                                  GAsyncReadyCallback callback, gpointer user_data)
+ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
+                                  gpointer prepare_data, GAsyncReadyCallback callback,
+                                  gpointer user_data)
 {
   WriteJob *job = g_new0 (WriteJob, 1);
   job->prepare = prepare;
   job->prepare_data = prepare_data;
-  start_write (ks, job, device_id, callback, user_data);
+  start_write (ks, job, callback, user_data);
 }
 
 void

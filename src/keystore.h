@@ -57,12 +57,13 @@ void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
  * hold up the main loop (checking what is to be stored): returns the entry,
  * or NULL with the error ep_keystore_write_finish () then gives. */
 typedef EpKeystoreEntry *(*EpKeystorePrepare) (gpointer data, GError **error);
-/* ep_keystore_write_async () of the entry for @device_id that @prepare
- * makes from @prepare_data in the writer thread; the caller keeps
- * @prepare_data alive and leaves it alone until @callback. */
-void ep_keystore_write_prepared_async (EpKeystore *ks, const char *device_id,
-                                       EpKeystorePrepare prepare, gpointer prepare_data,
-                                       GAsyncReadyCallback callback, gpointer user_data);
+/* ep_keystore_write_async () of the entry @prepare makes from
+ * @prepare_data in the writer thread; the caller keeps @prepare_data alive
+ * and leaves it alone until @callback. @prepare may read the index between
+ * ep_keystore_lock_index () and ep_keystore_unlock_index (). */
+void ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
+                                       gpointer prepare_data, GAsyncReadyCallback callback,
+                                       gpointer user_data);
 /* On success the index holds the new metadata; @replaced tells whether the
  * keystore held the device before. */
 gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,
@@ -100,6 +101,12 @@ void ep_keystore_copy_async (EpKeystore *ks, const char *device_id, const char *
  * decide before). */
 gboolean ep_keystore_copy_finish (EpKeystore *ks, GAsyncResult *result, JsonObject **metadata,
                                   GArray **copies, GError **error);
+
+/* The main thread changes the index only under this lock, and reads it
+ * without; another thread reads it (ep_keystore_lookup, ...) only while
+ * holding it. */
+void ep_keystore_lock_index (EpKeystore *ks);
+void ep_keystore_unlock_index (EpKeystore *ks);
 
 /* What device.json of @device_id holds, or NULL; valid until the device is
  * written or forgotten. */
