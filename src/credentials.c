@@ -355,13 +355,19 @@ read_certificate_text (const char *text, X509 **cert, STACK_OF (X509) *intermedi
   return problem;
 }
 
-/* Every certificate of ca_chain, each one a trust anchor of @store, but
- * @cert itself: with partial chains any certificate of the store is an
- * anchor, so a ca_chain holding the device certificate (the API mixing up
- * its fields) would pass by trusting the certificate itself. A "full chain"
- * that starts with it still passes on its CAs. */
+/* Every answer of one API carries the same ca_chain: its certificates,
+ * once read whole, are kept with the text they came from, for the checks
+ * that get that text again (reading a certificate costs OpenSSL 3.0 a
+ * search for decoders of its key, a quarter of a check). Certificates are
+ * public, and OpenSSL shares them between threads and stores. */
+static GMutex ca_lock;
+static char *ca_text;
+static STACK_OF (X509) *ca_certs;
+
+/* Reads the certificates of ca_chain @text into @certs: NULL, or the
+ * problem. */
 static char *
-read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
+read_ca_certificates (const char *text, STACK_OF (X509) *certs)
 {
   BIO *bio = text_bio (text);
   if (bio == NULL)
@@ -381,13 +387,64 @@ read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
       else if (next == CERT_BROKEN)
         problem = g_strdup_printf ("ca_chain holds a certificate that OpenSSL cannot read "
                                    "(OpenSSL: %s)", openssl_reason ());
-      /* The store takes its own reference; a duplicate is no error. */
-      else if (X509_cmp (ca, cert) != 0 && !X509_STORE_add_cert (store, ca))
+      else if (sk_X509_push (certs, ca) > 0)
+        continue;
+      else
         problem = no_memory ();
       X509_free (ca);
     }
   BIO_free (bio);
   return problem;
+}
+
+/* Every certificate of @certs, each one a trust anchor of @store, but
+ * @cert itself: with partial chains any certificate of the store is an
+ * anchor, so a ca_chain holding the device certificate (the API mixing up
+ * its fields) would pass by trusting the certificate itself. A "full chain"
+ * that starts with it still passes on its CAs. The store takes its own
+ * references; a duplicate is no error. */
+static char *
+add_anchors (STACK_OF (X509) *certs, X509_STORE *store, X509 *cert)
+{
+  for (int i = 0; i < sk_X509_num (certs); i++)
+    {
+      X509 *ca = sk_X509_value (certs, i);
+      if (X509_cmp (ca, cert) != 0 && !X509_STORE_add_cert (store, ca))
+        return no_memory ();
+    }
+  return NULL;
+}
+
+/* ca_chain's certificates as anchors of @store (add_anchors), read from
+ * @text or kept from the last time it was read. */
+static char *
+read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
+{
+  text = text != NULL ? text : "";
+  char *problem = NULL;
+  g_mutex_lock (&ca_lock);
+  gboolean kept = ca_text != NULL && strcmp (ca_text, text) == 0;
+  if (kept)
+    problem = add_anchors (ca_certs, store, cert);
+  g_mutex_unlock (&ca_lock);
+  if (kept)
+    return problem;
+  STACK_OF (X509) *certs = sk_X509_new_null ();
+  problem = certs != NULL ? read_ca_certificates (text, certs) : no_memory ();
+  if (problem == NULL)
+    problem = add_anchors (certs, store, cert);
+  if (problem != NULL)
+    {
+      sk_X509_pop_free (certs, X509_free);
+      return problem;
+    }
+  g_mutex_lock (&ca_lock);
+  g_free (ca_text);
+  ca_text = g_strdup (text);
+  sk_X509_pop_free (ca_certs, X509_free);
+  ca_certs = certs;
+  g_mutex_unlock (&ca_lock);
+  return NULL;
 }
 
 /* ---- the checks ---------------------------------------------------------- */
