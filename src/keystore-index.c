@@ -11,7 +11,12 @@
 void
 ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata)
 {
-  EpDeviceInfo *info = ep_device_info_new (metadata);
+  ep_keystore_index_put (ks, device_id, ep_device_info_new (metadata));
+}
+
+void
+ep_keystore_index_put (EpKeystore *ks, const char *device_id, EpDeviceInfo *info)
+{
   ep_keystore_lock_index (ks);
   g_hash_table_replace (ks->index, g_strdup (device_id), info);
   ep_keystore_unlock_index (ks);

@@ -36,6 +36,8 @@ JsonObject *ep_keystore_read_metadata (int dir, const char *what, const char *de
 /* Puts what @metadata (its device.json) holds in the index, replacing the
  * device's earlier entry; and takes a device out. Main thread only. */
 void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);
+/* The same with @info (taken) made already. */
+void ep_keystore_index_put (EpKeystore *ks, const char *device_id, EpDeviceInfo *info);
 void ep_keystore_index_remove (EpKeystore *ks, const char *device_id);
 #define auto_fd __attribute__ ((cleanup (ep_keystore_close_fd))) int
 

@@ -39,6 +39,8 @@ typedef struct {
   EpKeystorePrepare prepare;   /* makes the entry when it is NULL */
   gpointer prepare_data;
   gboolean indexed;    /* the index held the device when the write started */
+  char *device_id;     /* once stored: the entry's, */
+  EpDeviceInfo *info;  /* and what the index gets (the entry is freed then) */
   gboolean exchanged;  /* something was at the device's name, now at the temp name */
   gboolean replaced;   /* ... and it was a credential set */
 } WriteJob;
@@ -292,6 +294,11 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   if (r < 0)
     ep_warning ("keystore: could not remove the previous set of %s (%s/%s): %s", id, job->path,
                 tmp, ep_keystore_strerror (-r));
+  /* What the index gets, made here rather than on the main loop; the
+   * entry, secrets and all, is done with. */
+  job->info = ep_device_info_new (job->entry->metadata);
+  job->device_id = g_strdup (id);
+  g_clear_pointer (&job->entry, ep_keystore_entry_free);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -299,6 +306,8 @@ static void
 write_job_free (WriteJob *job)
 {
   ep_keystore_entry_free (job->entry);
+  g_clear_pointer (&job->info, ep_device_info_free);
+  g_free (job->device_id);
   g_free (job->path);
   g_free (job);
 }
@@ -410,7 +419,7 @@ ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replac
   WriteJob *job = g_task_get_task_data (task);
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
-  ep_keystore_index_set (ks, job->entry->device_id, job->entry->metadata);
+  ep_keystore_index_put (ks, job->device_id, g_steal_pointer (&job->info));
   if (replaced)
     *replaced = job->replaced;
   return TRUE;
