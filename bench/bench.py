@@ -30,6 +30,7 @@ BUS_NAME = "com.enapter.Provisioning1"
 TOKEN = "CANARY-TOKEN-bench"
 MAX_CONCURRENT = 64
 KEEP_CONNECTIONS = 10     # the daemon's default
+WRITERS = 16              # src/keystore.c MAX_WRITERS: the most writer threads
 
 # The private system bus is the integration harness's: the repo's policy on
 # top of the default context of Debian's system.conf.
@@ -456,11 +457,13 @@ def measure(b, opts):
                   "direct_connections": direct_conns}
 
     # What the file system allows: durable stores per second with 10
-    # writers (GLib's GTask pool) and with as many as the daemon's writer
-    # pool has (MaxConcurrent); the targets compare with the better.
-    log(f"ceiling: durable stores per second from 10 and {MAX_CONCURRENT} threads")
+    # writers (GLib's GTask pool), as many as the daemon's writer pool has
+    # (MaxConcurrent, at most WRITERS) and as many as calls in flight; the
+    # targets compare with the best.
+    counts = sorted({10, min(MAX_CONCURRENT, WRITERS), MAX_CONCURRENT})
+    log(f"ceiling: durable stores per second from {', '.join(map(str, counts))} threads")
     R["store_ceiling"] = {}
-    for threads in sorted({10, MAX_CONCURRENT}):
+    for threads in counts:
         res = b.run("bench-floor", ["--dir", os.path.join(b.tmp, f"floor-par-{threads}"),
                                     "--sample", sample, "--count", 1000 if q else 3000,
                                     "--pool", pool, "--threads", threads])

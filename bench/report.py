@@ -1,9 +1,9 @@
 """The table and the BENCH_JSON line of the benchmark (bench/bench.py).
 
 The targets compare the daemon with what this machine allows in the same
-run: throughput with the durable-store ceiling (bench/floor.c at GLib's 10
-threads and at the daemon's MaxConcurrent writers, the better of the two),
-latency with the floor of one durable store. What no service that fsyncs
+run: throughput with the durable-store ceiling (bench/floor.c with GLib's 10
+threads, with as many as the daemon's writer pool and with one per call in
+flight: the best of them), latency with the floor of one durable store. What no service that fsyncs
 before it answers can meet (a ratio to a direct POST, which writes nothing;
 CPU per call including the file system's work) is shown for information."""
 

@@ -69,8 +69,9 @@ void ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare
 gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,
                                    GError **error);
 
-/* Writes run in a pool of at most @writers threads (8 until this is called):
- * more writes wait for one of them. The service sizes it to MaxConcurrent. */
+/* Writes and removals run in a pool of at most @writers threads, and never
+ * more than 16 (8 until this is called): more wait for one of them. The
+ * service sizes it to MaxConcurrent. */
 void ep_keystore_set_writers (EpKeystore *ks, guint writers);
 /* Waits for every write queued or running; ep_keystore_free () does it too. */
 void ep_keystore_stop_writers (EpKeystore *ks);

@@ -478,8 +478,8 @@ ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http)
   svc->config = config;
   svc->keystore = keystore;
   svc->http = http;
-  /* A call in flight never waits for a writer while the disk could take
-   * its write (keystore.c "the writers"). */
+  /* As many writers as calls in flight, up to what the disk rewards
+   * (keystore.c "the writers"). */
   ep_keystore_set_writers (keystore, config->max_concurrent);
   svc->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
   g_mutex_init (&svc->lock);
