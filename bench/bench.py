@@ -30,7 +30,7 @@ BUS_NAME = "com.enapter.Provisioning1"
 TOKEN = "CANARY-TOKEN-bench"
 MAX_CONCURRENT = 64
 KEEP_CONNECTIONS = 10     # the daemon's default
-WRITERS = 16              # src/keystore.c MAX_WRITERS: the most writer threads
+WRITERS = 64              # src/keystore.c MAX_WRITERS: the most writer threads
 
 # The private system bus is the integration harness's: the repo's policy on
 # top of the default context of Debian's system.conf.

@@ -21,7 +21,8 @@ struct EpKeystore {
   gid_t gid;
   GHashTable *index;   /* device_id -> EpDeviceInfo (of device.json) */
   GMutex index_lock;   /* ep_keystore_lock_index () */
-  GThreadPool *writers;   /* made at the first write */
+  GThreadPool *preparers; /* keystore.c "the pools", made at the first write */
+  GThreadPool *writers;   /* or removal */
   guint max_writers;      /* 0: keystore.c's default */
 };
 
@@ -54,7 +55,7 @@ ep_keystore_file_mode (gboolean group_set)
 }
 
 /* Runs @func for @task in the keystore's pool of writer threads
- * (keystore.c "the writers"): what fsyncs goes there. */
+ * (keystore.c "the pools"): what fsyncs goes there. Main thread only. */
 void ep_keystore_run_in_writer (EpKeystore *ks, GTask *task, GTaskThreadFunc func);
 
 /* Gives @fd the keystore group (when set) and @mode: 0 or -errno. */

@@ -39,8 +39,9 @@ typedef struct {
   EpKeystorePrepare prepare;   /* makes the entry when it is NULL */
   gpointer prepare_data;
   gboolean indexed;    /* the index held the device when the write started */
-  char *device_id;     /* once stored: the entry's, */
-  EpDeviceInfo *info;  /* and what the index gets (the entry is freed then) */
+  char *json;          /* device.json, written out (render) */
+  EpDeviceInfo *info;  /* what the index gets */
+  char *device_id;     /* once stored: the entry's (the entry is freed then) */
   gboolean exchanged;  /* something was at the device's name, now at the temp name */
   gboolean replaced;   /* ... and it was a credential set */
 } WriteJob;
@@ -156,13 +157,29 @@ merge_stored (WriteJob *job, GError **error)
   return TRUE;
 }
 
+/* device.json as text and as the index's entry, from the entry's
+ * metadata, which is done with then. */
+static void
+render (WriteJob *job)
+{
+  EpKeystoreEntry *e = job->entry;
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), e->metadata);
+  job->json = json_to_string (node, TRUE);
+  job->info = ep_device_info_new (e->metadata);
+  g_clear_pointer (&e->metadata, json_object_unref);
+}
+
 /* Fills a fresh temporary directory with the whole set, durably. */
 static gboolean
 write_set (WriteJob *job, const char *tmp, GError **error)
 {
   EpKeystoreEntry *e = job->entry;
-  if (e->update && !merge_stored (job, error))
-    return FALSE;
+  if (e->update)
+    {
+      if (!merge_stored (job, error))
+        return FALSE;
+      render (job);
+    }
   if (mkdirat (job->dirfd, tmp, 0700) < 0)
     return write_error (error, job, "creating a temporary directory", -errno);
   auto_fd fd = openat (job->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -172,13 +189,11 @@ write_set (WriteJob *job, const char *tmp, GError **error)
   if (r < 0)
     return write_error (error, job, "opening the temporary directory", r);
 
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), e->metadata);
-  g_autofree char *json = json_to_string (node, TRUE);
   /* One the next start would refuse to read (a hand-grown device.json that
    * an update merged) is not written. */
-  if (strlen (json) >= MAX_METADATA)
+  if (strlen (job->json) >= MAX_METADATA)
     return write_error (error, job, "writing " METADATA_FILE, -EFBIG);
-  r = write_file_at (fd, METADATA_FILE, json, job->group_set, job->gid);
+  r = write_file_at (fd, METADATA_FILE, job->json, job->group_set, job->gid);
   if (r < 0)
     return write_error (error, job, "writing " METADATA_FILE, r);
   for (guint i = 0; i < e->files->len; i++)
@@ -251,17 +266,6 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
 {
   WriteJob *job = data;
   g_autoptr (GError) error = NULL;
-  if (job->entry == NULL)
-    {
-      if ((job->entry = job->prepare (job->prepare_data, &error)) == NULL)
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      ep_keystore_lock_index (job->ks);
-      job->indexed = g_hash_table_contains (job->ks->index, job->entry->device_id);
-      ep_keystore_unlock_index (job->ks);
-    }
   const char *id = job->entry->device_id;
   g_autofree char *tmp = g_strdup_printf (".new-%08x-%s", g_random_int (), id);
 
@@ -294,9 +298,7 @@ write_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
   if (r < 0)
     ep_warning ("keystore: could not remove the previous set of %s (%s/%s): %s", id, job->path,
                 tmp, ep_keystore_strerror (-r));
-  /* What the index gets, made here rather than on the main loop; the
-   * entry, secrets and all, is done with. */
-  job->info = ep_device_info_new (job->entry->metadata);
+  /* The entry, secrets and all, is done with. */
   job->device_id = g_strdup (id);
   g_clear_pointer (&job->entry, ep_keystore_entry_free);
   g_task_return_boolean (task, TRUE);
@@ -306,28 +308,37 @@ static void
 write_job_free (WriteJob *job)
 {
   ep_keystore_entry_free (job->entry);
+  g_free (job->json);
   g_clear_pointer (&job->info, ep_device_info_free);
   g_free (job->device_id);
   g_free (job->path);
   g_free (job);
 }
 
-/* ---- the writers -------------------------------------------------------- */
+/* ---- the pools ------------------------------------------------------------ */
+
+/* Making a write ready (the caller's prepare: for the service, reading and
+ * checking an API's answer; then device.json as text and the index's
+ * entry) only needs the processor: it runs in a pool of a thread per
+ * processor, and only then does the write go to a writer. So the many
+ * writers only wait for the disk, and the allocations of the work stay in
+ * a few threads: each thread that allocates keeps freed memory of its own
+ * (malloc's and GSlice's caches), which spreads the heap after a burst. */
 
 /* Writes and removals run in a pool of their own rather than in GLib's
  * shared pool for GTasks (10 threads, shared with OpenCredentials' copies
  * and Diagnose): each waits for fsyncs, and a disk takes several of them at
  * once. The pool has a writer per call that can be in flight
- * (MaxConcurrent, ep_keystore_set_writers), up to MAX_WRITERS: bench/run's
- * ceiling rows (bench/floor.c) found 16 writers storing as many sets per
- * second as 64 within the noise, on ext4 over virtio, while every thread
- * that has run costs the heap: after a burst of 64 calls in flight, 64
- * writers left 6.3 MiB of RssAnon once idle, 16 writers 4.4 MiB (3.8 MiB
- * with GLib's pool). Threads start only when a task finds none free, and
+ * (MaxConcurrent, ep_keystore_set_writers), up to MAX_WRITERS: on ext4 over
+ * virtio, bench/floor.c stored 1332 sets/s with 10 threads, 1586 with 16
+ * and 1833 with 64. What a writer costs is its stack (reserved address
+ * space) and what it leaves in the heap: after 2 x 3000 calls at 64 in
+ * flight, idle, RssAnon was 4.2 MiB with 64 writers, 4.0 MiB with 16 and
+ * 3.8 MiB with GLib's pool (6.3 MiB with 64 writers that prepared their
+ * writes themselves). Threads start only when a task finds none free, and
  * leave half a second after their last task (GLib keeps at most two idle
- * threads, for 15 s, across all pools): an idle daemon holds no writer,
- * and thread stacks are only reserved address space. */
-#define MAX_WRITERS 16
+ * threads, for 15 s, across all pools): an idle daemon holds none. */
+#define MAX_WRITERS 64
 #define DEFAULT_WRITERS 8
 
 typedef struct {
@@ -344,22 +355,62 @@ run_work (gpointer data, gpointer unused)
   g_free (w);
 }
 
-void
-ep_keystore_run_in_writer (EpKeystore *ks, GTask *task, GTaskThreadFunc func)
+/* The pools, made on the main thread at the first write or removal. Not
+ * exclusive: no thread starts before a task. */
+static void
+make_pools (EpKeystore *ks)
 {
-  if (ks->writers == NULL)
-    /* Not exclusive: no thread starts before the first task. */
-    ks->writers = g_thread_pool_new (run_work, NULL,
-                                     (gint) (ks->max_writers ? ks->max_writers : DEFAULT_WRITERS),
-                                     FALSE, NULL);
+  if (ks->writers != NULL)
+    return;
+  ks->writers = g_thread_pool_new (run_work, NULL,
+                                   (gint) (ks->max_writers ? ks->max_writers : DEFAULT_WRITERS),
+                                   FALSE, NULL);
+  ks->preparers = g_thread_pool_new (run_work, NULL, (gint) g_get_num_processors (), FALSE,
+                                     NULL);
+}
+
+/* Runs @func for @task in @pool. */
+static void
+run_in (GThreadPool *pool, GTask *task, GTaskThreadFunc func)
+{
   Work *w = g_new (Work, 1);
   w->task = g_object_ref (task);
   w->func = func;
   g_autoptr (GError) error = NULL;
-  /* On failure the task is queued all the same, for a writer that runs. */
-  if (!g_thread_pool_push (ks->writers, w, &error))
-    ep_warning ("keystore: cannot start a writer thread: %s; the task waits for a running one; "
+  /* On failure the task is queued all the same, for a thread that runs. */
+  if (!g_thread_pool_push (pool, w, &error))
+    ep_warning ("keystore: cannot start a thread: %s; the task waits for a running one; "
                 "raise the daemon's limit of threads (TasksMax)", error->message);
+}
+
+void
+ep_keystore_run_in_writer (EpKeystore *ks, GTask *task, GTaskThreadFunc func)
+{
+  make_pools (ks);
+  run_in (ks->writers, task, func);
+}
+
+/* In a preparer: the entry made (the caller's prepare), device.json written
+ * out unless an update (the writer merges it first), then to a writer. */
+static void
+prepare_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  WriteJob *job = data;
+  g_autoptr (GError) error = NULL;
+  if (job->entry == NULL)
+    {
+      if ((job->entry = job->prepare (job->prepare_data, &error)) == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      ep_keystore_lock_index (job->ks);
+      job->indexed = g_hash_table_contains (job->ks->index, job->entry->device_id);
+      ep_keystore_unlock_index (job->ks);
+    }
+  if (!job->entry->update)
+    render (job);
+  run_in (job->ks->writers, task, write_thread);
 }
 
 void
@@ -379,14 +430,15 @@ start_write (EpKeystore *ks, WriteJob *job, GAsyncReadyCallback callback, gpoint
   job->group_set = ks->group_set;
   job->gid = ks->gid;
   /* Read here, on the main thread that changes the index (a prepared
-   * entry's, in the writer under the lock). */
+   * entry's, in the preparer under the lock). */
   if (job->entry != NULL)
     job->indexed = g_hash_table_contains (ks->index, job->entry->device_id);
 
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, ep_keystore_write_async);
   g_task_set_task_data (task, job, (GDestroyNotify) write_job_free);
-  ep_keystore_run_in_writer (ks, task, write_thread);
+  make_pools (ks);
+  run_in (ks->preparers, task, prepare_thread);
 }
 
 void
@@ -412,6 +464,9 @@ ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
 void
 ep_keystore_stop_writers (EpKeystore *ks)
 {
+  /* Preparers hand their writes to the writers: they stop first. */
+  if (ks->preparers != NULL)
+    g_thread_pool_free (g_steal_pointer (&ks->preparers), FALSE, TRUE);
   if (ks->writers != NULL)
     g_thread_pool_free (g_steal_pointer (&ks->writers), FALSE, TRUE);
 }
@@ -468,7 +523,8 @@ ep_keystore_entry_free (EpKeystoreEntry *e)
       g_free (f->name);
     }
   g_array_free (e->files, TRUE);
-  json_object_unref (e->metadata);
+  if (e->metadata != NULL)
+    json_object_unref (e->metadata);
   g_free (e->device_id);
   g_free (e);
 }

@@ -70,8 +70,9 @@ gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolea
                                    GError **error);
 
 /* Writes and removals run in a pool of at most @writers threads, and never
- * more than 16 (8 until this is called): more wait for one of them. The
- * service sizes it to MaxConcurrent. */
+ * more than 64 (8 until this is called): more wait for one of them. The
+ * service sizes it to MaxConcurrent. Writes are made ready (the prepare
+ * step, device.json) in a pool of a thread per processor before. */
 void ep_keystore_set_writers (EpKeystore *ks, guint writers);
 /* Waits for every write queued or running; ep_keystore_free () does it too. */
 void ep_keystore_stop_writers (EpKeystore *ks);
