@@ -37,7 +37,14 @@ typedef struct {
   gid_t gid;
   EpKeystoreEntry *entry;
   EpKeystorePrepare prepare;   /* makes the entry when it is NULL */
+  EpKeystoreComplete complete; /* finishes it while the files are written */
   gpointer prepare_data;
+  /* Whether the entry is complete: the writer writes the files meanwhile
+   * and waits for this before device.json. */
+  GMutex lock;
+  GCond decided;
+  enum { PENDING, COMPLETE, FAILED } verdict;
+  GError *complete_error;
   gboolean indexed;    /* the index held the device when the write started */
   char *json;          /* device.json, written out (render) */
   EpDeviceInfo *info;  /* what the index gets */
@@ -169,10 +176,74 @@ render (WriteJob *job)
   g_clear_pointer (&e->metadata, json_object_unref);
 }
 
-/* Fills a fresh temporary directory with the whole set, durably. */
+/* A fresh temporary directory, open in *@dir, with the credential files,
+ * each durable. */
+static gboolean
+write_files (WriteJob *job, const char *tmp, int *dir, GError **error)
+{
+  EpKeystoreEntry *e = job->entry;
+  if (mkdirat (job->dirfd, tmp, 0700) < 0)
+    return write_error (error, job, "creating a temporary directory", -errno);
+  *dir = openat (job->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int r = *dir < 0 ? -errno
+                   : ep_keystore_set_owner_mode (*dir, job->group_set, job->gid,
+                                                 ep_keystore_dir_mode (job->group_set));
+  if (r < 0)
+    return write_error (error, job, "opening the temporary directory", r);
+  for (guint i = 0; i < e->files->len; i++)
+    {
+      EntryFile *f = &g_array_index (e->files, EntryFile, i);
+      r = write_file_at (*dir, f->name, f->contents, job->group_set, job->gid);
+      if (r < 0)
+        return write_error (error, job, "writing a credential file", r);
+    }
+  return TRUE;
+}
+
+/* Waits until the entry is complete (ep_keystore_write_prepared_async):
+ * FALSE with the reason it is not. */
+static gboolean
+wait_complete (WriteJob *job, GError **error)
+{
+  g_mutex_lock (&job->lock);
+  while (job->verdict == PENDING)
+    g_cond_wait (&job->decided, &job->lock);
+  g_mutex_unlock (&job->lock);
+  if (job->verdict == COMPLETE)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&job->complete_error));
+  return FALSE;
+}
+
+/* In a preparer: tells the writer the entry is complete, or not. Nothing of
+ * the caller's may be touched after: the writer may end the write. */
+static void
+decide (WriteJob *job, GError *error)
+{
+  g_mutex_lock (&job->lock);
+  job->complete_error = error;
+  job->verdict = error == NULL ? COMPLETE : FAILED;
+  g_cond_signal (&job->decided);
+  g_mutex_unlock (&job->lock);
+}
+
+/* Fills a fresh temporary directory with the whole set, durably: the
+ * credential files, while the entry is completed, then device.json. On a
+ * failure the writer still waits for the entry, so the caller's data
+ * outlives its use in the preparer; an incomplete entry's reason wins. */
 static gboolean
 write_set (WriteJob *job, const char *tmp, GError **error)
 {
+  g_autoptr (GError) failed = NULL;
+  auto_fd fd = -1;
+  gboolean written = write_files (job, tmp, &fd, &failed);
+  if (!wait_complete (job, error))
+    return FALSE;
+  if (!written)
+    {
+      g_propagate_error (error, g_steal_pointer (&failed));
+      return FALSE;
+    }
   EpKeystoreEntry *e = job->entry;
   if (e->update)
     {
@@ -180,29 +251,13 @@ write_set (WriteJob *job, const char *tmp, GError **error)
         return FALSE;
       render (job);
     }
-  if (mkdirat (job->dirfd, tmp, 0700) < 0)
-    return write_error (error, job, "creating a temporary directory", -errno);
-  auto_fd fd = openat (job->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  int r = fd < 0 ? -errno
-                 : ep_keystore_set_owner_mode (fd, job->group_set, job->gid,
-                                               ep_keystore_dir_mode (job->group_set));
-  if (r < 0)
-    return write_error (error, job, "opening the temporary directory", r);
-
   /* One the next start would refuse to read (a hand-grown device.json that
    * an update merged) is not written. */
   if (strlen (job->json) >= MAX_METADATA)
     return write_error (error, job, "writing " METADATA_FILE, -EFBIG);
-  r = write_file_at (fd, METADATA_FILE, job->json, job->group_set, job->gid);
+  int r = write_file_at (fd, METADATA_FILE, job->json, job->group_set, job->gid);
   if (r < 0)
     return write_error (error, job, "writing " METADATA_FILE, r);
-  for (guint i = 0; i < e->files->len; i++)
-    {
-      EntryFile *f = &g_array_index (e->files, EntryFile, i);
-      r = write_file_at (fd, f->name, f->contents, job->group_set, job->gid);
-      if (r < 0)
-        return write_error (error, job, "writing a credential file", r);
-    }
   if (fsync (fd) < 0)
     return write_error (error, job, "syncing the temporary directory", -errno);
   return TRUE;
@@ -308,6 +363,9 @@ static void
 write_job_free (WriteJob *job)
 {
   ep_keystore_entry_free (job->entry);
+  g_clear_error (&job->complete_error);
+  g_mutex_clear (&job->lock);
+  g_cond_clear (&job->decided);
   g_free (job->json);
   g_clear_pointer (&job->info, ep_device_info_free);
   g_free (job->device_id);
@@ -408,9 +466,24 @@ prepare_thread (GTask *task, gpointer source, gpointer data, GCancellable *cance
       job->indexed = g_hash_table_contains (job->ks->index, job->entry->device_id);
       ep_keystore_unlock_index (job->ks);
     }
+  if (job->complete == NULL)
+    {
+      if (!job->entry->update)
+        render (job);
+      decide (job, NULL);
+      run_in (job->ks->writers, task, write_thread);
+      return;
+    }
+  /* The writer writes the files while the entry is completed here. */
+  run_in (job->ks->writers, task, write_thread);
+  if (!job->complete (job->prepare_data, job->entry, &error))
+    {
+      decide (job, g_steal_pointer (&error));
+      return;
+    }
   if (!job->entry->update)
     render (job);
-  run_in (job->ks->writers, task, write_thread);
+  decide (job, NULL);
 }
 
 void
@@ -424,6 +497,8 @@ ep_keystore_set_writers (EpKeystore *ks, guint writers)
 static void
 start_write (EpKeystore *ks, WriteJob *job, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_mutex_init (&job->lock);
+  g_cond_init (&job->decided);
   job->ks = ks;
   job->dirfd = ks->dirfd;
   job->path = g_strdup (ks->path);
@@ -452,11 +527,12 @@ ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry, GAsyncReadyCall
 
 void
 ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
-                                  gpointer prepare_data, GAsyncReadyCallback callback,
-                                  gpointer user_data)
+                                  EpKeystoreComplete complete, gpointer prepare_data,
+                                  GAsyncReadyCallback callback, gpointer user_data)
 {
   WriteJob *job = g_new0 (WriteJob, 1);
   job->prepare = prepare;
+  job->complete = complete;
   job->prepare_data = prepare_data;
   start_write (ks, job, callback, user_data);
 }
@@ -492,9 +568,17 @@ ep_keystore_entry_new (const char *device_id, JsonObject *metadata)
 {
   EpKeystoreEntry *e = g_new0 (EpKeystoreEntry, 1);
   e->device_id = g_strdup (device_id);
-  e->metadata = json_object_ref (metadata);
+  e->metadata = metadata != NULL ? json_object_ref (metadata) : NULL;
   e->files = g_array_new (FALSE, FALSE, sizeof (EntryFile));
   return e;
+}
+
+void
+ep_keystore_entry_set_metadata (EpKeystoreEntry *entry, JsonObject *metadata)
+{
+  if (entry->metadata != NULL)
+    json_object_unref (entry->metadata);
+  entry->metadata = json_object_ref (metadata);
 }
 
 void

@@ -38,8 +38,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystore, ep_keystore_free)
 
 const char *ep_keystore_path (EpKeystore *ks);
 
-/* A complete credential set for one device; @metadata becomes device.json. */
+/* A complete credential set for one device; @metadata becomes device.json
+ * (NULL: set later, ep_keystore_entry_set_metadata). */
 EpKeystoreEntry *ep_keystore_entry_new (const char *device_id, JsonObject *metadata);
+void ep_keystore_entry_set_metadata (EpKeystoreEntry *entry, JsonObject *metadata);
 /* Makes @entry an update of the device's credentials: its device.json is
  * the one stored now with each top-level member of @metadata set over it
  * (the device's identity stays), and its files replace all of the old ones. */
@@ -53,17 +55,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystoreEntry, ep_keystore_entry_free)
  * in one atomic step. Failures are EP_KEYSTORE_ERROR_WRITE naming the device. */
 void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
                               GAsyncReadyCallback callback, gpointer user_data);
-/* Makes the entry to store in the writer thread, for work that should not
- * hold up the main loop (checking what is to be stored): returns the entry,
- * or NULL with the error ep_keystore_write_finish () then gives. */
+/* Makes the entry to store, off the main loop (reading what is to be
+ * stored): returns it, its files at least, or NULL with the error
+ * ep_keystore_write_finish () then gives. */
 typedef EpKeystoreEntry *(*EpKeystorePrepare) (gpointer data, GError **error);
+/* Completes @entry (its device.json, when the work that makes it, checking
+ * what is stored, is slow) while a writer already writes its files: FALSE
+ * with the error ep_keystore_write_finish () then gives, and nothing is
+ * stored. */
+typedef gboolean (*EpKeystoreComplete) (gpointer data, EpKeystoreEntry *entry,
+                                        GError **error);
 /* ep_keystore_write_async () of the entry @prepare makes from
- * @prepare_data in the writer thread; the caller keeps @prepare_data alive
- * and leaves it alone until @callback. @prepare may read the index between
+ * @prepare_data, and @complete (may be NULL) completes, in a thread of the
+ * keystore's; the caller keeps @prepare_data alive and leaves it alone
+ * until @callback. @prepare may read the index between
  * ep_keystore_lock_index () and ep_keystore_unlock_index (). */
 void ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
-                                       gpointer prepare_data, GAsyncReadyCallback callback,
-                                       gpointer user_data);
+                                       EpKeystoreComplete complete, gpointer prepare_data,
+                                       GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index holds the new metadata; @replaced tells whether the
  * keystore held the device before. */
 gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,

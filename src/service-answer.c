@@ -117,21 +117,29 @@ ep_service_prepare_entry (gpointer data, GError **error)
 {
   Job *job = data;
   /* The main loop leaves the job alone meanwhile: the body is the
-   * writer's, and so is the answer, secrets and all, freed here. */
+   * keystore thread's, and so is the answer, kept for the check. */
   g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, job->body, job->body_len,
                                                         error);
   explicit_bzero (job->body, job->body_len);
   g_clear_pointer (&job->body, g_free);
   if (result == NULL || !check_device (job, result, error))
     return NULL;
+  job->result = g_steal_pointer (&result);
+  return ep_record_files (job->result);
+}
+
+gboolean
+ep_service_complete_entry (gpointer data, EpKeystoreEntry *entry, GError **error)
+{
+  Job *job = data;
+  /* The answer, secrets and all, is freed here. */
+  g_autoptr (EpApiResult) result = g_steal_pointer (&job->result);
   gboolean verified = verify_credentials (result, error);
-  /* The writer may end as the process exits, and OpenSSL 3.0 then frees
+  /* The thread may end as the process exits, and OpenSSL 3.0 then frees
    * its state of the thread twice: none is left in it. */
   ep_credentials_thread_done ();
-  if (!verified)
-    return NULL;
-  if (job->args->kind->route == EP_ROUTE_STORED)
-    return ep_record_update_entry (result);
-  return ep_record_entry (job->args, result,
-                          ep_config_endpoint (job->svc->config, job->target)->name);
+  if (verified)
+    ep_record_complete (entry, job->args, result,
+                        ep_config_endpoint (job->svc->config, job->target)->name);
+  return verified;
 }

@@ -29,8 +29,9 @@ typedef struct {
   const EpArgs *args;
   char *busy_key;
   char *device_id;           /* claimed; set by the writer for a Provision call */
-  char *body;                /* the 2xx answer until the writer has read it; wiped */
+  char *body;                /* the 2xx answer until it is read; wiped */
   gsize body_len;
+  EpApiResult *result;       /* ... then read, until its set is checked */
   EpTarget target;
   const char *reason;        /* CredentialsChanged's, NULL: the row's */
   EpProvisionDone done;
@@ -42,6 +43,9 @@ typedef struct {
  * target, or DefaultTarget's. */
 const char *ep_service_stored_target (EpService *svc, const EpDeviceInfo *info);
 
-/* EpKeystorePrepare of a Job (in a writer thread): its answer read,
- * checked, its device claimed and the entry to store made from it. */
+/* EpKeystorePrepare of a Job (in a keystore thread): its answer read, its
+ * device checked and claimed, and the entry of its credential files. */
 EpKeystoreEntry *ep_service_prepare_entry (gpointer job, GError **error);
+/* EpKeystoreComplete of a Job: its MQTTS set verified, and device.json,
+ * while the files are written. */
+gboolean ep_service_complete_entry (gpointer job, EpKeystoreEntry *entry, GError **error);

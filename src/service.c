@@ -98,6 +98,7 @@ job_finish (Job *job, const char *device_id, const EpDetails *details, const GEr
   release (svc, job->device_id, job);
   job->done (job->args, device_id, details, error, job->user_data);
   wipe_body (job);
+  g_clear_pointer (&job->result, ep_api_result_free);
   g_free (job->busy_key);
   g_free (job->device_id);
   g_free (job);
@@ -213,7 +214,8 @@ on_response (const EpHttpResult *res, gpointer data)
    * the call. The copy is wiped. */
   job->body = g_memdup2 (res->body, res->body_len + 1);
   job->body_len = res->body_len;
-  ep_keystore_write_prepared_async (svc->keystore, ep_service_prepare_entry, job, on_stored, job);
+  ep_keystore_write_prepared_async (svc->keystore, ep_service_prepare_entry,
+                                    ep_service_complete_entry, job, on_stored, job);
 }
 
 /* ---- stored devices ---------------------------------------------------- */
