@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 
+import callgrind
 from report import report
 
 BUS_NAME = "com.enapter.Provisioning1"
@@ -183,6 +184,7 @@ class Bench:
         with os.fdopen(fd, "w") as f:
             f.write(TOKEN + "\n")
         self.n_daemons = 0
+        self.wrapper = []         # a command the daemon runs under (callgrind.py)
 
     def close(self):
         for proc in reversed(self.procs):
@@ -271,7 +273,8 @@ class Bench:
         conf = os.path.join(self.tmp, f"provisiond-{self.n_daemons}.conf")
         with open(conf, "w") as f:
             f.write(self.daemon_config(keystore))
-        proc = self.spawn([self.opts.daemon, "--config", conf], f"daemon-{self.n_daemons}.log",
+        proc = self.spawn(self.wrapper + [self.opts.daemon, "--config", conf],
+                          f"daemon-{self.n_daemons}.log",
                           env=clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.address))
 
         def owned():
@@ -538,13 +541,16 @@ def main():
                     help="[Provisioning] Retries for the daemon (default 2, the daemon's own)")
     ap.add_argument("--no-python-standin", action="store_true",
                     help="skip the throughput check of tests/standin/standin.py")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="count the daemon's instructions per call instead (callgrind.py)")
+    ap.add_argument("--calls", type=int, default=1000, help="calls counted with --callgrind")
     opts = ap.parse_args()
     b = Bench(opts)
     try:
-        R = measure(b, opts)
+        R = callgrind.measure(b, opts, log) if opts.callgrind else measure(b, opts)
     finally:
         b.close()
-    report(R)
+    (callgrind.report if opts.callgrind else report)(R)
 
 
 if __name__ == "__main__":
