@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -404,10 +405,23 @@ typedef struct {
   GTaskThreadFunc func;
 } Work;
 
+/* Names the thread after its pool ("ep-writer", "ep-preparer"), for top -H
+ * and perf; GLib lends idle threads from one pool to another. */
 static void
-run_work (gpointer data, gpointer unused)
+name_thread (const char *name)
+{
+  static __thread const char *current;
+  if (current == name)
+    return;
+  current = name;
+  prctl (PR_SET_NAME, name, 0, 0, 0);
+}
+
+static void
+run_work (gpointer data, gpointer pool_name)
 {
   Work *w = data;
+  name_thread (pool_name);
   w->func (w->task, NULL, g_task_get_task_data (w->task), NULL);
   g_object_unref (w->task);
   g_free (w);
@@ -420,11 +434,11 @@ make_pools (EpKeystore *ks)
 {
   if (ks->writers != NULL)
     return;
-  ks->writers = g_thread_pool_new (run_work, NULL,
+  ks->writers = g_thread_pool_new (run_work, (gpointer) "ep-writer",
                                    (gint) (ks->max_writers ? ks->max_writers : DEFAULT_WRITERS),
                                    FALSE, NULL);
-  ks->preparers = g_thread_pool_new (run_work, NULL, (gint) g_get_num_processors (), FALSE,
-                                     NULL);
+  ks->preparers = g_thread_pool_new (run_work, (gpointer) "ep-preparer",
+                                     (gint) g_get_num_processors (), FALSE, NULL);
 }
 
 /* Runs @func for @task in @pool. */
