@@ -123,7 +123,10 @@ if ! grep -q "fuzz-response" "$build/build.ninja"; then
   echo "run.sh: $build does not build the fuzzers (not a clang build dir?); set EP_FUZZ_BUILD" >&2
   exit 1
 fi
-ninja -C "$build" $(printf 'fuzz/%s ' "${targets[@]}") >&2 || exit 1
+if ! ninja -C "$build" $(printf 'fuzz/%s ' "${targets[@]}") >&2; then
+  echo "fuzz: the build failed (ninja -C $build, output above); no target ran"
+  exit 1
+fi
 
 # ---- fuzz ----------------------------------------------------------------
 now() { date +%s; }   # whole seconds: plain shell arithmetic, no bc
