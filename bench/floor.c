@@ -1,7 +1,9 @@
 /* bench-floor: the cost of durably storing one credential set, done the way
  * src/keystore.c does it (README "Keystore"), without the daemon: a temporary
  * directory beside the device's, each file created O_EXCL, fchmod'ed,
- * written and fsynced, the directory fsynced, swapped in with renameat2
+ * written and fsynced (the credential files, then device.json, which the
+ * daemon completes while it writes them), the directory fsynced, swapped in
+ * with renameat2
  * (RENAME_EXCHANGE, else RENAME_NOREPLACE), the keystore directory fsynced,
  * and the old set removed. Prints the latency of each store as one JSON
  * object.
@@ -9,8 +11,8 @@
  *   bench-floor --dir KEYSTORE --sample DEVICE_DIR --count N [--pool P] [--threads T]
  *               [--raw PATH]
  *
- * --sample is a device directory the daemon wrote: its files (device.json
- * first, then the credential files) are written byte for byte. --pool P
+ * --sample is a device directory the daemon wrote: its files (the
+ * credential files, then device.json) are written byte for byte. --pool P
  * cycles P device ids (every store after the first P replaces a set);
  * --pool 0 (default) stores a new device each time. --threads T stores
  * from T threads at once (store i in thread i mod T): the most credential
@@ -30,8 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const NAMES[] = { "device.json", "private_key.pem", "certificate.pem",
-                                     "ca_chain.pem", "password" };
+static const char *const NAMES[] = { "private_key.pem", "certificate.pem", "ca_chain.pem",
+                                     "password", "device.json" };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
 
 typedef struct {

@@ -30,6 +30,8 @@ struct EpBus {
   gboolean name_released;
   GPtrArray *diagnosing;     /* Call: Diagnose calls awaiting the run under way */
   gint64 next_renewal;       /* NextRenewal as last told (Unix seconds) */
+  guint next_renewal_idle;   /* its PropertiesChanged pending */
+  EpRenewal *renewal;        /* the schedule, once main.c has one */
 };
 
 /* One method call from its arrival to its answer. */

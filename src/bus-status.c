@@ -142,38 +142,62 @@ ep_bus_get_auto_renewal (sd_bus *b, const char *path, const char *iface, const c
   return sd_bus_message_append (reply, "b", bus->config->renewal_auto);
 }
 
-/* NextRenewal now: Unix seconds, 0 when none is due or renewal is off. */
+/* NextRenewal now: Unix seconds, 0 when none is due or renewal is off.
+ * Renewal's schedule has it at hand; before there is one (and after), a
+ * look at every device of the keystore. */
 static gint64
 next_renewal (EpBus *bus)
 {
   if (!bus->config->renewal_auto)
     return 0;
-  gint64 due = ep_renewal_next_due (bus->config, ep_service_keystore (bus->svc));
+  gint64 due = bus->renewal != NULL
+                   ? ep_renewal_earliest_due (bus->renewal)
+                   : ep_renewal_next_due (bus->config, ep_service_keystore (bus->svc));
   return due == G_MAXINT64 ? 0 : due / G_USEC_PER_SEC;
 }
 
+/* The value now, not as last told: renewal has judged a change before the
+ * loop reads the next message, the PropertiesChanged may still be pending. */
 int
 ep_bus_get_next_renewal (sd_bus *b, const char *path, const char *iface, const char *prop,
                          sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
   EpBus *bus = userdata;
-  return sd_bus_message_append (reply, "x", (int64_t) bus->next_renewal);
+  return sd_bus_message_append (reply, "x", (int64_t) next_renewal (bus));
 }
 
-/* Every change of the keystore may change the schedule. */
-static void
-on_credentials_changed (const char *device_id, const char *reason, const EpDetails *details,
-                        gpointer data)
+static gboolean
+tell_next_renewal (gpointer data)
 {
   EpBus *bus = data;
+  bus->next_renewal_idle = 0;
   gint64 next = next_renewal (bus);
   if (next == bus->next_renewal)
-    return;
+    return G_SOURCE_REMOVE;
   bus->next_renewal = next;
   int r = sd_bus_emit_properties_changed (bus->bus, EP_BUS_PATH, EP_BUS_INTERFACE,
                                           "NextRenewal", NULL);
   if (r < 0)
     ep_warning ("bus: cannot emit PropertiesChanged: %s", g_strerror (-r));
+  return G_SOURCE_REMOVE;
+}
+
+/* Every change of the keystore may change the schedule. Told once the
+ * listeners have all run (renewal's after this one), and once for the
+ * changes of one loop iteration. */
+static void
+on_credentials_changed (const char *device_id, const char *reason, const EpDetails *details,
+                        gpointer data)
+{
+  EpBus *bus = data;
+  if (bus->config->renewal_auto && bus->next_renewal_idle == 0)
+    bus->next_renewal_idle = g_idle_add_full (G_PRIORITY_DEFAULT, tell_next_renewal, bus, NULL);
+}
+
+void
+ep_bus_set_renewal (EpBus *bus, EpRenewal *renewal)
+{
+  bus->renewal = renewal;
 }
 
 static const EpServiceListener status_listener = {
@@ -192,6 +216,9 @@ ep_bus_status_free (EpBus *bus)
 {
   if (bus->svc != NULL)
     ep_service_remove_listener (bus->svc, &status_listener, bus);
+  if (bus->next_renewal_idle != 0)
+    g_source_remove (bus->next_renewal_idle);
+  bus->next_renewal_idle = 0;
   if (bus->diagnosing == NULL)
     return;
   /* Stopping without waiting (a second stop signal, the bus lost): the

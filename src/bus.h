@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config.h"
+#include "renewal.h"
 #include "service.h"
 
 #define EP_BUS_NAME "com.enapter.Provisioning1"
@@ -28,6 +29,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpBus, ep_bus_free)
  * received are still answered. @on_released (may be NULL) runs once the bus
  * has confirmed: no call for the name can arrive after that. */
 void ep_bus_release_name (EpBus *bus, EpBusEvent on_released);
+
+/* The schedule NextRenewal is read from (NULL: none yet, or no longer;
+ * then it is computed from the keystore). */
+void ep_bus_set_renewal (EpBus *bus, EpRenewal *renewal);
 
 /* Emits CredentialsExpiring (renewal.h decides when). */
 void ep_bus_emit_credentials_expiring (EpBus *bus, const char *device_id, gint64 not_after);

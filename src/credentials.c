@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -121,9 +122,8 @@ text_bio (const char *text)
 /* ---- reading the texts ------------------------------------------------------ */
 
 /* Only the kinds of key a device certificate has, of a size the check can
- * afford on the main loop: signing with a huge RSA key takes minutes
- * (80 000 bits fit in 64 KiB), and the API must not be able to stall the
- * daemon. */
+ * afford: signing with a huge RSA key takes minutes (80 000 bits fit in
+ * 64 KiB), and the API must not be able to stall the daemon's checks. */
 #define MAX_RSA_BITS 8192
 
 static char *
@@ -141,8 +141,106 @@ check_key_kind (EVP_PKEY *key)
                           EVP_PKEY_get0_type_name (key) ? EVP_PKEY_get0_type_name (key) : "?");
 }
 
+/* OpenSSL 3.0 searches its providers for a chain of decoders for every key
+ * PEM_read_bio_PrivateKey reads: eight times the cost of decoding the key
+ * (more than the signature checks). Decoder contexts are made once and
+ * kept: a check takes one for its run (checks only use the processor, so
+ * no more run at once than there are processors) and gives it back. They
+ * live until exit, never freed as a thread ends: a thread that ends while
+ * the process exits would race with OpenSSL's own clean-up. */
+typedef struct {
+  OSSL_DECODER_CTX *ctx;
+  EVP_PKEY *key;        /* where ctx puts the key it read */
+  gboolean asked;       /* refuse_password's record */
+} KeyDecoder;
+
+static GMutex decoders_lock;
+static GCond decoder_returned;
+static GPtrArray *idle_decoders;   /* KeyDecoder */
+static guint decoders_made;
+static gboolean decoders_failed;   /* OpenSSL could not make one: never again */
+
+static KeyDecoder *
+make_decoder (void)
+{
+  KeyDecoder *d = g_new0 (KeyDecoder, 1);
+  d->ctx = OSSL_DECODER_CTX_new_for_pkey (&d->key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL,
+                                          NULL);
+  if (d->ctx != NULL &&
+      OSSL_DECODER_CTX_set_pem_password_cb (d->ctx, refuse_password, &d->asked))
+    return d;
+  OSSL_DECODER_CTX_free (d->ctx);
+  g_free (d);
+  return NULL;
+}
+
+/* A decoder for this check, waiting while every processor runs one; NULL
+ * when OpenSSL cannot make one (keys are then read the slow way). */
+static KeyDecoder *
+take_decoder (void)
+{
+  g_mutex_lock (&decoders_lock);
+  if (idle_decoders == NULL)
+    idle_decoders = g_ptr_array_new ();
+  while (idle_decoders->len == 0 && !decoders_failed &&
+         decoders_made >= g_get_num_processors ())
+    g_cond_wait (&decoder_returned, &decoders_lock);
+  KeyDecoder *d = idle_decoders->len > 0 ? g_ptr_array_steal_index_fast (idle_decoders,
+                                                                         idle_decoders->len - 1)
+                                         : NULL;
+  gboolean make = d == NULL && !decoders_failed;
+  decoders_made += make ? 1 : 0;
+  g_mutex_unlock (&decoders_lock);
+  if (!make)
+    return d;
+  d = make_decoder ();
+  if (d == NULL)
+    {
+      g_mutex_lock (&decoders_lock);
+      decoders_failed = TRUE;
+      decoders_made--;
+      g_cond_broadcast (&decoder_returned);
+      g_mutex_unlock (&decoders_lock);
+    }
+  return d;
+}
+
+static void
+return_decoder (KeyDecoder *d)
+{
+  if (d == NULL)
+    return;
+  g_clear_pointer (&d->key, EVP_PKEY_free);
+  g_mutex_lock (&decoders_lock);
+  g_ptr_array_add (idle_decoders, d);
+  g_cond_signal (&decoder_returned);
+  g_mutex_unlock (&decoders_lock);
+}
+
+/* The key of the PEM block at the start of @bio, as PEM_read_bio_PrivateKey
+ * would read it; @asked: a password was wanted. What @d cannot read is read
+ * again by PEM_read_bio_PrivateKey itself (its legacy readers too), so both
+ * agree on every text. */
+static EVP_PKEY *
+decode_private_key (KeyDecoder *d, BIO *bio, gboolean *asked)
+{
+  if (d != NULL)
+    {
+      d->asked = FALSE;
+      int ok = OSSL_DECODER_from_bio (d->ctx, bio);
+      *asked = d->asked;
+      if (ok && d->key != NULL)
+        return g_steal_pointer (&d->key);
+      g_clear_pointer (&d->key, EVP_PKEY_free);
+      if (*asked || BIO_reset (bio) != 1)
+        return NULL;
+      ERR_clear_error ();
+    }
+  return PEM_read_bio_PrivateKey (bio, NULL, refuse_password, asked);
+}
+
 static char *
-read_private_key (const char *text, EVP_PKEY **key)
+read_private_key (KeyDecoder *decoder, const char *text, EVP_PKEY **key)
 {
   BIO *bio = text_bio (text);
   if (bio == NULL)
@@ -156,7 +254,7 @@ read_private_key (const char *text, EVP_PKEY **key)
   if (problem == NULL)
     {
       gboolean asked = FALSE;
-      *key = PEM_read_bio_PrivateKey (bio, NULL, refuse_password, &asked);
+      *key = decode_private_key (decoder, bio, &asked);
       /* Asked for a password: encrypted, also should it have opened (an
        * empty password). OpenSSL's reasons here are its decoders'
        * ("unsupported"), no help. */
@@ -257,13 +355,19 @@ read_certificate_text (const char *text, X509 **cert, STACK_OF (X509) *intermedi
   return problem;
 }
 
-/* Every certificate of ca_chain, each one a trust anchor of @store, but
- * @cert itself: with partial chains any certificate of the store is an
- * anchor, so a ca_chain holding the device certificate (the API mixing up
- * its fields) would pass by trusting the certificate itself. A "full chain"
- * that starts with it still passes on its CAs. */
+/* Every answer of one API carries the same ca_chain: its certificates,
+ * once read whole, are kept with the text they came from, for the checks
+ * that get that text again (reading a certificate costs OpenSSL 3.0 a
+ * search for decoders of its key, a quarter of a check). Certificates are
+ * public, and OpenSSL shares them between threads and stores. */
+static GMutex ca_lock;
+static char *ca_text;
+static STACK_OF (X509) *ca_certs;
+
+/* Reads the certificates of ca_chain @text into @certs: NULL, or the
+ * problem. */
 static char *
-read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
+read_ca_certificates (const char *text, STACK_OF (X509) *certs)
 {
   BIO *bio = text_bio (text);
   if (bio == NULL)
@@ -283,13 +387,64 @@ read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
       else if (next == CERT_BROKEN)
         problem = g_strdup_printf ("ca_chain holds a certificate that OpenSSL cannot read "
                                    "(OpenSSL: %s)", openssl_reason ());
-      /* The store takes its own reference; a duplicate is no error. */
-      else if (X509_cmp (ca, cert) != 0 && !X509_STORE_add_cert (store, ca))
+      else if (sk_X509_push (certs, ca) > 0)
+        continue;
+      else
         problem = no_memory ();
       X509_free (ca);
     }
   BIO_free (bio);
   return problem;
+}
+
+/* Every certificate of @certs, each one a trust anchor of @store, but
+ * @cert itself: with partial chains any certificate of the store is an
+ * anchor, so a ca_chain holding the device certificate (the API mixing up
+ * its fields) would pass by trusting the certificate itself. A "full chain"
+ * that starts with it still passes on its CAs. The store takes its own
+ * references; a duplicate is no error. */
+static char *
+add_anchors (STACK_OF (X509) *certs, X509_STORE *store, X509 *cert)
+{
+  for (int i = 0; i < sk_X509_num (certs); i++)
+    {
+      X509 *ca = sk_X509_value (certs, i);
+      if (X509_cmp (ca, cert) != 0 && !X509_STORE_add_cert (store, ca))
+        return no_memory ();
+    }
+  return NULL;
+}
+
+/* ca_chain's certificates as anchors of @store (add_anchors), read from
+ * @text or kept from the last time it was read. */
+static char *
+read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
+{
+  text = text != NULL ? text : "";
+  char *problem = NULL;
+  g_mutex_lock (&ca_lock);
+  gboolean kept = ca_text != NULL && strcmp (ca_text, text) == 0;
+  if (kept)
+    problem = add_anchors (ca_certs, store, cert);
+  g_mutex_unlock (&ca_lock);
+  if (kept)
+    return problem;
+  STACK_OF (X509) *certs = sk_X509_new_null ();
+  problem = certs != NULL ? read_ca_certificates (text, certs) : no_memory ();
+  if (problem == NULL)
+    problem = add_anchors (certs, store, cert);
+  if (problem != NULL)
+    {
+      sk_X509_pop_free (certs, X509_free);
+      return problem;
+    }
+  g_mutex_lock (&ca_lock);
+  g_free (ca_text);
+  ca_text = g_strdup (text);
+  sk_X509_pop_free (ca_certs, X509_free);
+  ca_certs = certs;
+  g_mutex_unlock (&ca_lock);
+  return NULL;
 }
 
 /* ---- the checks ---------------------------------------------------------- */
@@ -444,8 +599,9 @@ verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
   X509_STORE *store = X509_STORE_new ();
   if (intermediates == NULL || store == NULL)
     problem = no_memory ();
+  KeyDecoder *decoder = problem == NULL ? take_decoder () : NULL;
   if (problem == NULL)
-    problem = read_private_key (key_pem, &key);
+    problem = read_private_key (decoder, key_pem, &key);
   if (problem == NULL)
     problem = read_certificate_text (cert_pem, &cert, intermediates);
   if (problem == NULL)
@@ -456,6 +612,7 @@ verify_set (const char *key_pem, const char *cert_pem, const char *ca_pem,
     problem = check_chain (cert, intermediates, store);
   if (problem == NULL)
     problem = read_info (cert, info);
+  return_decoder (decoder);
   /* OpenSSL clears the key's secret parts as it frees them. */
   EVP_PKEY_free (key);
   X509_free (cert);

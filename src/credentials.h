@@ -64,5 +64,7 @@ gboolean ep_certificate_read_info (const char *certificate_pem, EpCertificateInf
 
 /* For a worker thread that has checked sets, before it goes back to its
  * pool: gives back what OpenSSL keeps per thread (its random generators),
- * which would otherwise live as long as the thread. */
+ * which would otherwise live as long as the thread, and which OpenSSL 3.0
+ * frees twice should the thread end while the process exits. Checks run
+ * at most one per processor at once; more wait for one to finish. */
 void ep_credentials_thread_done (void);

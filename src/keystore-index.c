@@ -19,14 +19,46 @@ ep_keystore_index_new (void)
 void
 ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata)
 {
-  g_hash_table_replace (ks->index, ep_pack_strdup (device_id), ep_device_info_new (metadata));
+  ep_keystore_index_put (ks, device_id, ep_device_info_new (metadata));
+}
+
+void
+ep_keystore_index_put (EpKeystore *ks, const char *device_id, EpDeviceInfo *info)
+{
+  ep_keystore_lock_index (ks);
+  g_hash_table_replace (ks->index, ep_pack_strdup (device_id), info);
+  ep_keystore_unlock_index (ks);
+}
+
+void
+ep_keystore_index_remove (EpKeystore *ks, const char *device_id)
+{
+  ep_keystore_lock_index (ks);
+  g_hash_table_remove (ks->index, device_id);
+  ep_keystore_unlock_index (ks);
 }
 
 void
 ep_keystore_pack (EpKeystore *ks)
 {
+  /* A preparer may be reading the index (under the lock) while the loop
+   * is quiet. */
+  ep_keystore_lock_index (ks);
   ks->index = ep_pack_table (ks->index, (gsize (*) (gconstpointer)) ep_device_info_size,
                              (GDestroyNotify) ep_device_info_free);
+  ep_keystore_unlock_index (ks);
+}
+
+void
+ep_keystore_lock_index (EpKeystore *ks)
+{
+  g_mutex_lock (&ks->index_lock);
+}
+
+void
+ep_keystore_unlock_index (EpKeystore *ks)
+{
+  g_mutex_unlock (&ks->index_lock);
 }
 
 const EpDeviceInfo *

@@ -279,6 +279,7 @@ ep_keystore_open (const char *path, gboolean group_set, gid_t gid, GError **erro
   ks->group_set = group_set;
   ks->gid = gid;
   ks->index = ep_keystore_index_new ();
+  g_mutex_init (&ks->index_lock);
   /* Every later step is relative to this fd: renaming a directory above
    * the keystore after start cannot redirect it. */
   ks->dirfd = ep_keystore_open_trusted (path, error);
@@ -304,8 +305,11 @@ ep_keystore_free (EpKeystore *ks)
 {
   if (ks == NULL)
     return;
+  /* Writes still queued or running finish first: they use the fd. */
+  ep_keystore_stop_writers (ks);
   ep_keystore_close_fd (&ks->dirfd);
   g_hash_table_unref (ks->index);
+  g_mutex_clear (&ks->index_lock);
   g_free (ks->path);
   g_free (ks);
 }

@@ -20,6 +20,10 @@ struct EpKeystore {
   gboolean group_set;
   gid_t gid;
   GHashTable *index;   /* device_id -> EpDeviceInfo (of device.json) */
+  GMutex index_lock;   /* ep_keystore_lock_index () */
+  GThreadPool *preparers; /* keystore.c "the pools", made at the first write */
+  GThreadPool *writers;   /* or removal */
+  guint max_writers;      /* 0: keystore.c's default */
 };
 
 void ep_keystore_close_fd (int *fd);
@@ -33,8 +37,11 @@ JsonObject *ep_keystore_read_metadata (int dir, const char *what, const char *de
 /* An empty index: device id -> EpDeviceInfo, both packable (pack.h). */
 GHashTable *ep_keystore_index_new (void);
 /* Puts what @metadata (its device.json) holds in the index, replacing the
- * device's earlier entry. */
+ * device's earlier entry; and takes a device out. Main thread only. */
 void ep_keystore_index_set (EpKeystore *ks, const char *device_id, JsonObject *metadata);
+/* The same with @info (taken) made already. */
+void ep_keystore_index_put (EpKeystore *ks, const char *device_id, EpDeviceInfo *info);
+void ep_keystore_index_remove (EpKeystore *ks, const char *device_id);
 #define auto_fd __attribute__ ((cleanup (ep_keystore_close_fd))) int
 
 static inline mode_t
@@ -48,6 +55,10 @@ ep_keystore_file_mode (gboolean group_set)
 {
   return group_set ? 0640 : 0600;
 }
+
+/* Runs @func for @task in the keystore's pool of writer threads
+ * (keystore.c "the pools"): what fsyncs goes there. Main thread only. */
+void ep_keystore_run_in_writer (EpKeystore *ks, GTask *task, GTaskThreadFunc func);
 
 /* Gives @fd the keystore group (when set) and @mode: 0 or -errno. */
 int ep_keystore_set_owner_mode (int fd, gboolean group_set, gid_t gid, mode_t mode);

@@ -1,6 +1,7 @@
 /* The keystore directory (README "Keystore"): one directory per device holding
  * device.json and its credential files. A device's set is replaced
- * atomically; writes run in worker threads because fsync can stall on flash.
+ * atomically; writes run in a pool of writer threads because fsync can stall
+ * on flash.
  * An in-memory index of every device.json answers look-ups without I/O. */
 #pragma once
 
@@ -37,8 +38,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystore, ep_keystore_free)
 
 const char *ep_keystore_path (EpKeystore *ks);
 
-/* A complete credential set for one device; @metadata becomes device.json. */
+/* A complete credential set for one device; @metadata becomes device.json
+ * (NULL: set later, ep_keystore_entry_set_metadata). */
 EpKeystoreEntry *ep_keystore_entry_new (const char *device_id, JsonObject *metadata);
+void ep_keystore_entry_set_metadata (EpKeystoreEntry *entry, JsonObject *metadata);
 /* Makes @entry an update of the device's credentials: its device.json is
  * the one stored now with each top-level member of @metadata set over it
  * (the device's identity stays), and its files replace all of the old ones. */
@@ -52,10 +55,36 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpKeystoreEntry, ep_keystore_entry_free)
  * in one atomic step. Failures are EP_KEYSTORE_ERROR_WRITE naming the device. */
 void ep_keystore_write_async (EpKeystore *ks, EpKeystoreEntry *entry,
                               GAsyncReadyCallback callback, gpointer user_data);
+/* Makes the entry to store, off the main loop (reading what is to be
+ * stored): returns it, its files at least, or NULL with the error
+ * ep_keystore_write_finish () then gives. */
+typedef EpKeystoreEntry *(*EpKeystorePrepare) (gpointer data, GError **error);
+/* Completes @entry (its device.json, when the work that makes it, checking
+ * what is stored, is slow) while a writer already writes its files: FALSE
+ * with the error ep_keystore_write_finish () then gives, and nothing is
+ * stored. */
+typedef gboolean (*EpKeystoreComplete) (gpointer data, EpKeystoreEntry *entry,
+                                        GError **error);
+/* ep_keystore_write_async () of the entry @prepare makes from
+ * @prepare_data, and @complete (may be NULL) completes, in a thread of the
+ * keystore's; the caller keeps @prepare_data alive and leaves it alone
+ * until @callback. @prepare may read the index between
+ * ep_keystore_lock_index () and ep_keystore_unlock_index (). */
+void ep_keystore_write_prepared_async (EpKeystore *ks, EpKeystorePrepare prepare,
+                                       EpKeystoreComplete complete, gpointer prepare_data,
+                                       GAsyncReadyCallback callback, gpointer user_data);
 /* On success the index holds the new metadata; @replaced tells whether the
  * keystore held the device before. */
 gboolean ep_keystore_write_finish (EpKeystore *ks, GAsyncResult *result, gboolean *replaced,
                                    GError **error);
+
+/* Writes and removals run in a pool of at most @writers threads, and never
+ * more than 64 (8 until this is called): more wait for one of them. The
+ * service sizes it to MaxConcurrent. Writes are made ready (the prepare
+ * step, device.json) in a pool of a thread per processor before. */
+void ep_keystore_set_writers (EpKeystore *ks, guint writers);
+/* Waits for every write queued or running; ep_keystore_free () does it too. */
+void ep_keystore_stop_writers (EpKeystore *ks);
 
 /* Removes the device's directory: atomically gone from its name first, then
  * deleted. Failures are EP_KEYSTORE_ERROR_FORGET naming the device. */
@@ -83,6 +112,12 @@ void ep_keystore_copy_async (EpKeystore *ks, const char *device_id, const char *
  * decide before). */
 gboolean ep_keystore_copy_finish (EpKeystore *ks, GAsyncResult *result, JsonObject **metadata,
                                   GArray **copies, GError **error);
+
+/* The main thread changes the index only under this lock, and reads it
+ * without; another thread reads it (ep_keystore_lookup, ...) only while
+ * holding it. */
+void ep_keystore_lock_index (EpKeystore *ks);
+void ep_keystore_unlock_index (EpKeystore *ks);
 
 /* What device.json of @device_id holds, or NULL; valid until the device is
  * written or forgotten, or the index packed. */

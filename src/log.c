@@ -61,6 +61,16 @@ ep_log_escape (const char *s, gsize max)
           g_string_append (out, "…");
           break;
         }
+      /* A run of printable ASCII goes as it is, up to the limit. */
+      gsize run = 0;
+      while (p[run] >= 0x20 && p[run] < 0x7f && out->len + run < max)
+        run++;
+      if (run > 0)
+        {
+          g_string_append_len (out, p, (gssize) run);
+          p += run;
+          continue;
+        }
       gunichar c = g_utf8_get_char_validated (p, -1);
       if (c == (gunichar) -1 || c == (gunichar) -2)
         {

@@ -189,6 +189,7 @@ on_ready (gpointer data)
   /* Once the name is ours, so its signals reach listeners. */
   if (d->renewal == NULL)
     d->renewal = ep_renewal_new (d->config, d->svc, EP_BUILD_TIME, on_expiring, d);
+  ep_bus_set_renewal (d->bus, d->renewal);
   /* Renewal needs the daemon running: it cannot exit when idle. */
   if (d->config->idle_timeout > 0 && d->config->renewal_auto)
     ep_info ("[Service] IdleTimeout=%u is not applied: [Renewal] Auto=yes keeps the daemon "
@@ -384,6 +385,7 @@ run (const Options *opts)
   start_watchdog ();
 
   g_main_loop_run (d.loop);
+  ep_bus_set_renewal (bus, NULL);
   g_clear_pointer (&d.renewal, ep_renewal_free);
   ep_service_remove_listener (svc, &service_listener, &d);
   if (d.idle_timer != 0)

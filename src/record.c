@@ -94,25 +94,56 @@ ep_record_metadata (const EpArgs *args, const EpApiResult *result, const char *t
   return meta;
 }
 
+/* An update's device.json members: the answer's config, and when. */
+static JsonObject *
+update_metadata (const EpApiResult *result)
+{
+  JsonObject *meta = json_object_new ();
+  g_autofree char *stamp = timestamp_now ();
+  set_field (meta, EP_FIELD_CREDENTIALS_UPDATED_AT, stamp);
+  store_answer (meta, result, TRUE);
+  return meta;
+}
+
+EpKeystoreEntry *
+ep_record_files (const EpApiResult *result)
+{
+  EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, NULL);
+  add_files (entry, result);
+  return entry;
+}
+
+void
+ep_record_complete (EpKeystoreEntry *entry, const EpArgs *args, const EpApiResult *result,
+                    const char *target)
+{
+  g_autoptr (JsonObject) meta = NULL;
+  if (args->kind->route == EP_ROUTE_STORED)
+    {
+      meta = update_metadata (result);
+      ep_keystore_entry_set_update (entry);
+    }
+  else
+    meta = ep_record_metadata (args, result, target);
+  ep_keystore_entry_set_metadata (entry, meta);
+}
+
 EpKeystoreEntry *
 ep_record_entry (const EpArgs *args, const EpApiResult *result, const char *target)
 {
   g_autoptr (JsonObject) meta = ep_record_metadata (args, result, target);
-  EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
-  add_files (entry, result);
+  EpKeystoreEntry *entry = ep_record_files (result);
+  ep_keystore_entry_set_metadata (entry, meta);
   return entry;
 }
 
 EpKeystoreEntry *
 ep_record_update_entry (const EpApiResult *result)
 {
-  g_autoptr (JsonObject) meta = json_object_new ();
-  g_autofree char *stamp = timestamp_now ();
-  set_field (meta, EP_FIELD_CREDENTIALS_UPDATED_AT, stamp);
-  store_answer (meta, result, TRUE);
-  EpKeystoreEntry *entry = ep_keystore_entry_new (result->device_id, meta);
+  g_autoptr (JsonObject) meta = update_metadata (result);
+  EpKeystoreEntry *entry = ep_record_files (result);
+  ep_keystore_entry_set_metadata (entry, meta);
   ep_keystore_entry_set_update (entry);
-  add_files (entry, result);
   return entry;
 }
 

@@ -21,6 +21,14 @@ EpKeystoreEntry *ep_record_entry (const EpArgs *args, const EpApiResult *result,
  * stays, credentials_updated_at becomes now. */
 EpKeystoreEntry *ep_record_update_entry (const EpApiResult *result);
 
+/* The same in two steps, so that the files can be written while the set is
+ * checked: the entry with @result's credential files, and later its
+ * device.json, as ep_record_entry () (or, for a call on a stored device,
+ * ep_record_update_entry ()) makes it. */
+EpKeystoreEntry *ep_record_files (const EpApiResult *result);
+void ep_record_complete (EpKeystoreEntry *entry, const EpArgs *args, const EpApiResult *result,
+                         const char *target);
+
 /* One entry of the details a{sv}. */
 typedef struct {
   const char *key;

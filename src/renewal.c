@@ -1,8 +1,8 @@
 #include "renewal.h"
 
 #include "errors.h"
-#include "pack.h"
 #include "log.h"
+#include "pack.h"
 #include "wall-clock.h"
 
 #include <errno.h>
@@ -18,6 +18,10 @@ typedef struct {
   gboolean told_expired;     /* ... and for expiring */
   gint64 retry_at;           /* when to try again after a failure (µs); 0: at once */
   gboolean renewing;         /* a renewal is in flight */
+  gint64 due;                /* ep_renewal_due () of the certificate */
+  gint64 next;               /* when to judge the device again; G_MAXINT64: not before a change */
+  GSequenceIter *by_due;     /* its place in EpRenewal's orders, or NULL */
+  GSequenceIter *by_next;
 } Watch;
 
 struct EpRenewal {
@@ -27,6 +31,15 @@ struct EpRenewal {
   EpRenewalExpiring expiring;
   gpointer user_data;
   GHashTable *watches;       /* device id -> Watch */
+  /* The watches ordered by due and by next, so that a change of one device
+   * is judged alone: the earliest of each is at hand without a look at
+   * every device (with thousands, that look cost more than the rest of a
+   * call). */
+  GSequence *by_due;
+  GSequence *by_next;
+  guint renewing;            /* watches renewing */
+  gboolean waiting;          /* a due device waits for a renewal to end */
+  gboolean armed;            /* the timer is set for next */
   int timer_fd;
   guint timer_source;
   gint64 next;
@@ -58,12 +71,77 @@ stored_time (const EpDeviceInfo *info, EpFieldId id)
   return value * US;
 }
 
+static gint
+compare_due (gconstpointer a, gconstpointer b, gpointer data)
+{
+  gint64 x = ((const Watch *) a)->due, y = ((const Watch *) b)->due;
+  return x < y ? -1 : x > y;
+}
+
+static gint
+compare_next (gconstpointer a, gconstpointer b, gpointer data)
+{
+  gint64 x = ((const Watch *) a)->next, y = ((const Watch *) b)->next;
+  return x < y ? -1 : x > y;
+}
+
+/* Puts @w in its place in @order (by @compare), or out of it when the time
+ * it is ordered by is G_MAXINT64. */
+static void
+place (GSequence *order, GSequenceIter **at, Watch *w, gint64 time, GCompareDataFunc compare)
+{
+  if (time == G_MAXINT64)
+    g_clear_pointer (at, g_sequence_remove);
+  else if (*at == NULL)
+    *at = g_sequence_insert_sorted (order, w, compare, NULL);
+  else
+    g_sequence_sort_changed (*at, compare, NULL);
+}
+
+static void
+set_due (EpRenewal *r, Watch *w, gint64 due)
+{
+  w->due = due;
+  place (r->by_due, &w->by_due, w, due, compare_due);
+}
+
+static void
+set_next (EpRenewal *r, Watch *w, gint64 next)
+{
+  w->next = next;
+  place (r->by_next, &w->by_next, w, next, compare_next);
+}
+
+/* The earliest time of @order, G_MAXINT64 when it is empty. */
+static gint64
+earliest (GSequence *order, gboolean due)
+{
+  GSequenceIter *first = g_sequence_get_begin_iter (order);
+  if (g_sequence_iter_is_end (first))
+    return G_MAXINT64;
+  const Watch *w = g_sequence_get (first);
+  return due ? w->due : w->next;
+}
+
+static void
+watch_free (gpointer data)
+{
+  Watch *w = data;
+  g_clear_pointer (&w->by_due, g_sequence_remove);
+  g_clear_pointer (&w->by_next, g_sequence_remove);
+  ep_pack_free (w);
+}
+
 /* Arms the one timer for the wall time @at; a change of the system clock
  * wakes it too (ECANCELED), so nothing is judged on the old clock. */
 static void
 arm (EpRenewal *r, gint64 at)
 {
+  /* Most changes leave the nearest event where it was. */
+  if (at == r->next && r->armed)
+    return;
   r->next = at;
+  r->armed = TRUE;
   if (r->timer_fd < 0)
     return;
   struct itimerspec its = { 0 };
@@ -135,8 +213,11 @@ on_renewed (const EpArgs *args, const char *device_id, const EpDetails *details,
   EpRenewal *r = a->renewal;
   const char *id = ep_args_role (a->args, EP_ARG_DEVICE_ID);
   Watch *w = g_hash_table_lookup (r->watches, id);
-  if (w != NULL)
-    w->renewing = FALSE;
+  if (w != NULL && w->renewing)
+    {
+      w->renewing = FALSE;
+      r->renewing--;
+    }
   if (error == NULL && w != NULL)
     w->retry_at = ep_wall_clock_us () + retry_wait (r);
   if (error == NULL)
@@ -164,6 +245,7 @@ renew (EpRenewal *r, const char *device_id, const char *protocol, Watch *w)
   if (ep_service_renew (r->svc, a->args, on_renewed, a, &error))
     {
       w->renewing = TRUE;
+      r->renewing++;
       return;
     }
   /* Refused at once (Busy while an operator's call for it is in flight). */
@@ -211,38 +293,11 @@ ep_renewal_next_due (const EpConfig *config, EpKeystore *ks)
   return next;
 }
 
-/* Judges one device at @now (@renewing: renewals in flight, counted up as
- * this starts one); returns when it next needs looking at. */
+/* judge () of a device with a certificate: when it next needs looking at. */
 static gint64
-judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now,
-       guint *renewing)
+judge_watch (EpRenewal *r, const char *device_id, const char *protocol, Watch *w, gint64 now)
 {
-  const char *protocol = ep_device_info_field (info, EP_FIELD_PROTOCOL);
-  gint64 not_after = 0;
-  gint64 due = ep_renewal_due (r->config, info, NULL, &not_after);
-  Watch *w = g_hash_table_lookup (r->watches, device_id);
-  if (due == G_MAXINT64)
-    {
-      /* No certificate (any more): nothing to remember. */
-      if (w != NULL && !w->renewing)
-        g_hash_table_remove (r->watches, device_id);
-      return G_MAXINT64;
-    }
-  if (w == NULL)
-    {
-      w = ep_pack_alloc0 (sizeof (Watch));
-      g_hash_table_insert (r->watches, ep_pack_strdup (device_id), w);
-      w->not_after = not_after;
-    }
-  else if (w->not_after != not_after && !w->renewing)
-    {
-      /* A new certificate starts afresh, in the same watch (no allocation
-       * per reprovisioning). One already due when it came (the API's clock,
-       * or a short lifetime) keeps the retry time: it waits a
-       * RetryInterval rather than loop. */
-      w->not_after = not_after;
-      w->told_due = w->told_expired = FALSE;
-    }
+  gint64 due = w->due, not_after = w->not_after;
   /* A clock set back must not leave a retry far in the future. */
   w->retry_at = MIN (w->retry_at, now + (gint64) (r->config->renewal_retry_interval * 1.2 * US));
   if (now >= due && !r->config->renewal_auto)
@@ -255,20 +310,75 @@ judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now
   /* While stopping nothing starts: a retry time now past would spin. */
   if (!r->config->renewal_auto || ep_service_stopping (r->svc))
     return next;
-  if (!w->renewing && now >= w->retry_at && *renewing < max_renewing (r))
+  if (!w->renewing && now >= w->retry_at)
     {
-      renew (r, device_id, protocol, w);
-      *renewing += w->renewing ? 1 : 0;
+      if (r->renewing < max_renewing (r))
+        renew (r, device_id, protocol, w);
+      else
+        r->waiting = TRUE;
     }
   if (!w->renewing && w->retry_at > now)
     next = MIN (next, w->retry_at);
   return next;
 }
 
-void
-ep_renewal_reschedule (EpRenewal *r)
+/* The watch of @device_id as @info (NULL: not in the keystore) now says,
+ * in the order by due; NULL when the device has no certificate. */
+static Watch *
+track (EpRenewal *r, const char *device_id, const EpDeviceInfo *info)
 {
-  gint64 now = ep_wall_clock_us ();
+  gint64 not_after = 0;
+  gint64 due = ep_renewal_due (r->config, info, NULL, &not_after);
+  Watch *w = g_hash_table_lookup (r->watches, device_id);
+  if (due == G_MAXINT64)
+    {
+      /* No certificate (any more): nothing to remember. */
+      if (w != NULL && !w->renewing)
+        g_hash_table_remove (r->watches, device_id);
+      else if (w != NULL)
+        {
+          set_due (r, w, G_MAXINT64);
+          set_next (r, w, G_MAXINT64);
+        }
+      return NULL;
+    }
+  if (w == NULL)
+    {
+      w = ep_pack_alloc0 (sizeof (Watch));
+      w->not_after = not_after;
+      w->due = w->next = G_MAXINT64;
+      g_hash_table_insert (r->watches, ep_pack_strdup (device_id), w);
+    }
+  else if (w->not_after != not_after && !w->renewing)
+    {
+      /* A new certificate starts afresh, in the same watch (no allocation
+       * per reprovisioning). One already due when it came (the API's clock,
+       * or a short lifetime) keeps the retry time: it waits a
+       * RetryInterval rather than loop. */
+      w->not_after = not_after;
+      w->told_due = w->told_expired = FALSE;
+    }
+  set_due (r, w, due);
+  return w;
+}
+
+/* Judges one device at @now and puts it in the order by next: when it next
+ * needs looking at (always after @now). */
+static void
+judge (EpRenewal *r, const char *device_id, const EpDeviceInfo *info, gint64 now)
+{
+  Watch *w = track (r, device_id, info);
+  if (w == NULL)
+    return;
+  set_next (r, w, judge_watch (r, device_id, ep_device_info_field (info, EP_FIELD_PROTOCOL), w,
+                               now));
+}
+
+/* Before the daemon's build date the clock cannot be right: nothing is
+ * judged, and the timer waits for the clock to be set. TRUE then. */
+static gboolean
+clock_unset (EpRenewal *r, gint64 now)
+{
   if (now < r->build_time * US)
     {
       if (!r->clock_unset_told)
@@ -279,34 +389,62 @@ ep_renewal_reschedule (EpRenewal *r)
       r->clock_unset_told = TRUE;
       /* Setting the clock wakes the timer; so does reaching the date. */
       arm (r, r->build_time * US);
-      return;
+      return TRUE;
     }
   if (r->clock_unset_told)
     ep_info ("renewal: the system clock is set; judging certificates");
   r->clock_unset_told = FALSE;
+  return FALSE;
+}
 
+void
+ep_renewal_reschedule (EpRenewal *r)
+{
+  gint64 now = ep_wall_clock_us ();
   EpKeystore *ks = ep_service_keystore (r->svc);
   g_autoptr (GPtrArray) ids = ep_keystore_list (ks);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  gint64 next = G_MAXINT64;
-  guint renewing = 0;
-  GHashTableIter it;
-  gpointer key, value;
-  g_hash_table_iter_init (&it, r->watches);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    renewing += ((Watch *) value)->renewing ? 1 : 0;
+  gboolean judging = !clock_unset (r, now);
+  r->waiting = FALSE;
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = ids->pdata[i];
       g_hash_table_add (seen, (gpointer) id);
-      next = MIN (next, judge (r, id, ep_keystore_lookup (ks, id), now, &renewing));
+      if (judging)
+        judge (r, id, ep_keystore_lookup (ks, id), now);
+      else
+        track (r, id, ep_keystore_lookup (ks, id));
     }
-  /* Forgotten devices (judge drops those without a certificate). */
+  /* Forgotten devices (track drops those without a certificate). */
+  GHashTableIter it;
+  gpointer key;
   g_hash_table_iter_init (&it, r->watches);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    if (!g_hash_table_contains (seen, key) && !((Watch *) value)->renewing)
-      g_hash_table_iter_remove (&it);
-  arm (r, next);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      track (r, key, NULL);
+  if (judging)
+    arm (r, earliest (r->by_next, FALSE));
+}
+
+/* A change of @device_id alone: only it is judged again. Every other
+ * device keeps its next time, which the timer waits for. All are judged
+ * when one waits for a renewal to end (a renewal may just have), and on
+ * the first look since the clock was found set. */
+static void
+reschedule_device (EpRenewal *r, const char *device_id)
+{
+  gint64 now = ep_wall_clock_us ();
+  gboolean clock_was_unset = r->clock_unset_told;
+  const EpDeviceInfo *info = ep_keystore_lookup (ep_service_keystore (r->svc), device_id);
+  if (clock_unset (r, now))
+    track (r, device_id, info);
+  else if (r->waiting || clock_was_unset)
+    ep_renewal_reschedule (r);
+  else
+    {
+      judge (r, device_id, info, now);
+      arm (r, earliest (r->by_next, FALSE));
+    }
 }
 
 static gboolean
@@ -316,6 +454,8 @@ on_timer (int fd, GIOCondition condition, gpointer data)
   guint64 expirations;
   if (read (fd, &expirations, sizeof expirations) < 0 && errno == ECANCELED)
     ep_info ("renewal: the system clock was changed; judging certificates again");
+  /* Fired or cancelled: set it again, whatever the time. */
+  r->armed = FALSE;
   ep_renewal_reschedule (r);
   return G_SOURCE_CONTINUE;
 }
@@ -324,7 +464,7 @@ static void
 on_credentials_changed (const char *device_id, const char *reason, const EpDetails *details,
                         gpointer data)
 {
-  ep_renewal_reschedule (data);
+  reschedule_device (data, device_id);
 }
 
 static const EpServiceListener listener = {
@@ -341,7 +481,9 @@ ep_renewal_new (const EpConfig *config, EpService *svc, gint64 build_time,
   r->build_time = build_time;
   r->expiring = expiring;
   r->user_data = user_data;
-  r->watches = g_hash_table_new_full (g_str_hash, g_str_equal, ep_pack_free, ep_pack_free);
+  r->watches = g_hash_table_new_full (g_str_hash, g_str_equal, ep_pack_free, watch_free);
+  r->by_due = g_sequence_new (NULL);
+  r->by_next = g_sequence_new (NULL);
   r->timer_fd = timerfd_create (CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
   if (r->timer_fd < 0)
     ep_warning ("renewal: cannot create a timer: %s; certificates are judged only when the "
@@ -351,6 +493,34 @@ ep_renewal_new (const EpConfig *config, EpService *svc, gint64 build_time,
   ep_service_add_listener (svc, &listener, r);
   ep_renewal_reschedule (r);
   return r;
+}
+
+static gsize
+watch_size (gconstpointer watch)
+{
+  return sizeof (Watch);
+}
+
+void
+ep_renewal_pack (EpRenewal *r)
+{
+  /* The orders' nodes are made afresh too (they sit where the burst put
+   * them), after the watches moved: their old places are gone. */
+  g_sequence_free (r->by_due);
+  g_sequence_free (r->by_next);
+  r->watches = ep_pack_table (r->watches, watch_size, watch_free);
+  r->by_due = g_sequence_new (NULL);
+  r->by_next = g_sequence_new (NULL);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, r->watches);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Watch *w = value;
+      w->by_due = w->by_next = NULL;
+      set_due (r, w, w->due);
+      set_next (r, w, w->next);
+    }
 }
 
 void
@@ -363,24 +533,21 @@ ep_renewal_free (EpRenewal *r)
     g_source_remove (r->timer_source);
   if (r->timer_fd >= 0)
     close (r->timer_fd);
+  /* The watches leave the orders as they go. */
   g_hash_table_unref (r->watches);
+  g_sequence_free (r->by_due);
+  g_sequence_free (r->by_next);
   g_free (r);
-}
-
-static gsize
-watch_size (gconstpointer watch)
-{
-  return sizeof (Watch);
-}
-
-void
-ep_renewal_pack (EpRenewal *r)
-{
-  r->watches = ep_pack_table (r->watches, watch_size, ep_pack_free);
 }
 
 gint64
 ep_renewal_next (EpRenewal *r)
 {
   return r->next;
+}
+
+gint64
+ep_renewal_earliest_due (EpRenewal *r)
+{
+  return earliest (r->by_due, TRUE);
 }

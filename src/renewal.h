@@ -2,9 +2,9 @@
  * devices, renews each once it has passed At percent of its lifetime (with
  * Auto=yes) through the GenerateCredentials row, retries while that fails,
  * and says when a certificate passes At unrenewed or expires. The schedule
- * is computed from the keystore at start and after every change, so it
- * survives restarts; one timer waits for the nearest event, and a clock
- * before the daemon's build date judges nothing. */
+ * is computed from the keystore at start, and for the device concerned after
+ * every change, so it survives restarts; one timer waits for the nearest
+ * event, and a clock before the daemon's build date judges nothing. */
 #pragma once
 
 #include "config.h"
@@ -24,8 +24,8 @@ EpRenewal *ep_renewal_new (const EpConfig *config, EpService *svc, gint64 build_
 void ep_renewal_free (EpRenewal *renewal);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpRenewal, ep_renewal_free)
 
-/* Judges every certificate again now: what the timer, a keystore change
- * and a change of the system clock do. */
+/* Judges every certificate again now: what the timer and a change of the
+ * system clock do (a keystore change judges its device alone). */
 void ep_renewal_reschedule (EpRenewal *renewal);
 
 /* Moves the watches together (pack.h), once the daemon is quiet. */
@@ -44,5 +44,10 @@ gint64 ep_renewal_due (const EpConfig *config, const EpDeviceInfo *info, gint64 
                        gint64 *not_after);
 
 /* The earliest ep_renewal_due () of the devices in @ks, G_MAXINT64 when
- * none has a certificate; the index only, no I/O. */
+ * none has a certificate; the index only, no I/O, but a look at every
+ * device. */
 gint64 ep_renewal_next_due (const EpConfig *config, EpKeystore *ks);
+
+/* The same of the keystore @renewal watches, as of its last change,
+ * without that look. */
+gint64 ep_renewal_earliest_due (EpRenewal *renewal);

@@ -1,7 +1,9 @@
-#include "service.h"
+/* The service's calls on the main loop (service.h): starting one, its
+ * answer handed to a writer, its end; ForgetDevice; the listeners. What a
+ * writer does with an answer is service-answer.c's. */
+#include "service-private.h"
 
 #include "api.h"
-#include "credentials.h"
 #include "errors.h"
 #include "fields.h"
 #include "record.h"
@@ -13,31 +15,12 @@
 /* Keystore writes are quick; leave them this much of the call's deadline. */
 #define STORE_RESERVE_US (250 * G_TIME_SPAN_MILLISECOND)
 
-struct EpService {
-  const EpConfig *config;
-  EpKeystore *keystore;
-  EpHttp *http;
-  GHashTable *in_flight;     /* busy_key -> Job */
-  GHashTable *forgetting;    /* device ids being removed */
-  gboolean stopped;
-  GArray *listeners;         /* Listener */
-};
+const char ep_service_removing[] = "removing";
 
 typedef struct {
   const EpServiceListener *funcs;
   gpointer data;
 } Listener;
-
-typedef struct {
-  EpService *svc;
-  const EpArgs *args;
-  char *busy_key;
-  char *device_id;           /* once the API has answered */
-  EpTarget target;
-  const char *reason;        /* CredentialsChanged's, NULL: the row's */
-  EpProvisionDone done;
-  gpointer user_data;
-} Job;
 
 static void
 notify_active (EpService *svc)
@@ -62,12 +45,60 @@ notify_changed (EpService *svc, const char *device_id, const char *reason,
     }
 }
 
+/* ---- claims ------------------------------------------------------------- */
+
+/* Claims @device_id for @owner (a Job or ep_service_removing); FALSE when
+ * another has it. */
+static gboolean
+claim (EpService *svc, const char *device_id, gconstpointer owner)
+{
+  g_mutex_lock (&svc->lock);
+  gboolean free = !g_hash_table_contains (svc->claims, device_id);
+  if (free)
+    g_hash_table_insert (svc->claims, g_strdup (device_id), (gpointer) owner);
+  g_mutex_unlock (&svc->lock);
+  return free;
+}
+
+static void
+release (EpService *svc, const char *device_id, gconstpointer owner)
+{
+  if (device_id == NULL)
+    return;
+  g_mutex_lock (&svc->lock);
+  if (g_hash_table_lookup (svc->claims, device_id) == owner)
+    g_hash_table_remove (svc->claims, device_id);
+  g_mutex_unlock (&svc->lock);
+}
+
+static gboolean
+claimed (EpService *svc, const char *device_id)
+{
+  g_mutex_lock (&svc->lock);
+  gboolean held = g_hash_table_contains (svc->claims, device_id);
+  g_mutex_unlock (&svc->lock);
+  return held;
+}
+
+/* ---- a job ---------------------------------------------------------------- */
+
+static void
+wipe_body (Job *job)
+{
+  if (job->body != NULL)
+    explicit_bzero (job->body, job->body_len);
+  g_clear_pointer (&job->body, g_free);
+}
+
 static void
 job_finish (Job *job, const char *device_id, const EpDetails *details, const GError *error)
 {
   EpService *svc = job->svc;
   g_hash_table_remove (svc->in_flight, job->busy_key);
+  release (svc, job->device_id, job);
   job->done (job->args, device_id, details, error, job->user_data);
+  wipe_body (job);
+  g_clear_pointer (&job->result, ep_api_result_free);
   g_free (job->busy_key);
   g_free (job->device_id);
   g_free (job);
@@ -139,11 +170,8 @@ kind_target (EpService *svc, const EpKind *kind)
   g_assert_not_reached ();
 }
 
-/* The target a stored device was provisioned through. Entries written
- * before device.json recorded it went where their kind goes: its fixed
- * target, or DefaultTarget's. */
-static const char *
-stored_target (EpService *svc, const EpDeviceInfo *info)
+const char *
+ep_service_stored_target (EpService *svc, const EpDeviceInfo *info)
 {
   const char *target = ep_device_info_field (info, EP_FIELD_TARGET);
   if (target != NULL)
@@ -153,93 +181,11 @@ stored_target (EpService *svc, const EpDeviceInfo *info)
   return ep_config_endpoint (svc->config, target_then)->name;
 }
 
-/* A response may only name a device this call can be about: not one the
- * keystore holds under another kind, target or hardware id, and not one
- * another call is storing or removing right now. */
-static gboolean
-check_response_device (Job *job, const EpApiResult *result, GError **error)
-{
-  EpService *svc = job->svc;
-  const char *id = result->device_id;
-  const char *field = ep_api_result_holding_secret (result);
-  if (field != NULL)
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
-                   "the API answered with its own token in %s; nothing was stored", field);
-      return FALSE;
-    }
-  GHashTableIter it;
-  gpointer value;
-  g_hash_table_iter_init (&it, svc->in_flight);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    if (value != job && g_strcmp0 (((Job *) value)->device_id, id) == 0)
-      {
-        g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
-                     "the API answered with device %s, which another call in flight is "
-                     "storing; nothing was changed", id);
-        return FALSE;
-      }
-  if (g_hash_table_contains (svc->forgetting, id))
-    {
-      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
-                   "device %s is being removed; try again when that has finished", id);
-      return FALSE;
-    }
-  const EpDeviceInfo *held = ep_keystore_lookup (svc->keystore, id);
-  /* A call on a stored device: the answer is about it by its path; a
-   * hardware id in its config must still be the device's. */
-  if (job->args->kind->route == EP_ROUTE_STORED)
-    {
-      const char *stored = held ? ep_device_info_field (held, EP_FIELD_HARDWARE_ID) : NULL;
-      if (stored == NULL || result->hardware_id == NULL ||
-          strcmp (stored, result->hardware_id) == 0)
-        return TRUE;
-      g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
-                   "the API answered with the config of hardware %s for device %s, whose "
-                   "hardware id is %s; nothing was changed", result->hardware_id, id, stored);
-      return FALSE;
-    }
-  if (held == NULL)
-    return TRUE;
-  const char *kind = ep_device_info_field (held, EP_FIELD_KIND);
-  const char *target = stored_target (svc, held);
-  const char *hardware_id = ep_device_info_field (held, EP_FIELD_HARDWARE_ID);
-  const char *asked_target = ep_config_endpoint (svc->config, job->target)->name;
-  if (g_strcmp0 (kind, job->args->kind->kind) == 0 && g_strcmp0 (target, asked_target) == 0 &&
-      g_strcmp0 (hardware_id, ep_args_role (job->args, EP_ARG_HARDWARE_ID)) == 0)
-    return TRUE;
-  g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR,
-               "the API answered with device %s, which the keystore holds as another device "
-               "(%s through the %s API%s%s), not the %s this call is about; nothing was changed",
-               id, kind ? kind : "?", target, hardware_id ? ", hardware id " : "",
-               hardware_id ? hardware_id : "", job->args->kind->kind);
-  return FALSE;
-}
-
-/* An MQTTS set is stored only once its key matches its certificate and the
- * certificate chains to its CA chain; what the check reads off the
- * certificate goes into @result. */
-static gboolean
-verify_credentials (EpApiResult *result, GError **error)
-{
-  if (result->private_key == NULL)
-    return TRUE;
-  EpCertificateInfo info;
-  if (!ep_credentials_verify (result->private_key, result->certificate, result->ca_chain, &info,
-                              error))
-    return FALSE;
-  result->certificate_not_before = info.not_before;
-  result->certificate_not_after = info.not_after;
-  result->certificate_sha256 = g_strdup (info.sha256);
-  return TRUE;
-}
-
 static void
 on_response (const EpHttpResult *res, gpointer data)
 {
   Job *job = data;
   EpService *svc = job->svc;
-  GError *error = NULL;
 
   switch (res->outcome)
     {
@@ -263,21 +209,13 @@ on_response (const EpHttpResult *res, gpointer data)
       job_fail (job, response_error (job, res));
       return;
     }
-  g_autoptr (EpApiResult) result = ep_api_parse_result (job->args, res->body, res->body_len,
-                                                        &error);
-  if (result == NULL || !check_response_device (job, result, &error) ||
-      !verify_credentials (result, &error))
-    {
-      job_fail (job, error);
-      return;
-    }
-  g_free (job->device_id);
-  job->device_id = g_strdup (result->device_id);
-  const char *target = ep_config_endpoint (svc->config, job->target)->name;
-  EpKeystoreEntry *entry = job->args->kind->route == EP_ROUTE_STORED
-                               ? ep_record_update_entry (result)
-                               : ep_record_entry (job->args, result, target);
-  ep_keystore_write_async (svc->keystore, entry, on_stored, job);
+  /* Read, checked and stored in a writer (service-answer.c): parsing the
+   * answer and checking its set cost the main loop more than the rest of
+   * the call. The copy is wiped. */
+  job->body = g_memdup2 (res->body, res->body_len + 1);
+  job->body_len = res->body_len;
+  ep_keystore_write_prepared_async (svc->keystore, ep_service_prepare_entry,
+                                    ep_service_complete_entry, job, on_stored, job);
 }
 
 /* ---- stored devices ---------------------------------------------------- */
@@ -301,19 +239,13 @@ stored_busy_key (const EpDeviceInfo *info)
   return ep_busy_args_key (&busy);
 }
 
+/* A Provision call for the stored device is in flight (its answer may not
+ * have named the device yet). Claims are checked apart. */
 static gboolean
-device_in_flight (EpService *svc, const char *device_id, const EpDeviceInfo *info)
+provisioning_stored (EpService *svc, const EpDeviceInfo *info)
 {
   g_autofree char *busy_key = stored_busy_key (info);
-  if (busy_key != NULL && g_hash_table_contains (svc->in_flight, busy_key))
-    return TRUE;
-  GHashTableIter it;
-  gpointer value;
-  g_hash_table_iter_init (&it, svc->in_flight);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    if (g_strcmp0 (((Job *) value)->device_id, device_id) == 0)
-      return TRUE;
-  return g_hash_table_contains (svc->forgetting, device_id);
+  return busy_key != NULL && g_hash_table_contains (svc->in_flight, busy_key);
 }
 
 /* ---- starting a call --------------------------------------------------- */
@@ -335,7 +267,7 @@ route (EpService *svc, const EpArgs *args, EpTarget *target, GError **error)
                        kind->method, id);
           return FALSE;
         }
-      *target = g_strcmp0 (stored_target (svc, info), svc->config->gateway.name) == 0
+      *target = g_strcmp0 (ep_service_stored_target (svc, info), svc->config->gateway.name) == 0
                     ? EP_TARGET_GATEWAY
                     : EP_TARGET_CLOUD;
     }
@@ -372,6 +304,15 @@ check_reprovision_allowed (EpService *svc, const EpArgs *args, GError **error)
   return FALSE;
 }
 
+static void
+busy (const EpKind *kind, gboolean stored, GError **error)
+{
+  g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
+               "%s: the same device is already being provisioned%s; try again when that call "
+               "has finished",
+               kind->method, stored ? ", given new credentials or removed" : "");
+}
+
 /* The key that makes two calls "the same device", or NULL with Busy when a
  * call for it is in flight. A call on a stored device uses the key a
  * Provision call for that device would, so the two exclude each other. */
@@ -386,12 +327,10 @@ claim_busy_key (EpService *svc, const EpArgs *args, GError **error)
     key = ep_args_busy_key (args);
   else if ((key = stored_busy_key (info)) == NULL)
     key = g_strconcat ("device\x1f", id, NULL);
-  if (g_hash_table_contains (svc->in_flight, key) || (info && device_in_flight (svc, id, info)))
+  if (g_hash_table_contains (svc->in_flight, key) ||
+      (info && (provisioning_stored (svc, info) || claimed (svc, id))))
     {
-      g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
-                   "%s: the same device is already being provisioned%s; try again when that "
-                   "call has finished",
-                   kind->method, info ? ", given new credentials or removed" : "");
+      busy (kind, info != NULL, error);
       return NULL;
     }
   return g_steal_pointer (&key);
@@ -432,6 +371,16 @@ start (EpService *svc, const EpArgs *args, const char *reason, EpProvisionDone d
   job->reason = reason;
   job->done = done;
   job->user_data = user_data;
+  /* A call on a stored device is about it from the start; a writer may
+   * have claimed it for an answer since claim_busy_key looked. */
+  const char *id = ep_args_role (args, EP_ARG_DEVICE_ID);
+  if (id != NULL && !claim (svc, id, job))
+    {
+      g_free (job);
+      busy (kind, TRUE, error);
+      return FALSE;
+    }
+  job->device_id = g_strdup (id);
 
   g_autofree char *path = ep_api_build_path (args);
   g_autofree char *body = ep_api_build_body (args);
@@ -445,12 +394,12 @@ start (EpService *svc, const EpArgs *args, const char *reason, EpProvisionDone d
   };
   if (!ep_http_post (svc->http, &request, on_response, job, error))
     {
+      release (svc, job->device_id, job);
+      g_free (job->device_id);
       g_free (job);
       return FALSE;
     }
   job->args = args;
-  /* A call on a stored device is about it from the start. */
-  job->device_id = g_strdup (ep_args_role (args, EP_ARG_DEVICE_ID));
   job->busy_key = g_steal_pointer (&busy_key);
   g_hash_table_insert (svc->in_flight, job->busy_key, job);
   notify_active (svc);
@@ -486,7 +435,7 @@ on_forgotten (GObject *source, GAsyncResult *result, gpointer data)
   ForgetCall *fc = data;
   GError *error = NULL;
   ep_keystore_forget_finish (fc->svc->keystore, result, &error);
-  g_hash_table_remove (fc->svc->forgetting, fc->device_id);
+  release (fc->svc, fc->device_id, ep_service_removing);
   fc->done (fc->device_id, error, fc->user_data);
   if (error == NULL)
     notify_changed (fc->svc, fc->device_id, NULL, NULL);
@@ -506,7 +455,7 @@ ep_service_forget (EpService *svc, const char *device_id, EpForgetDone done, gpo
                    device_id);
       return FALSE;
     }
-  if (device_in_flight (svc, device_id, info))
+  if (provisioning_stored (svc, info) || !claim (svc, device_id, ep_service_removing))
     {
       g_set_error (error, EP_ERROR, EP_ERROR_BUSY,
                    "device %s is being provisioned or removed; try again when that has finished",
@@ -518,7 +467,6 @@ ep_service_forget (EpService *svc, const char *device_id, EpForgetDone done, gpo
   fc->device_id = g_strdup (device_id);
   fc->done = done;
   fc->user_data = user_data;
-  g_hash_table_add (svc->forgetting, g_strdup (device_id));
   ep_keystore_forget_async (svc->keystore, device_id, on_forgotten, fc);
   return TRUE;
 }
@@ -532,8 +480,12 @@ ep_service_new (const EpConfig *config, EpKeystore *keystore, EpHttp *http)
   svc->config = config;
   svc->keystore = keystore;
   svc->http = http;
+  /* As many writers as calls in flight, up to what the disk rewards
+   * (keystore.c "the writers"). */
+  ep_keystore_set_writers (keystore, config->max_concurrent);
   svc->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
-  svc->forgetting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&svc->lock);
+  svc->claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   svc->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   return svc;
 }
@@ -544,7 +496,8 @@ ep_service_free (EpService *svc)
   if (svc == NULL)
     return;
   g_hash_table_unref (svc->in_flight);
-  g_hash_table_unref (svc->forgetting);
+  g_hash_table_unref (svc->claims);
+  g_mutex_clear (&svc->lock);
   g_array_unref (svc->listeners);
   g_free (svc);
 }

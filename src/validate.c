@@ -262,6 +262,11 @@ ep_is_plain_name (const char *name)
 gboolean
 ep_is_plain_text (const char *s)
 {
+  /* Printable ASCII, what nearly every value is, needs no decoding. */
+  while (*s >= 0x20 && *s < 0x7f)
+    s++;
+  if (*s == '\0')
+    return TRUE;
   if (!g_utf8_validate (s, -1, NULL))
     return FALSE;
   for (const char *p = s; *p; p = g_utf8_next_char (p))

@@ -93,6 +93,7 @@ typedef struct {
   gboolean ok;
   gboolean replaced;
   GError *error;
+  gpointer data;    /* the test's, for the callback */
 } Outcome;
 
 /* The keystore the pending callback finishes on (tests run one at a time). */

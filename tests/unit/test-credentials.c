@@ -178,6 +178,40 @@ test_certificate_in_ca_chain (void)
   EVP_PKEY_free (key);
 }
 
+/* The certificates of a ca_chain are kept for the next check with the
+ * same text (credentials.c): nothing of one check may carry over to the
+ * next. */
+static void
+test_ca_chain_kept (void)
+{
+  g_auto (Set) s = { 0 };
+  g_auto (Set) other = { 0 };
+  set_make (&s);
+  set_make (&other);
+  static const CertSpec second_spec = { "second device", NULL, NULL, FALSE, NULL };
+  EVP_PKEY *key = ec_key ();
+  X509 *second = make_cert (key, s.ca, s.ca_key, &second_spec);
+  g_autofree char *second_pem = cert_pem (second);
+  g_autofree char *second_key = key_pem (key);
+  /* Two devices of one CA in a row, then one of another CA: refused with
+   * the same ca_chain. */
+  assert_accepted (s.key_pem, s.cert_pem, s.ca_pem, s.cert);
+  assert_accepted (second_key, second_pem, s.ca_pem, second);
+  assert_refused (other.key_pem, other.cert_pem, s.ca_pem,
+                  "the certificate is not signed by ca_chain (OpenSSL: unable to get local "
+                  "issuer certificate)");
+  assert_accepted (s.key_pem, s.cert_pem, s.ca_pem, s.cert);
+  /* A ca_chain that is a device certificate: an anchor for another
+   * device's check (which still fails, unsigned by it), never for its own. */
+  assert_refused (other.key_pem, other.cert_pem, s.cert_pem,
+                  "the certificate is not signed by ca_chain");
+  assert_refused (s.key_pem, s.cert_pem, s.cert_pem,
+                  "the certificate is not signed by ca_chain (OpenSSL: unable to get local "
+                  "issuer certificate)");
+  X509_free (second);
+  EVP_PKEY_free (key);
+}
+
 static void
 test_intermediate (void)
 {
@@ -290,6 +324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/credentials/inconsistent-key", test_inconsistent_key);
   g_test_add_func ("/credentials/foreign-ca", test_foreign_ca);
   g_test_add_func ("/credentials/certificate-in-ca-chain", test_certificate_in_ca_chain);
+  g_test_add_func ("/credentials/ca-chain-kept", test_ca_chain_kept);
   g_test_add_func ("/credentials/intermediate", test_intermediate);
   g_test_add_func ("/credentials/purpose-not-required", test_purpose_not_required);
   g_test_add_func ("/credentials/clock-ignored", test_clock_ignored);

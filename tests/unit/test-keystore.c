@@ -429,6 +429,117 @@ test_symlink_in_place_of_device (Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- writes made in two steps ------------------------------------------- */
+
+/* What the two steps of a prepared write do (ep_keystore_write_prepared_async). */
+typedef struct {
+  const char *protocol, *body;
+  gboolean duplicate;         /* a file twice in the entry: the writer fails */
+  gboolean refuse;            /* the completion fails */
+  gboolean completed;         /* ... has ended */
+  EpApiResult *result;
+  EpArgs *args;
+} Steps;
+
+static EpKeystoreEntry *
+prepare_files (gpointer data, GError **error)
+{
+  Steps *st = data;
+  st->args = unit_args_seed ("ucm");
+  unit_args_set (st->args, "protocol", st->protocol);
+  st->result = parse (st->args, st->body);
+  EpKeystoreEntry *entry = ep_record_files (st->result);
+  if (st->duplicate)
+    ep_keystore_entry_add_file (entry, "password", "second copy");   /* EEXIST */
+  return entry;
+}
+
+static gboolean
+complete_slowly (gpointer data, EpKeystoreEntry *entry, GError **error)
+{
+  Steps *st = data;
+  /* The writer has written the files meanwhile; it must wait for this. */
+  g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+  gboolean ok = !st->refuse;
+  if (ok)
+    ep_record_complete (entry, st->args, st->result, "cloud");
+  else
+    g_set_error (error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR, "refused by the test");
+  g_clear_pointer (&st->result, ep_api_result_free);
+  g_clear_pointer (&st->args, ep_args_free);
+  st->completed = TRUE;
+  return ok;
+}
+
+static void
+on_written_steps (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Outcome *o = user_data;
+  g_assert_true (((Steps *) o->data)->completed);
+  on_written_current (source, result, user_data);
+}
+
+static Outcome
+write_in_steps (EpKeystore *ks, Steps *st)
+{
+  Outcome o = { .data = st };
+  current_ks = ks;
+  ep_keystore_write_prepared_async (ks, prepare_files, complete_slowly, st, on_written_steps,
+                                    &o);
+  wait_for (&o);
+  current_ks = NULL;
+  return o;
+}
+
+/* The files are written while the entry is completed; device.json comes
+ * when it is. A refused completion stores nothing and leaves no temporary,
+ * and its error is the one the caller gets, also when the writer failed
+ * too; the writer never ends the write before the completion has. */
+static void
+test_prepared_write (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  g_autofree char *dev_dir = g_build_filename (f->ks_path, DEVICE_ID, NULL);
+
+  Steps refused = { .protocol = "MQTTS", .body = MQTTS_RESPONSE, .refuse = TRUE };
+  Outcome o = write_in_steps (ks, &refused);
+  g_assert_error (o.error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR);
+  g_clear_error (&o.error);
+  g_autofree char *empty = list_dir (f->ks_path);
+  g_assert_cmpstr (empty, ==, "");
+  g_assert_null (ep_keystore_lookup (ks, DEVICE_ID));
+
+  Steps first = { .protocol = "MQTTS", .body = MQTTS_RESPONSE };
+  o = write_in_steps (ks, &first);
+  g_assert_no_error (o.error);
+  g_assert_false (o.replaced);
+  assert_mqtts_set (dev_dir, 0700, 0600);
+  g_assert_nonnull (ep_keystore_lookup (ks, DEVICE_ID));
+
+  g_autofree char *meta_path = g_build_filename (dev_dir, "device.json", NULL);
+  g_autofree char *before = read_text (meta_path);
+  Steps both = { .protocol = "MQTT", .body = MQTT_RESPONSE, .duplicate = TRUE, .refuse = TRUE };
+  o = write_in_steps (ks, &both);
+  g_assert_error (o.error, EP_ERROR, EP_ERROR_PROTOCOL_ERROR);
+  g_clear_error (&o.error);
+  Steps writer = { .protocol = "MQTT", .body = MQTT_RESPONSE, .duplicate = TRUE };
+  o = write_in_steps (ks, &writer);
+  g_assert_error (o.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_WRITE);
+  g_clear_error (&o.error);
+  assert_no_temporaries (f->ks_path);
+  assert_mqtts_set (dev_dir, 0700, 0600);
+  g_autofree char *after = read_text (meta_path);
+  g_assert_cmpstr (after, ==, before);
+
+  Steps second = { .protocol = "MQTT", .body = MQTT_RESPONSE };
+  o = write_in_steps (ks, &second);
+  g_assert_no_error (o.error);
+  g_assert_true (o.replaced);
+  g_autofree char *names = list_dir (dev_dir);
+  g_assert_cmpstr (names, ==, "device.json,password");
+  assert_no_temporaries (f->ks_path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,6 +548,7 @@ main (int argc, char **argv)
   ADD ("/keystore/first-write", test_first_write);
   ADD ("/keystore/replace", test_replace);
   ADD ("/keystore/concurrent-devices", test_concurrent_devices);
+  ADD ("/keystore/prepared-write", test_prepared_write);
   ADD ("/keystore/open/cleans-leftovers", test_open_cleans_leftovers);
   ADD ("/keystore/open/fixes-mode", test_open_fixes_mode);
   ADD ("/keystore/open/fails", test_open_fails);
