@@ -36,8 +36,12 @@ char *ep_log_escape (const char *s, gsize max);
 /* How much of a caller's bad value a message echoes. */
 #define EP_MAX_ECHO 128
 
-#define ep_error(...)   ep_log (EP_LOG_ERROR, __VA_ARGS__)
-#define ep_warning(...) ep_log (EP_LOG_WARNING, __VA_ARGS__)
-#define ep_notice(...)  ep_log (EP_LOG_NOTICE, __VA_ARGS__)
-#define ep_info(...)    ep_log (EP_LOG_INFO, __VA_ARGS__)
-#define ep_debug(...)   ep_log (EP_LOG_DEBUG, __VA_ARGS__)
+/* The arguments are not evaluated at a level not logged (a caller's
+ * description for a debug line on every call, say). */
+#define EP_LOG_AT(level, ...) \
+  (ep_log_enabled (level) ? ep_log (level, __VA_ARGS__) : (void) 0)
+#define ep_error(...)   EP_LOG_AT (EP_LOG_ERROR, __VA_ARGS__)
+#define ep_warning(...) EP_LOG_AT (EP_LOG_WARNING, __VA_ARGS__)
+#define ep_notice(...)  EP_LOG_AT (EP_LOG_NOTICE, __VA_ARGS__)
+#define ep_info(...)    EP_LOG_AT (EP_LOG_INFO, __VA_ARGS__)
+#define ep_debug(...)   EP_LOG_AT (EP_LOG_DEBUG, __VA_ARGS__)

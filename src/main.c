@@ -385,6 +385,10 @@ run (const Options *opts)
   start_watchdog ();
 
   g_main_loop_run (d.loop);
+  /* Calls may still be in flight (a second stop signal, the bus lost): the
+   * keystore's threads read their answers and arguments, which the bus and
+   * the service free below; their writes finish first. */
+  ep_keystore_stop_writers (keystore);
   ep_bus_set_renewal (bus, NULL);
   g_clear_pointer (&d.renewal, ep_renewal_free);
   ep_service_remove_listener (svc, &service_listener, &d);
