@@ -150,15 +150,17 @@ class Process(HarnessTestCase):
         it waits only for the keystore's threads, which read those calls'
         answers and arguments, before it frees them (exit status 0; under
         AddressSanitizer a use after free there ends it with 1). The API's
-        answers are held, then come back together, and the signals fall
-        while the keystore's threads read them."""
+        answers are held, then most come back together, and the signals fall
+        while the keystore's threads read them; the last few are held long
+        after, so calls are surely still in flight at the second signal."""
         H = self.H
-        n = 48
+        n, late = 48, 8
         # The calls abandoned at such an exit are never freed: no leak check.
         asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
         H.restart_daemon({"Provisioning": {"MaxConcurrent": str(n)}},
                          extra_env={"ASAN_OPTIONS": asan})
-        H.gateway.faults({"path": UCM, "delay": 1, "count": n})
+        H.gateway.faults({"path": UCM, "delay": 1, "count": n - late},
+                         {"path": UCM, "delay": 20, "count": late})
         calls = [H.provision_async("ucm", default_args("ucm")) for _ in range(n)]
         H.wait_request(H.gateway, UCM)
         first = time.monotonic()
