@@ -146,8 +146,9 @@ check_key_kind (EVP_PKEY *key)
  * (more than the signature checks). Decoder contexts are made once and
  * kept: a check takes one for its run (checks only use the processor, so
  * no more run at once than there are processors) and gives it back. They
- * live until exit, never freed as a thread ends: a thread that ends while
- * the process exits would race with OpenSSL's own clean-up. */
+ * live until the daemon is quiet (ep_credentials_release_idle, on the main
+ * thread), never freed as a thread ends: a thread that ends while the
+ * process exits would race with OpenSSL's own clean-up. */
 typedef struct {
   OSSL_DECODER_CTX *ctx;
   EVP_PKEY *key;        /* where ctx puts the key it read */
@@ -214,6 +215,20 @@ return_decoder (KeyDecoder *d)
   g_mutex_lock (&decoders_lock);
   g_ptr_array_add (idle_decoders, d);
   g_cond_signal (&decoder_returned);
+  g_mutex_unlock (&decoders_lock);
+}
+
+void
+ep_credentials_release_idle (void)
+{
+  g_mutex_lock (&decoders_lock);
+  while (idle_decoders != NULL && idle_decoders->len > 0)
+    {
+      KeyDecoder *d = g_ptr_array_steal_index_fast (idle_decoders, idle_decoders->len - 1);
+      OSSL_DECODER_CTX_free (d->ctx);
+      g_free (d);
+      decoders_made--;
+    }
   g_mutex_unlock (&decoders_lock);
 }
 

@@ -68,3 +68,7 @@ gboolean ep_certificate_read_info (const char *certificate_pem, EpCertificateInf
  * frees twice should the thread end while the process exits. Checks run
  * at most one per processor at once; more wait for one to finish. */
 void ep_credentials_thread_done (void);
+
+/* Once quiet, on the main thread: frees the key decoders no check holds
+ * (tens of KiB each); the next checks make them again. */
+void ep_credentials_release_idle (void);

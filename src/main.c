@@ -1,6 +1,7 @@
 /* enapter-provisiond: options, start-up, the main loop and shutdown. */
 #include "bus.h"
 #include "config.h"
+#include "credentials.h"
 #include "crypto-prepare.h"
 #include "ep-build-config.h"
 #include "http.h"
@@ -76,6 +77,7 @@ on_trim (gpointer data)
       return G_SOURCE_REMOVE;
     }
   ep_http_release_idle (d->http);
+  ep_credentials_release_idle ();
   /* Packing moves the index's entries and the watches: only a job in
    * flight (a renewal's) may still hold what a look-up returned. */
   if (ep_service_active (d->svc) == 0)

@@ -24,6 +24,24 @@ test_ec_set (void)
   assert_accepted (key, cert, ca, s.cert);
 }
 
+/* The decoders freed once quiet are made again by the next checks, which
+ * still tell a matching key from another. */
+static void
+test_decoders_released (void)
+{
+  g_auto (Set) s = { 0 };
+  set_make (&s);
+  assert_accepted (s.key_pem, s.cert_pem, s.ca_pem, s.cert);
+  ep_credentials_release_idle ();
+  ep_credentials_release_idle ();
+  assert_accepted (s.key_pem, s.cert_pem, s.ca_pem, s.cert);
+  EVP_PKEY *other = ec_key ();
+  g_autofree char *other_pem = key_pem (other);
+  ep_credentials_release_idle ();
+  assert_refused (other_pem, s.cert_pem, s.ca_pem, "the private key does not match the certificate");
+  EVP_PKEY_free (other);
+}
+
 static void
 test_rsa_set (void)
 {
@@ -319,6 +337,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/credentials/ec-set", test_ec_set);
+  g_test_add_func ("/credentials/decoders-released", test_decoders_released);
   g_test_add_func ("/credentials/rsa-set", test_rsa_set);
   g_test_add_func ("/credentials/mismatched-key", test_mismatched_key);
   g_test_add_func ("/credentials/inconsistent-key", test_inconsistent_key);
