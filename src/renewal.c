@@ -415,13 +415,18 @@ ep_renewal_reschedule (EpRenewal *r)
       else
         track (r, id, ep_keystore_lookup (ks, id));
     }
-  /* Forgotten devices (track drops those without a certificate). */
+  /* Forgotten devices. track () may remove the watch, and with it the key:
+   * the keys are copied out first, as a table cannot change under its
+   * iterator. */
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
   GHashTableIter it;
   gpointer key;
   g_hash_table_iter_init (&it, r->watches);
   while (g_hash_table_iter_next (&it, &key, NULL))
     if (!g_hash_table_contains (seen, key))
-      track (r, key, NULL);
+      g_ptr_array_add (gone, g_strdup (key));
+  for (guint i = 0; i < gone->len; i++)
+    track (r, gone->pdata[i], NULL);
   if (judging)
     arm (r, earliest (r->by_next, FALSE));
 }
