@@ -52,7 +52,9 @@ class Diverged(Exception):
     whichever thread is idle (GLib lends idle threads between pools), so
     now and then the write runs in a thread whose counts include other
     work; under load strace has also been seen to log a killed call twice.
-    The run is made again."""
+    Only a run that still kept every promise (Runner.diverged) is made
+    again; a crash or a reply that does not match the disk fails at once.
+    The recording still requires one thread for all the keystore work."""
 
 
 RETRIES = 3
@@ -317,13 +319,32 @@ class Runner:
                           f"the run diverged from the recording\n" + self.tail(events)]
         return e, []
 
-    def diverged(self, dev, old, top, problems):
+    def diverged(self, sc, dev, old, top, problems, res):
         """After a run whose fault missed its step: the keystore must still
-        hold a whole set (or none) and the other entries; then Diverged."""
+        hold a whole set (or none) and the other entries, and a reply
+        (@res; None when the daemon was killed) must match it: a success
+        the new set, a failure a KeystoreError with the previous state
+        intact, no secret and no temporary. Then the daemon is restarted
+        (start-up removes what the fault left) and Diverged raised."""
         st, p = self.state(dev, old)
         found = (p if st == "broken" else []) + self.others_changed(dev, top)
+        if res is not None and st != "broken":
+            msg = res.error_message or ""
+            if res.ok and st != sc.success_state:
+                found.append(f"the call succeeded but the device is {st}")
+            if not res.ok:
+                if st != sc.error_state:
+                    found.append(f"the call failed ({msg}) but the device is {st}")
+                if res.error_name != KEYSTORE_ERROR:
+                    found.append(f"the call failed with {res.error_name}: {msg}")
+                if any(x in msg for x in SECRET_MARKERS + self.H.secrets()):
+                    found.append("the error message holds a secret")
+                if temporaries(self.ks):
+                    found.append(f"the failed call left temporaries {temporaries(self.ks)}")
         if found:
             raise AssertionError("; ".join(problems[:1] + found))
+        if self.H.daemon is not None:
+            self.fresh_daemon()
         raise Diverged(problems[0])
 
     def run_step(self, run, sc, step, *args):
@@ -369,12 +390,20 @@ class Runner:
             rc = None
         events = tracer.stop()
         if rc != -9:
-            H.stop_daemon()
+            stopped = H.stop_daemon()
             problems.append(f"the daemon was not killed at the step (exit status {rc})")
         H.daemon = None
         e, p = self.injected_event(events, step, dev)
         if p:
-            self.diverged(dev, old, top, p)
+            # Missed: killed at another call, or never (then it must have
+            # kept serving and stopped cleanly). A daemon that died of
+            # anything else failed, whatever the step.
+            if rc is not None and rc != -9:
+                raise AssertionError(f"the daemon died by itself (exit status {rc}):\n"
+                                     + H.stderr_tail())
+            if rc is None and stopped != 0:
+                raise AssertionError(f"the daemon exited with {stopped} on SIGTERM")
+            self.diverged(sc, dev, old, top, p, None if rc == -9 else res)
         if e is not None and e.ret != "?":
             problems.append(f"the step completed ({e.ret}) instead of being killed")
         if res.ok:
@@ -400,11 +429,14 @@ class Runner:
         problems = []
         e, p = self.injected_event(events, step, dev)
         if p:
-            if H.daemon_died() is None:
-                self.fresh_daemon()     # start-up removes what the fault left
-            else:
+            # Missed: the error hit another call, or none. The daemon must
+            # live on, and its reply must still tell the truth.
+            rc = H.daemon_died()
+            if rc is not None:
                 H.daemon = None
-            self.diverged(dev, old, top, p)
+                raise AssertionError(f"the daemon died (exit status {rc}) in a run whose "
+                                     f"{step.name} fault missed its step:\n" + H.stderr_tail())
+            self.diverged(sc, dev, old, top, p, res)
         if e is not None and not e.injected:
             problems.append(f"{step.name}#{step.ordinal} was not injected: {e!r}")
         stray = [x for x in events if x.injected and x is not e]
