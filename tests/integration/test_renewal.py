@@ -206,6 +206,40 @@ class RenewsThroughAnOutage(RenewalChecks, HarnessTestCase):
         self.assertKeystoreClean()
 
 
+class ForgottenWhileRenewalsWait(RenewalChecks, HarnessTestCase):
+    """More sets due than renewals may run at once (MaxConcurrent/2 = 1):
+    the first is renewed, held by the API, and the others wait, so each
+    change makes the daemon look at every device again. Forgetting a
+    waiting device then drops it from the schedule without disturbing the
+    walk over the others (it once removed entries from the table it walked:
+    a GLib critical, and the walk cut short)."""
+    CONFIG = dict(renewal(at=25, retry=30), Provisioning={"MaxConcurrent": "2"})
+
+    def test_forgotten_while_waiting(self):
+        H = self.H
+        held = [{"delay": 30}]
+        devices = [self.provision_vucm(lifetime=8, then=held)[0] for _ in range(3)]
+        wait_until(lambda: sum(len(H.gateway.requests(generate_path(d))) >= 2
+                               for d in devices) == 1, 15, what="the first renewal")
+        time.sleep(1)
+        renewing = [d for d in devices if len(H.gateway.requests(generate_path(d))) >= 2]
+        self.assertEqual(len(renewing), 1, "more than one renewal at MaxConcurrent=2")
+        for d in devices:
+            if d not in renewing:
+                res = H.call("ForgetDevice", "s", d)
+                self.assertTrue(res.ok, res.doc)
+        time.sleep(0.5)
+        self.assertIsNone(H.daemon_died(), H.stderr_tail())
+        # GLib's criticals reach the daemon's log as "GLib: ...: assertion
+        # '...' failed".
+        stderr = H.daemon_stderr()
+        self.assertNotIn("assertion", stderr)
+        self.assertNotIn("GLib:", stderr)
+        # Only the renewing device is left to renew: its due time, past.
+        res = H.call("GetDevice", "s", renewing[0])
+        self.assertTrue(res.ok, res.doc)
+
+
 class ExpiringWithoutRenewal(RenewalChecks, HarnessTestCase):
     CONFIG = renewal(auto=False, at=50)
 
