@@ -170,8 +170,10 @@ class Process(HarnessTestCase):
         proc, H.daemon = H.daemon, None
         try:
             proc.send_signal(signal.SIGTERM)
-            # Two signals at once would be taken in as one.
-            time.sleep(0.02)
+            # Two signals before the main loop takes the first in would be
+            # taken in as one: the second waits until the first is logged.
+            wait_until(lambda: "stopping:" in H.daemon_stderr(), 10, 0.005,
+                       "the daemon to take the first SIGTERM in")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(15), 0, H.stderr_tail())
             self.assertIn("second stop signal", H.stderr_tail())
