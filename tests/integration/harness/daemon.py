@@ -165,8 +165,9 @@ class Harness:
             lines.append("")
         return "\n".join(lines)
 
-    def start_daemon(self, overrides=None, wait=True, extra_env=None, args=()):
-        """Starts the daemon with the harness config plus @overrides."""
+    def start_daemon(self, overrides=None, wait=True, extra_env=None, args=(), wrapper=None):
+        """Starts the daemon with the harness config plus @overrides, under
+        @wrapper (default: EP_DAEMON_WRAPPER's)."""
         assert self.daemon is None, "the daemon is already running"
         n = len(self.daemon_logs)
         conf = self.write_file(f"provisiond-{n}.conf", self.config_text(overrides))
@@ -175,7 +176,8 @@ class Harness:
         self.daemon_logs.append(log)
         with open(log, "wb") as err:
             self.daemon = subprocess.Popen(
-                [*DAEMON_WRAPPER, DAEMON, "--config", conf, f"--log-level={self.log_level}",
+                [*(DAEMON_WRAPPER if wrapper is None else wrapper), DAEMON, "--config", conf,
+                 f"--log-level={self.log_level}",
                  *args],
                 stdout=err, stderr=err, preexec_fn=self.daemon_preexec,
                 env=clean_env(DBUS_SYSTEM_BUS_ADDRESS=self.address, **(extra_env or {})))
@@ -207,13 +209,13 @@ class Harness:
         proc, self.daemon = self.daemon, None
         return stop_process(proc, sig, timeout)
 
-    def restart_daemon(self, overrides=None, extra_env=None):
+    def restart_daemon(self, overrides=None, extra_env=None, wrapper=None):
         if self.daemon is not None:
             rc = self.stop_daemon()
             if rc != 0:
                 raise AssertionError(f"the daemon exited with {rc} on SIGTERM:\n"
                                      + self.daemon_stderr()[-4000:])
-        return self.start_daemon(overrides, extra_env=extra_env)
+        return self.start_daemon(overrides, extra_env=extra_env, wrapper=wrapper)
 
     def daemon_died(self):
         """The exit status if the daemon exited without being asked to."""
