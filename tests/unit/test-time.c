@@ -43,44 +43,23 @@ static const Case until_2106 = {
   "2106-05-01T06:57:35Z", "due for renewal since 2106-05-01T06:57:35Z ([Renewal] At=99 %)",
 };
 
-/* An MQTTS set (key, device certificate of @c's dates, CA) as PEM texts. */
-typedef struct {
-  char *key, *cert, *ca;
-} Pems;
-
+/* An MQTTS set whose device certificate has @c's dates (the CA's do not
+ * matter: the check ignores the clock), read back to the exact seconds by
+ * the set check and the reader alike. */
 static void
-pems_clear (Pems *p)
+make_set (const Case *c, Set *out)
 {
-  g_free (p->key);
-  g_free (p->cert);
-  g_free (p->ca);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pems, pems_clear)
-
-static void
-make_set (const Case *c, Pems *out)
-{
-  static const CertSpec ca_spec = { "Time CA", "20000101000000Z", "99991231235959Z", TRUE, NULL };
-  CertSpec leaf_spec = { "device", c->not_before, c->not_after, FALSE, NULL };
-  EVP_PKEY *ca_key = ec_key (), *key = ec_key ();
-  X509 *ca = make_cert (ca_key, NULL, NULL, &ca_spec);
-  X509 *leaf = make_cert (key, ca, ca_key, &leaf_spec);
-  out->key = key_pem (key);
-  out->cert = cert_pem (leaf);
-  out->ca = cert_pem (ca);
-  /* The exact seconds, from the set check and the reader alike. */
-  assert_accepted_dates (out->key, out->cert, out->ca, leaf, c->not_before_s, c->not_after_s);
-  X509_free (leaf);
-  X509_free (ca);
-  EVP_PKEY_free (key);
-  EVP_PKEY_free (ca_key);
+  CertSpec leaf = { "device", c->not_before, c->not_after, FALSE, NULL };
+  set_make_with (out, ec_key (), &leaf);
+  assert_accepted_dates (out->key_pem, out->cert_pem, out->ca_pem, out->cert, c->not_before_s,
+                         c->not_after_s);
 }
 
 /* Stores the set as the daemon does after the API's answer: with the
  * dates the check read (service.c), or, with @dated FALSE, without them
  * (a set stored by an older daemon). */
 static void
-store (const char *ks_path, const Pems *p, gboolean dated)
+store (const char *ks_path, const Set *p, gboolean dated)
 {
   g_autoptr (EpArgs) args = unit_args_seed ("ucm");
   unit_args_set (args, "protocol", "MQTTS");
@@ -88,14 +67,14 @@ store (const char *ks_path, const Pems *p, gboolean dated)
   g_free (r->private_key);
   g_free (r->certificate);
   g_free (r->ca_chain);
-  r->private_key = g_strdup (p->key);
-  r->certificate = g_strdup (p->cert);
-  r->ca_chain = g_strdup (p->ca);
+  r->private_key = g_strdup (p->key_pem);
+  r->certificate = g_strdup (p->cert_pem);
+  r->ca_chain = g_strdup (p->ca_pem);
   if (dated)
     {
       EpCertificateInfo info;
       g_autoptr (GError) error = NULL;
-      g_assert_true (ep_credentials_verify (p->key, p->cert, p->ca, &info, &error));
+      g_assert_true (ep_credentials_verify (p->key_pem, p->cert_pem, p->ca_pem, &info, &error));
       g_assert_no_error (error);
       r->certificate_not_before = info.not_before;
       r->certificate_not_after = info.not_after;
@@ -160,7 +139,7 @@ static void
 test_dates (Fixture *f, gconstpointer data)
 {
   const Variant *v = data;
-  g_auto (Pems) p = { 0 };
+  g_auto (Set) p = { 0 };
   make_set (v->c, &p);
   store (f->ks_path, &p, v->dated);
   g_autofree char *path = g_build_filename (f->ks_path, DEVICE_ID, "device.json", NULL);
