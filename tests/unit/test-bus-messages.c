@@ -165,6 +165,45 @@ test_details_and_string (void)
   close (fds[1]);
 }
 
+/* Strings in details come back byte for byte, ASCII (copied in without
+ * sd-bus's UTF-8 check) and not; invalid UTF-8 is still refused. */
+static void
+test_detail_strings (void)
+{
+  static const char *const values[] = {
+    "", "ucm-1", "a b\x01\t\x7f~", "Z\xc3\xbcrich \xe8\xae\xbe\xe5\xa4\x87 \xf0\x9f\x9a\x80",
+    "ascii then \xc3\xa9",
+  };
+  int fds[2];
+  sd_bus *bus = message_factory (fds);
+  EpDetails d = { 0 };
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    d.items[d.n++] = (EpDetail) { .key = i % 2 ? "k\xc3\xa9y" : "key", .type = 's',
+                                  .string = values[i] };
+  sd_bus_message *m = NULL;
+  g_assert_cmpint (sd_bus_message_new_signal (bus, &m, "/p", "i.f", "S"), >=, 0);
+  g_assert_cmpint (ep_bus_append_details (m, &d), >=, 0);
+  seal (m);
+  g_assert_cmpint (sd_bus_message_enter_container (m, 'a', "{sv}"), >=, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      const char *key, *value;
+      g_assert_cmpint (sd_bus_message_read (m, "{sv}", &key, "s", &value), >, 0);
+      g_assert_cmpstr (key, ==, i % 2 ? "k\xc3\xa9y" : "key");
+      g_assert_cmpstr (value, ==, values[i]);
+    }
+  g_assert_cmpint (sd_bus_message_exit_container (m), >=, 0);
+  sd_bus_message_unref (m);
+
+  EpDetails bad = { 0 };
+  bad.items[bad.n++] = (EpDetail) { .key = "name", .type = 's', .string = "ok \xff" };
+  g_assert_cmpint (sd_bus_message_new_signal (bus, &m, "/p", "i.f", "S"), >=, 0);
+  g_assert_cmpint (ep_bus_append_details (m, &bad), <, 0);
+  sd_bus_message_unref (m);
+  sd_bus_close_unref (bus);
+  close (fds[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -172,5 +211,6 @@ main (int argc, char **argv)
   g_test_add_func ("/bus/vtable-matches-kinds", test_vtable_matches_kinds);
   g_test_add_func ("/bus/failed-signal", test_failed_signal);
   g_test_add_func ("/bus/details-and-string", test_details_and_string);
+  g_test_add_func ("/bus/detail-strings", test_detail_strings);
   return g_test_run ();
 }
