@@ -112,6 +112,8 @@ on_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
   if (what & CURL_POLL_OUT)
     cond |= G_IO_OUT;
   watch->source = g_unix_fd_source_new (fd, cond);
+  /* As the sd-bus source (sdbus-glib.c): no fd set changes per dispatch. */
+  g_source_set_can_recurse (watch->source, TRUE);
   g_source_set_callback (watch->source, G_SOURCE_FUNC (on_socket_ready), watch, NULL);
   g_source_attach (watch->source, NULL);
   return 0;

@@ -99,5 +99,10 @@ ep_sdbus_source_new (sd_bus *bus, void (*on_error) (int error, gpointer user_dat
   s->events = G_IO_IN;
   s->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), s->events);
   g_source_set_name (source, "sd-bus");
+  /* GLib 2.74 takes the fds of a source that may not recurse out of its
+   * poll set for each dispatch and puts them back after, and each change
+   * of the set writes to the context's wakeup fd: two writes, a read and a
+   * poll more per dispatch. Nothing here runs the loop from a callback. */
+  g_source_set_can_recurse (source, TRUE);
   return source;
 }
