@@ -467,7 +467,8 @@ read_ca_chain (const char *text, X509_STORE *store, X509 *cert)
 /* EVP_PKEY_eq compares public parts only, and a private key file carries a
  * copy of its public key that need not belong to its secret part. A
  * signature made with the private key and verified with the certificate's
- * key is what the broker's TLS will do: it proves the secret part matches.
+ * key is what the broker's TLS will do: it proves the secret part matches
+ * (for the types other than EC, check_ec_pairwise below).
  * NULL digest: the key's default (SHA-256 for RSA and EC, none for EdDSA). */
 static char *
 check_signature (EVP_PKEY *key, EVP_PKEY *public_key)
@@ -495,6 +496,28 @@ check_signature (EVP_PKEY *key, EVP_PKEY *public_key)
   return problem;
 }
 
+/* For an EC key the same proof costs a third of a signature and its
+ * verification (bench/run --callgrind: 0.7 M instructions against 2.0 M,
+ * of a check's 4.6 M): OpenSSL's pairwise check that the secret scalar
+ * times the generator is the key's public point, which EVP_PKEY_eq found
+ * equal to the certificate's. Not for RSA: its pairwise check tests the
+ * primes, far slower than a signature. */
+static char *
+check_ec_pairwise (EVP_PKEY *key, EVP_PKEY *public_key)
+{
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL);
+  if (ctx == NULL)
+    return no_memory ();
+  int r = EVP_PKEY_pairwise_check (ctx);
+  EVP_PKEY_CTX_free (ctx);
+  if (r == 1)
+    return NULL;
+  if (r == -2)     /* not supported by the key's provider */
+    return check_signature (key, public_key);
+  return g_strdup ("the private key does not match the certificate (its secret part does not "
+                   "belong to the public key it carries, which is the certificate's)");
+}
+
 static char *
 check_key_matches (EVP_PKEY *key, X509 *cert)
 {
@@ -505,7 +528,8 @@ check_key_matches (EVP_PKEY *key, X509 *cert)
   switch (EVP_PKEY_eq (key, public_key))
     {
     case 1:
-      return check_signature (key, public_key);
+      return EVP_PKEY_is_a (key, "EC") ? check_ec_pairwise (key, public_key)
+                                        : check_signature (key, public_key);
     case 0:
       return g_strdup ("the private key does not match the certificate");
     case -1:

@@ -136,12 +136,62 @@ test_inconsistent_key (void)
   EVP_PKEY_free (read);
   BIO_free (bio);
 
-  /* ...the signature check does not. */
+  /* ...the pairwise check (secret scalar times the generator) does not. */
+  assert_refused (pem, s.cert_pem, s.ca_pem,
+                  "the private key does not match the certificate (its secret part does not "
+                  "belong to the public key it carries, which is the certificate's)");
+  EVP_PKEY_free (spliced);
+  EVP_PKEY_free (other);
+}
+
+/* An RSA key with A's public part (n, e) and B's secret parts: the key
+ * types other than EC are checked with a signature, which this spliced
+ * key cannot make verify with A's certificate. */
+static void
+test_inconsistent_rsa_key (void)
+{
+  g_auto (Set) s = { 0 };
+  set_make_with (&s, shared_rsa_key (), NULL);
+  EVP_PKEY *b = EVP_PKEY_Q_keygen (NULL, NULL, "RSA", (size_t) 1024);
+  g_assert_nonnull (b);
+  static const char *const from_a[] = { OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E };
+  static const char *const from_b[] = {
+    OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+    OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+    OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+  };
+  OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new ();
+  BIGNUM *bn[G_N_ELEMENTS (from_a) + G_N_ELEMENTS (from_b)] = { NULL };
+  guint n = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (from_a); i++, n++)
+    {
+      g_assert_true (EVP_PKEY_get_bn_param (s.key, from_a[i], &bn[n]));
+      g_assert_true (OSSL_PARAM_BLD_push_BN (bld, from_a[i], bn[n]));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (from_b); i++, n++)
+    {
+      g_assert_true (EVP_PKEY_get_bn_param (b, from_b[i], &bn[n]));
+      g_assert_true (OSSL_PARAM_BLD_push_BN (bld, from_b[i], bn[n]));
+    }
+  OSSL_PARAM *params = OSSL_PARAM_BLD_to_param (bld);
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+  EVP_PKEY *spliced = NULL;
+  g_assert_cmpint (EVP_PKEY_fromdata_init (ctx), ==, 1);
+  g_assert_cmpint (EVP_PKEY_fromdata (ctx, &spliced, EVP_PKEY_KEYPAIR, params), ==, 1);
+  g_autofree char *pem = key_pem (spliced);
+  /* Comparing public keys alone would let it through... */
+  g_assert_cmpint (EVP_PKEY_eq (spliced, s.key), ==, 1);
+  /* ...the signature does not verify. */
   assert_refused (pem, s.cert_pem, s.ca_pem,
                   "the private key does not match the certificate (a signature made with it "
                   "does not verify with the certificate's public key)");
+  EVP_PKEY_CTX_free (ctx);
+  OSSL_PARAM_free (params);
+  OSSL_PARAM_BLD_free (bld);
+  for (guint i = 0; i < n; i++)
+    BN_clear_free (bn[i]);
   EVP_PKEY_free (spliced);
-  EVP_PKEY_free (other);
+  EVP_PKEY_free (b);
 }
 
 /* ---- chains ------------------------------------------------------------------ */
@@ -341,6 +391,7 @@ main (int argc, char **argv)
   g_test_add_func ("/credentials/rsa-set", test_rsa_set);
   g_test_add_func ("/credentials/mismatched-key", test_mismatched_key);
   g_test_add_func ("/credentials/inconsistent-key", test_inconsistent_key);
+  g_test_add_func ("/credentials/inconsistent-rsa-key", test_inconsistent_rsa_key);
   g_test_add_func ("/credentials/foreign-ca", test_foreign_ca);
   g_test_add_func ("/credentials/certificate-in-ca-chain", test_certificate_in_ca_chain);
   g_test_add_func ("/credentials/ca-chain-kept", test_ca_chain_kept);
