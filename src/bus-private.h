@@ -41,7 +41,6 @@ typedef struct {
   EpArgs *args;
   char *device_id;           /* device calls */
   char *bad_device_id;       /* ... a device_id that is not one, escaped and cut */
-  sd_bus_slot *creds_slot;
   EpCaller caller;
   char *unit;                /* owned copy of caller.unit */
   EpAccess access;           /* who may call it at all */

@@ -41,7 +41,6 @@ void
 ep_bus_call_free (Call *call)
 {
   EpBus *bus = call->bus;
-  sd_bus_slot_unref (call->creds_slot);
   sd_bus_message_unref (call->msg);
   ep_args_free (call->args);
   g_free (call->device_id);
@@ -182,7 +181,7 @@ int
 ep_bus_call_check (Call *call)
 {
   int r = ep_callers_check (call->bus->callers, call->msg, call->access, on_caller_checked,
-                            call, &call->creds_slot);
+                            call);
   if (r < 0)
     {
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,

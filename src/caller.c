@@ -115,20 +115,30 @@ struct EpCallers {
   const EpConfig *config;
   sd_bus *bus;
   GHashTable *known;         /* unique name -> Known */
+  GHashTable *asking;        /* unique name -> Query in flight */
   sd_bus_slot *match;        /* NameOwnerChanged: forget connections that left */
 };
 
 /* A bound for connections that leave without the signal being seen. */
 #define MAX_KNOWN 4096
 
+/* A call waiting for its connection's credentials. */
 typedef struct {
-  EpCallers *callers;
-  char *sender;
   char *member;
   EpAccess access;
   EpCallerChecked done;
   gpointer user_data;
 } Check;
+
+/* One question to the bus driver per connection, however many of its calls
+ * arrive before the answer: a client that sends 64 calls at once on a new
+ * connection made 64 queries (and 64 reads of /proc) before. */
+typedef struct {
+  EpCallers *callers;
+  char *sender;
+  sd_bus_slot *slot;
+  GPtrArray *checks;         /* Check, in arrival order */
+} Query;
 
 static void
 known_free (gpointer data)
@@ -142,9 +152,19 @@ static void
 check_free (gpointer data)
 {
   Check *check = data;
-  g_free (check->sender);
   g_free (check->member);
   g_free (check);
+}
+
+/* Unanswered checks are dropped with it: only when the callers go. */
+static void
+query_free (gpointer data)
+{
+  Query *q = data;
+  sd_bus_slot_unref (q->slot);
+  g_ptr_array_unref (q->checks);
+  g_free (q->sender);
+  g_free (q);
 }
 
 static void
@@ -167,11 +187,15 @@ answer (EpCallers *callers, const Known *k, const char *member, EpAccess access,
   done (&caller, error, user_data);
 }
 
+/* The bus driver's answer, for every call of the connection that waits. */
 static int
 on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
 {
-  Check *check = data;
-  EpCallers *callers = check->callers;
+  Query *q = data;
+  EpCallers *callers = q->callers;
+  /* Answered here and freed after: sd-bus holds the slot until this returns,
+   * and a check made from a callback below asks again. */
+  g_hash_table_steal (callers->asking, q->sender);
   g_autoptr (GVariant) creds = NULL;
   guint32 uid = G_MAXUINT32, pid = 0;
 
@@ -182,7 +206,12 @@ on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
       EpCaller caller = { .uid = (uid_t) -1 };
       g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
                                               "the caller's credentials could not be verified");
-      check->done (&caller, error, check->user_data);
+      for (guint i = 0; i < q->checks->len; i++)
+        {
+          Check *check = q->checks->pdata[i];
+          check->done (&caller, error, check->user_data);
+        }
+      query_free (q);
       return 0;
     }
   g_variant_lookup (creds, "ProcessID", "u", &pid);
@@ -193,49 +222,59 @@ on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
     k->unit = NULL;
   classify (callers->config, k->uid, creds, &k->root, &k->operator, &k->consumers);
   /* Without the NameOwnerChanged match nothing would tell when to forget. */
-  if (callers->match == NULL)
-    {
-      answer (callers, k, check->member, check->access, check->done, check->user_data);
-      known_free (k);
-      return 0;
-    }
-  if (g_hash_table_size (callers->known) >= MAX_KNOWN)
+  gboolean keep = callers->match != NULL;
+  if (keep && g_hash_table_size (callers->known) >= MAX_KNOWN)
     g_hash_table_remove_all (callers->known);
-  g_hash_table_replace (callers->known, g_strdup (check->sender), k);
-  answer (callers, k, check->member, check->access, check->done, check->user_data);
+  if (keep)
+    g_hash_table_replace (callers->known, g_strdup (q->sender), k);
+  for (guint i = 0; i < q->checks->len; i++)
+    {
+      Check *check = q->checks->pdata[i];
+      answer (callers, k, check->member, check->access, check->done, check->user_data);
+    }
+  if (!keep)
+    known_free (k);
+  query_free (q);
   return 0;
 }
 
 int
 ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
-                  EpCallerChecked done, gpointer user_data, sd_bus_slot **slot)
+                  EpCallerChecked done, gpointer user_data)
 {
   const char *sender = sd_bus_message_get_sender (call);
   const char *member = sd_bus_message_get_member (call);
   const Known *k = sender ? g_hash_table_lookup (callers->known, sender) : NULL;
-  *slot = NULL;
   if (k != NULL)
     {
       answer (callers, k, member, access, done, user_data);
       return 0;
     }
+  Query *q = sender ? g_hash_table_lookup (callers->asking, sender) : NULL;
+  if (q == NULL)
+    {
+      q = g_new0 (Query, 1);
+      q->callers = callers;
+      q->sender = g_strdup (sender);
+      q->checks = g_ptr_array_new_with_free_func (check_free);
+      int r = sd_bus_call_method_async (callers->bus, &q->slot, "org.freedesktop.DBus",
+                                        "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        "GetConnectionCredentials", on_creds, q, "s", sender);
+      if (r < 0)
+        {
+          query_free (q);
+          return r;
+        }
+      /* No sender (a peer-to-peer connection) gets its own query. */
+      if (sender != NULL)
+        g_hash_table_insert (callers->asking, q->sender, q);
+    }
   Check *check = g_new0 (Check, 1);
-  check->callers = callers;
-  check->sender = g_strdup (sender);
   check->member = g_strdup (member);
   check->access = access;
   check->done = done;
   check->user_data = user_data;
-  int r = sd_bus_call_method_async (callers->bus, slot, "org.freedesktop.DBus",
-                                    "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                    "GetConnectionCredentials", on_creds, check, "s", sender);
-  if (r < 0)
-    {
-      check_free (check);
-      return r;
-    }
-  /* @check lives exactly as long as the pending query. */
-  sd_bus_slot_set_destroy_callback (*slot, check_free);
+  g_ptr_array_add (q->checks, check);
   return 0;
 }
 
@@ -257,6 +296,7 @@ ep_callers_new (sd_bus *bus, const EpConfig *config)
   callers->bus = sd_bus_ref (bus);
   callers->config = config;
   callers->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, known_free);
+  callers->asking = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, query_free);
   int r = sd_bus_match_signal_async (bus, &callers->match, "org.freedesktop.DBus",
                                      "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                      "NameOwnerChanged", on_name_owner_changed, NULL, callers);
@@ -272,6 +312,7 @@ ep_callers_free (EpCallers *callers)
   if (callers == NULL)
     return;
   sd_bus_slot_unref (callers->match);
+  g_hash_table_unref (callers->asking);
   sd_bus_unref (callers->bus);
   g_hash_table_unref (callers->known);
   g_free (callers);

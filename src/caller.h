@@ -37,11 +37,13 @@ void ep_callers_free (EpCallers *callers);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EpCallers, ep_callers_free)
 
 /* Calls @done once: at once for a connection already known, else after
- * asking the bus driver for its credentials without blocking the loop
- * (unless *@slot is unreferenced first). Returns a negative errno when the
- * query cannot be sent; @done is then not called. */
+ * asking the bus driver for its credentials without blocking the loop (one
+ * question per connection, whatever number of its calls wait for it; a
+ * check still waiting when @callers is freed is dropped unanswered).
+ * Returns a negative errno when the query cannot be sent; @done is then
+ * not called. */
 int ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
-                      EpCallerChecked done, gpointer user_data, sd_bus_slot **slot);
+                      EpCallerChecked done, gpointer user_data);
 
 /* "uid U, pid P, unit N" for logs. */
 const char *ep_caller_describe (const EpCaller *caller, char *buf, size_t size);

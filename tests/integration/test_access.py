@@ -8,11 +8,13 @@ Some tests create system users and groups (groupadd/useradd; CI runs as
 root) and remove them again, also when a test fails."""
 
 import fcntl
+import json
 import os
 import pwd
 import re
 import subprocess
 import sys
+import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +24,10 @@ from harness import (ACCESS_DENIED, BUS_CLIENT, BUS_NAME, IFACE, KINDS, OBJECT_P
                      HarnessTestCase, clean_env, default_args, main, parse_result)
 
 NOBODY = 65534
+INVALID_ARGUMENT = "com.enapter.Provisioning1.Error.InvalidArgument"
+BUS_LOAD = os.environ.get("EP_BUS_LOAD") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "build", "tests", "ep-bus-load")
 # The group the repository's bus policy lets call the methods (and the
 # harness's default [Access] Group).
 POLICY_GROUP = "enapter-provisioning"
@@ -183,6 +189,46 @@ class BusPolicy(HarnessTestCase):
     def test_root_may_call(self):
         args = default_args("ucm")
         self.check_provisioned("ucm", args, self.H.provision("ucm", args))
+
+    def test_one_credentials_query_per_connection(self):
+        """Calls that arrive together on a new connection wait for one
+        answer of the bus driver (GetConnectionCredentials), and each gets
+        its own verdict."""
+        H = self.H
+        connections = 3
+        # stdbuf: dbus-monitor buffers its output in a pipe.
+        monitor = subprocess.Popen(
+            ["stdbuf", "-oL", "dbus-monitor", "--address", H.address, "--monitor",
+             "type='method_call',interface='org.freedesktop.DBus',"
+             "member='GetConnectionCredentials'"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+        backstop = threading.Timer(20, monitor.kill)
+        backstop.start()
+        try:
+            # A monitor loses its own name once it is one: from then on it sees all.
+            for line in monitor.stdout:
+                if "member=NameLost" in line:
+                    break
+            else:
+                self.fail(f"dbus-monitor did not start: {monitor.stderr.read()}")
+            backstop.cancel()
+            load = subprocess.run(
+                [BUS_LOAD, "--address", H.address, "flood", "--connections", str(connections),
+                 "--good-every", "1", "--prefix", "ONEQ-"],
+                input="\n", capture_output=True, text=True, timeout=120, env=clean_env())
+            self.assertEqual(load.returncode, 0, load.stderr)
+            answers = json.loads(load.stdout.splitlines()[0])
+            self.assertEqual(answers["pending"], 0, answers)
+            # Three checked calls per connection, each with its own verdict.
+            self.assertEqual(answers["calls"]["ProvisionBad"], {INVALID_ARGUMENT: connections})
+            self.assertEqual(answers["calls"]["ListDevices"], {"ok": connections})
+            self.assertEqual(answers["calls"]["ProvisionGood"], {"ok": connections})
+        finally:
+            backstop.cancel()
+            monitor.terminate()
+            out, err = monitor.communicate(timeout=10)
+        queries = re.findall(r"^method call .*member=GetConnectionCredentials$", out, re.M)
+        self.assertEqual(len(queries), connections, out)
 
 
 class PolicyGroupMember(AccountsTestCase):
