@@ -25,6 +25,7 @@ import time
 import urllib.request
 
 import callgrind
+import syscalls
 from report import report
 
 BUS_NAME = "com.enapter.Provisioning1"
@@ -541,16 +542,21 @@ def main():
                     help="[Provisioning] Retries for the daemon (default 2, the daemon's own)")
     ap.add_argument("--no-python-standin", action="store_true",
                     help="skip the throughput check of tests/standin/standin.py")
-    ap.add_argument("--callgrind", action="store_true",
-                    help="count the daemon's instructions per call instead (callgrind.py)")
-    ap.add_argument("--calls", type=int, default=1000, help="calls counted with --callgrind")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--callgrind", action="store_true",
+                      help="count the daemon's instructions per call instead (callgrind.py)")
+    mode.add_argument("--syscalls", action="store_true",
+                      help="count the main loop's system calls per call instead (syscalls.py)")
+    ap.add_argument("--calls", type=int, default=1000,
+                    help="calls counted with --callgrind or --syscalls")
     opts = ap.parse_args()
+    counter = callgrind if opts.callgrind else syscalls if opts.syscalls else None
     b = Bench(opts)
     try:
-        R = callgrind.measure(b, opts, log) if opts.callgrind else measure(b, opts)
+        R = counter.measure(b, opts, log) if counter else measure(b, opts)
     finally:
         b.close()
-    (callgrind.report if opts.callgrind else report)(R)
+    (counter.report if counter else report)(R)
 
 
 if __name__ == "__main__":
