@@ -290,6 +290,21 @@ class Bench:
         wait_until(owned, 20, what=f"the daemon to own {BUS_NAME}")
         return proc, conf
 
+    def start_filled_daemon(self, log, pool):
+        """For the counting modes (callgrind.py, syscalls.py): the bus, the C
+        stand-in and a daemon whose keystore is filled as case 1 leaves
+        instance A (64 + 500 devices, then the @pool's); returns the daemon."""
+        self.start_bus()
+        _, self.standin_url = self.start_standin()
+        daemon, _ = self.start_daemon(os.path.join(self.tmp, "keystore"))
+        log("filling the keystore as case 1 does (not counted)")
+        for prefix, calls, inflight, devices in (("WARM", 64, 1, 0), ("FILL", 500, 8, 0),
+                                                  ("C2W", 2 * pool, MAX_CONCURRENT, pool)):
+            res = self.client(calls, inflight, devices, prefix)
+            if res["errors"]:
+                raise RuntimeError(f"calls failed before counting: {res['first_error']}")
+        return daemon
+
     def daemon_config(self, keystore):
         return DAEMON_CONFIG.format(url=self.standin_url, token_file=self.token_file,
                                     max_concurrent=MAX_CONCURRENT, keystore=keystore,

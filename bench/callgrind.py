@@ -36,16 +36,8 @@ def measure(b, opts, log):
     b.wrapper = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--instr-atstart=no",
                  f"--callgrind-out-file={out}.%p"]
     pool = 2 * MAX_CONCURRENT
-    b.start_bus()
-    standin, b.standin_url = b.start_standin()
     log("starting the daemon under callgrind")
-    daemon, _ = b.start_daemon(os.path.join(b.tmp, "keystore"))
-    log("filling the keystore as case 1 does (not counted)")
-    for prefix, calls, inflight, devices in (("WARM", 64, 1, 0), ("FILL", 500, 8, 0),
-                                              ("C2W", 2 * pool, MAX_CONCURRENT, pool)):
-        res = b.client(calls, inflight, devices, prefix)
-        if res["errors"]:
-            raise RuntimeError(f"calls failed before counting: {res['first_error']}")
+    daemon = b.start_filled_daemon(log, pool)
     log(f"counting {opts.calls} calls, {MAX_CONCURRENT} in flight")
     control = ["callgrind_control", "--instr=on", str(daemon.pid)]
     subprocess.run(control, check=True, capture_output=True)

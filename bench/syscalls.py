@@ -56,15 +56,7 @@ def measure(b, opts, log):
     if shutil.which("strace") is None:
         raise RuntimeError("strace is not installed (Debian package strace)")
     pool = 2 * MAX_CONCURRENT
-    b.start_bus()
-    standin, b.standin_url = b.start_standin()
-    daemon, _ = b.start_daemon(os.path.join(b.tmp, "keystore"))
-    log("filling the keystore as case 1 does (not counted)")
-    for prefix, calls, inflight, devices in (("WARM", 64, 1, 0), ("FILL", 500, 8, 0),
-                                              ("C2W", 2 * pool, MAX_CONCURRENT, pool)):
-        res = b.client(calls, inflight, devices, prefix)
-        if res["errors"]:
-            raise RuntimeError(f"calls failed before counting: {res['first_error']}")
+    daemon = b.start_filled_daemon(log, pool)
     log(f"counting {opts.calls} calls, {MAX_CONCURRENT} in flight")
     burst = count(b, daemon.pid, opts.calls, MAX_CONCURRENT, pool, "SYSB")
     log(f"counting {opts.calls // 4} calls, one at a time")
