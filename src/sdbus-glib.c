@@ -9,6 +9,7 @@ typedef struct {
   sd_bus *bus;
   gpointer tag;
   GIOCondition events;       /* what the fd is polled for now */
+  gboolean dispatching;      /* in sd_bus_process (), which must not recurse */
   void (*on_error) (int error, gpointer user_data);
   gpointer user_data;
 } BusSource;
@@ -26,6 +27,9 @@ static gboolean
 bus_source_prepare (GSource *source, gint *timeout)
 {
   BusSource *s = (BusSource *) source;
+  *timeout = -1;
+  if (s->dispatching)
+    return FALSE;
   int events = sd_bus_get_events (s->bus);
   GIOCondition cond = 0;
   if (events > 0 && (events & POLLIN))
@@ -60,6 +64,8 @@ static gboolean
 bus_source_check (GSource *source)
 {
   BusSource *s = (BusSource *) source;
+  if (s->dispatching)
+    return FALSE;
   if (g_source_query_unix_fd (source, s->tag) != 0)
     return TRUE;
   gint64 when = bus_timeout_us (s->bus);
@@ -71,8 +77,10 @@ bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 {
   BusSource *s = (BusSource *) source;
   int r;
+  s->dispatching = TRUE;
   while ((r = sd_bus_process (s->bus, NULL)) > 0)
     ;
+  s->dispatching = FALSE;
   if (r < 0)
     {
       s->on_error (-r, s->user_data);
@@ -102,7 +110,9 @@ ep_sdbus_source_new (sd_bus *bus, void (*on_error) (int error, gpointer user_dat
   /* GLib 2.74 takes the fds of a source that may not recurse out of its
    * poll set for each dispatch and puts them back after, and each change
    * of the set writes to the context's wakeup fd: two writes, a read and a
-   * poll more per dispatch. Nothing here runs the loop from a callback. */
+   * poll more per dispatch. Nothing here runs the loop from a callback;
+   * should anything ever, @dispatching keeps sd_bus_process () from being
+   * entered again (it would fail with EBUSY, taken for a lost bus). */
   g_source_set_can_recurse (source, TRUE);
   return source;
 }
