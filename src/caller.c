@@ -244,13 +244,23 @@ ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
 {
   const char *sender = sd_bus_message_get_sender (call);
   const char *member = sd_bus_message_get_member (call);
-  const Known *k = sender ? g_hash_table_lookup (callers->known, sender) : NULL;
+  if (sender == NULL)
+    {
+      /* Only a peer-to-peer connection has none, and no bus driver to ask. */
+      EpCaller caller = { .uid = (uid_t) -1 };
+      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                                              "the caller's credentials could not be verified "
+                                              "(the call came without a sender)");
+      done (&caller, error, user_data);
+      return 0;
+    }
+  const Known *k = g_hash_table_lookup (callers->known, sender);
   if (k != NULL)
     {
       answer (callers, k, member, access, done, user_data);
       return 0;
     }
-  Query *q = sender ? g_hash_table_lookup (callers->asking, sender) : NULL;
+  Query *q = g_hash_table_lookup (callers->asking, sender);
   if (q == NULL)
     {
       q = g_new0 (Query, 1);
@@ -265,9 +275,7 @@ ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
           query_free (q);
           return r;
         }
-      /* No sender (a peer-to-peer connection) gets its own query. */
-      if (sender != NULL)
-        g_hash_table_insert (callers->asking, q->sender, q);
+      g_hash_table_insert (callers->asking, q->sender, q);
     }
   Check *check = g_new0 (Check, 1);
   check->member = g_strdup (member);
