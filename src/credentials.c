@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -501,10 +502,15 @@ check_signature (EVP_PKEY *key, EVP_PKEY *public_key)
  * of a check's 4.6 M): OpenSSL's pairwise check that the secret scalar
  * times the generator is the key's public point, which EVP_PKEY_eq found
  * equal to the certificate's. Not for RSA: its pairwise check tests the
- * primes, far slower than a signature. */
+ * primes, far slower than a signature. Only with OpenSSL's own providers:
+ * OpenSSL takes a key manager without a check for a key that passes. */
 static char *
 check_ec_pairwise (EVP_PKEY *key, EVP_PKEY *public_key)
 {
+  const OSSL_PROVIDER *provider = EVP_PKEY_get0_provider (key);
+  const char *name = provider ? OSSL_PROVIDER_get0_name (provider) : NULL;
+  if (name == NULL || (strcmp (name, "default") != 0 && strcmp (name, "fips") != 0))
+    return check_signature (key, public_key);
   EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL);
   if (ctx == NULL)
     return no_memory ();
@@ -512,8 +518,12 @@ check_ec_pairwise (EVP_PKEY *key, EVP_PKEY *public_key)
   EVP_PKEY_CTX_free (ctx);
   if (r == 1)
     return NULL;
-  if (r == -2)     /* not supported by the key's provider */
-    return check_signature (key, public_key);
+  if (r == -2)
+    {
+      /* Not supported after all: its error would stand for the signature's. */
+      ERR_clear_error ();
+      return check_signature (key, public_key);
+    }
   return g_strdup ("the private key does not match the certificate (its secret part does not "
                    "belong to the public key it carries, which is the certificate's)");
 }
