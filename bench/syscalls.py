@@ -38,12 +38,15 @@ def count(b, pid, calls, inflight, pool, prefix):
     out = os.path.join(b.tmp, f"strace-{prefix}.txt")
     tracer = subprocess.Popen(["strace", "-c", "-o", out, "-p", str(pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)           # attached before the first call
-    res = b.client(calls, inflight, pool, prefix)
-    # strace detaches, writes its table, then ends by the signal it was sent.
-    tracer.send_signal(signal.SIGINT)
-    if tracer.wait(30) not in (0, -signal.SIGINT):
-        raise RuntimeError(f"strace exited with {tracer.returncode}")
+    try:
+        time.sleep(1)       # attached before the first call
+        res = b.client(calls, inflight, pool, prefix)
+    finally:
+        # strace detaches, writes its table, then ends by the signal it was sent.
+        tracer.send_signal(signal.SIGINT)
+        rc = tracer.wait(30)
+    if rc not in (0, -signal.SIGINT):
+        raise RuntimeError(f"strace exited with {rc}")
     if res["errors"]:
         raise RuntimeError(f"calls failed while counted: {res['first_error']}")
     counts = parse_summary(out)

@@ -12,9 +12,11 @@ import json
 import os
 import pwd
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -193,17 +195,25 @@ class BusPolicy(HarnessTestCase):
     def test_one_credentials_query_per_connection(self):
         """Calls that arrive together on a new connection wait for one
         answer of the bus driver (GetConnectionCredentials), and each gets
-        its own verdict."""
+        its own verdict. The daemon is stopped while they are sent, so all
+        of them wait in its socket when it reads the first."""
         H = self.H
         connections = 3
+        sent = 6 * connections      # ep-bus-load flood: 6 calls per connection
+        query = re.compile(r"^method call .*member=GetConnectionCredentials$", re.M)
+        to_daemon = re.compile(rf"^method call .*destination={re.escape(BUS_NAME)} ", re.M)
+        seen = ""
         # stdbuf: dbus-monitor buffers its output in a pipe.
         monitor = subprocess.Popen(
             ["stdbuf", "-oL", "dbus-monitor", "--address", H.address, "--monitor",
              "type='method_call',interface='org.freedesktop.DBus',"
-             "member='GetConnectionCredentials'"],
+             "member='GetConnectionCredentials'",
+             f"type='method_call',destination='{BUS_NAME}'"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
-        backstop = threading.Timer(20, monitor.kill)
+        backstop = threading.Timer(60, monitor.kill)
         backstop.start()
+        load = None
+        H.daemon.send_signal(signal.SIGSTOP)
         try:
             # A monitor loses its own name once it is one: from then on it sees all.
             for line in monitor.stdout:
@@ -211,24 +221,34 @@ class BusPolicy(HarnessTestCase):
                     break
             else:
                 self.fail(f"dbus-monitor did not start: {monitor.stderr.read()}")
-            backstop.cancel()
-            load = subprocess.run(
+            load = subprocess.Popen(
                 [BUS_LOAD, "--address", H.address, "flood", "--connections", str(connections),
                  "--good-every", "1", "--prefix", "ONEQ-"],
-                input="\n", capture_output=True, text=True, timeout=120, env=clean_env())
-            self.assertEqual(load.returncode, 0, load.stderr)
-            answers = json.loads(load.stdout.splitlines()[0])
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, env=clean_env())
+            for line in monitor.stdout:
+                seen += line
+                if len(to_daemon.findall(seen)) >= sent:
+                    break
+            H.daemon.send_signal(signal.SIGCONT)
+            out, err = load.communicate("\n", timeout=120)
+            self.assertEqual(load.returncode, 0, err)
+            answers = json.loads(out.splitlines()[0])
             self.assertEqual(answers["pending"], 0, answers)
             # Three checked calls per connection, each with its own verdict.
             self.assertEqual(answers["calls"]["ProvisionBad"], {INVALID_ARGUMENT: connections})
             self.assertEqual(answers["calls"]["ListDevices"], {"ok": connections})
             self.assertEqual(answers["calls"]["ProvisionGood"], {"ok": connections})
         finally:
+            H.daemon.send_signal(signal.SIGCONT)
             backstop.cancel()
+            if load is not None and load.poll() is None:
+                load.kill()
+                load.wait()
             monitor.terminate()
-            out, err = monitor.communicate(timeout=10)
-        queries = re.findall(r"^method call .*member=GetConnectionCredentials$", out, re.M)
-        self.assertEqual(len(queries), connections, out)
+            rest, _ = monitor.communicate(timeout=10)
+        # Every query came before the answers it let through.
+        self.assertEqual(len(query.findall(seen + rest)), connections, seen + rest)
 
 
 class PolicyGroupMember(AccountsTestCase):
