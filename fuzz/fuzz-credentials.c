@@ -57,6 +57,8 @@ static const struct {
   { "the private key cannot make a signature", TRUE },
   { "the private key does not match the certificate (a signature made with it does not verify "
     "with the certificate's public key)", FALSE },
+  { "the private key does not match the certificate (its secret part does not belong to the "
+    "public key it carries, which is the certificate's)", FALSE },
   { "the certificate's public key cannot be read", TRUE },
   { "the private key does not match the certificate", FALSE },
   { "the private key does not match the certificate (they are keys of different types)", FALSE },
