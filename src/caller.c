@@ -187,6 +187,18 @@ answer (EpCallers *callers, const Known *k, const char *member, EpAccess access,
   done (&caller, error, user_data);
 }
 
+/* AccessDenied for a caller whose credentials are unknown; @why is added
+ * in parentheses when given. */
+static void
+unverified (EpCallerChecked done, gpointer user_data, const char *why)
+{
+  EpCaller caller = { .uid = (uid_t) -1 };
+  g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
+                                          "the caller's credentials could not be verified%s%s%s",
+                                          why ? " (" : "", why ? why : "", why ? ")" : "");
+  done (&caller, error, user_data);
+}
+
 /* The bus driver's answer, for every call of the connection that waits. */
 static int
 on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
@@ -203,13 +215,10 @@ on_creds (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
     creds = read_creds (reply);
   if (creds == NULL || !g_variant_lookup (creds, "UnixUserID", "u", &uid))
     {
-      EpCaller caller = { .uid = (uid_t) -1 };
-      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                                              "the caller's credentials could not be verified");
       for (guint i = 0; i < q->checks->len; i++)
         {
           Check *check = q->checks->pdata[i];
-          check->done (&caller, error, check->user_data);
+          unverified (check->done, check->user_data, NULL);
         }
       query_free (q);
       return 0;
@@ -247,11 +256,7 @@ ep_callers_check (EpCallers *callers, sd_bus_message *call, EpAccess access,
   if (sender == NULL)
     {
       /* Only a peer-to-peer connection has none, and no bus driver to ask. */
-      EpCaller caller = { .uid = (uid_t) -1 };
-      g_autoptr (GError) error = g_error_new (EP_ERROR, EP_ERROR_ACCESS_DENIED,
-                                              "the caller's credentials could not be verified "
-                                              "(the call came without a sender)");
-      done (&caller, error, user_data);
+      unverified (done, user_data, "the call came without a sender");
       return 0;
     }
   const Known *k = g_hash_table_lookup (callers->known, sender);

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402  (harness._LIVE, for the emergency clean-up)
 from harness import (ACCESS_DENIED, BUS_CLIENT, BUS_NAME, IFACE, KINDS, OBJECT_PATH,
-                     HarnessTestCase, clean_env, default_args, main, parse_result)
+                     HarnessTestCase, clean_env, default_args, main, parse_result, wait_until)
 
 NOBODY = 65534
 INVALID_ARGUMENT = "com.enapter.Provisioning1.Error.InvalidArgument"
@@ -249,6 +249,27 @@ class BusPolicy(HarnessTestCase):
             rest, _ = monitor.communicate(timeout=10)
         # Every query came before the answers it let through.
         self.assertEqual(len(query.findall(seen + rest)), connections, seen + rest)
+
+
+    def test_caller_gone_before_its_query(self):
+        """A connection that leaves before the daemon asks for its
+        credentials: each of its waiting calls is refused (logged, as
+        there is no one to answer), and the daemon goes on serving."""
+        H = self.H
+        H.daemon.send_signal(signal.SIGSTOP)
+        try:
+            load = subprocess.run(
+                [BUS_LOAD, "--address", H.address, "flood", "--connections", "2",
+                 "--good-every", "1", "--abandon-every", "1", "--prefix", "GONE-"],
+                input="\n", capture_output=True, text=True, timeout=120, env=clean_env())
+        finally:
+            H.daemon.send_signal(signal.SIGCONT)
+        self.assertEqual(load.returncode, 0, load.stderr)
+        unverified = "the caller's credentials could not be verified"
+        wait_until(lambda: H.daemon_stderr().count(unverified) >= 6, 30, 0.05,
+                   "the six checked calls of the two connections to be refused")
+        args = default_args("ucm")
+        self.check_provisioned("ucm", args, H.provision("ucm", args))
 
 
 class PolicyGroupMember(AccountsTestCase):
