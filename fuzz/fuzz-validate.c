@@ -36,7 +36,8 @@ static gboolean
 name_oracle (const char *s)
 {
   size_t n = strlen (s);
-  if (n < 1 || n > 255 || !g_utf8_validate (s, -1, NULL) || !fuzz_no_controls (s))
+  if (n < 1 || n > 255 || !g_utf8_validate (s, -1, NULL) || !fuzz_no_controls (s) ||
+      !fuzz_dbus_string_ok (s))
     return FALSE;
   for (const char *p = s; *p; p = g_utf8_next_char (p))
     if (!g_unichar_isspace (g_utf8_get_char (p)))

@@ -202,6 +202,10 @@ test_name (void)
     { "bad\xff", FALSE },
     { "cut\xc3", FALSE },               /* truncated sequence */
     { "\xc0\xaf", FALSE },              /* overlong '/' */
+    { "a\xef\xb7\x90", FALSE },         /* U+FDD0: sd-bus refuses noncharacters */
+    { "odd \xef\xbf\xbf", FALSE },      /* U+FFFF */
+    { "\xf0\x9f\xbf\xbe", FALSE },      /* U+1FFFE */
+    { "\xef\xb7\xb0 after", TRUE },     /* U+FDF0, just past the block */
     { "Gas sensor", TRUE },
     { " padded ", TRUE },
     { "Elektrolyseur Stra\xc3\x9f" "e \xe2\x84\x96 1", TRUE },
