@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -28,7 +29,8 @@ typedef struct {
 } Device;
 
 typedef struct {
-  int dirfd;                 /* the keystore's, borrowed */
+  int dirfd;                 /* the job's own, so a stop cannot close it under the thread */
+  int dup_errno;             /* why there is none */
   char *path;
   gboolean group_set;
   gid_t gid;
@@ -50,6 +52,7 @@ device_free (Device *d)
 static void
 job_free (Job *job)
 {
+  ep_keystore_close_fd (&job->dirfd);
   g_free (job->path);
   g_hash_table_unref (job->served);
   g_ptr_array_unref (job->devices);
@@ -142,7 +145,12 @@ check_keystore (Job *job)
   auto_fd fd = ep_keystore_check_trusted (job->path, &error);
   struct stat now, served;
   gboolean untrusted = g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED);
-  if (fd < 0 && untrusted)
+  if (job->dirfd < 0)
+    ep_findings_add (&f, EP_CHECK_ERROR,
+                     "cannot check keystore %s: the daemon cannot open another file (%s); run "
+                     "the check again, and if it persists raise the service's LimitNOFILE=",
+                     job->path, g_strerror (job->dup_errno));
+  else if (fd < 0 && untrusted)
     ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
                      error->message);
   else if (fd < 0)
@@ -538,7 +546,8 @@ void
 ep_diagnose_keystore_async (EpKeystore *ks, GAsyncReadyCallback callback, gpointer user_data)
 {
   Job *job = g_new0 (Job, 1);
-  job->dirfd = ks->dirfd;
+  job->dirfd = fcntl (ks->dirfd, F_DUPFD_CLOEXEC, 3);
+  job->dup_errno = errno;
   job->path = g_strdup (ks->path);
   job->group_set = ks->group_set;
   job->gid = ks->gid;

@@ -7,6 +7,7 @@
 #include "wipe-buffer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,7 +17,7 @@
 #define SEALS (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 
 typedef struct {
-  int dirfd;
+  int dirfd;                 /* the job's own, so a stop cannot close it under the thread */
   char *path;                /* of the keystore, for messages */
   char *device_id;
   GStrv names;
@@ -36,6 +37,7 @@ copy_clear (gpointer data)
 static void
 copy_job_free (CopyJob *job)
 {
+  ep_keystore_close_fd (&job->dirfd);
   g_free (job->path);
   g_free (job->device_id);
   g_strfreev (job->names);
@@ -185,13 +187,22 @@ ep_keystore_copy_async (EpKeystore *ks, const char *device_id, const char *const
                         GAsyncReadyCallback callback, gpointer user_data)
 {
   CopyJob *job = g_new0 (CopyJob, 1);
-  job->dirfd = ks->dirfd;
+  job->dirfd = fcntl (ks->dirfd, F_DUPFD_CLOEXEC, 3);
+  int err = errno;
   job->path = g_strdup (ks->path);
   job->device_id = g_strdup (device_id);
   job->names = g_strdupv ((char **) names);
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, ep_keystore_copy_async);
   g_task_set_task_data (task, job, (GDestroyNotify) copy_job_free);
+  if (job->dirfd < 0)
+    {
+      g_task_return_new_error (task, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_READ,
+                               "cannot copy the credentials of device %s: %s; try again, and if "
+                               "it persists raise the service's LimitNOFILE=",
+                               device_id, g_strerror (err));
+      return;
+    }
   g_task_run_in_thread (task, copy_thread);
 }
 
