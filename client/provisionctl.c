@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define DEFAULT_TIMEOUT 30.0
+#define MIN_TIMEOUT 0.001
 #define MAX_TIMEOUT 86400.0
 #define N_GLOBALS 11
 
@@ -108,8 +109,8 @@ global_entries (Ctl *ctl, gboolean *version, GOptionEntry out[N_GLOBALS])
     { "no-pager", 0, 0, G_OPTION_ARG_NONE, &ctl->no_pager,
       "Do not page the output (it never is; for systemd's habits)", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_STRING, &ctl->timeout_arg,
-      "Wait at most SEC seconds to connect and for each answer (default 30; "
-      "check: 90)", "SEC" },
+      "Wait at most SPAN to connect and for each answer: seconds, or with units "
+      "(500ms, 2min; default 30 s, check: 90 s)", "SPAN" },
     { "verbose", 0, 0, G_OPTION_ARG_NONE, &ctl->verbose,
       "Name the D-Bus error along with its message", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, version, "Print the version and exit", NULL },
@@ -151,6 +152,63 @@ take_strings (Ctl *ctl)
       }
 }
 
+/* A time span as systemd's tools take one (busctl --timeout): numbers with
+ * units, "500ms", "1.5s", "2min", "1min 30s"; a number without a unit is
+ * seconds. Decimal digits only: no sign, exponent, hex, "inf" or "nan". */
+static gboolean
+parse_timespan (const char *text, double *seconds)
+{
+  static const struct { const char *unit; double seconds; } units[] = {
+    { "us", 1e-6 }, { "usec", 1e-6 }, { "ms", 1e-3 }, { "msec", 1e-3 },
+    { "s", 1 }, { "sec", 1 }, { "second", 1 }, { "seconds", 1 },
+    { "m", 60 }, { "min", 60 }, { "minute", 60 }, { "minutes", 60 },
+    { "h", 3600 }, { "hr", 3600 }, { "hour", 3600 }, { "hours", 3600 },
+    { "d", 86400 }, { "day", 86400 }, { "days", 86400 },
+  };
+  double total = 0;
+  gboolean any = FALSE;
+  for (const char *p = text;;)
+    {
+      while (*p == ' ')
+        p++;
+      if (*p == '\0')
+        break;
+      double value = 0, scale = 1;
+      gboolean digits = FALSE, dot = FALSE;
+      for (; g_ascii_isdigit (*p) || (*p == '.' && !dot); p++)
+        {
+          if (*p == '.')
+            dot = TRUE;
+          else if (dot)
+            value += (*p - '0') * (scale /= 10);
+          else
+            value = value * 10 + (*p - '0');
+          digits |= *p != '.';
+        }
+      while (*p == ' ')
+        p++;
+      gsize len = 0;
+      while (g_ascii_isalpha (p[len]))
+        len++;
+      double factor = len == 0 ? 1 : 0;
+      for (gsize i = 0; i < G_N_ELEMENTS (units) && factor == 0; i++)
+        if (strlen (units[i].unit) == len && strncmp (p, units[i].unit, len) == 0)
+          factor = units[i].seconds;
+      if (!digits || factor == 0)
+        return FALSE;
+      p += len;
+      /* "1.5.3" is no span: only a unit may be followed by the next number. */
+      if (len == 0 && *p != ' ' && *p != '\0')
+        return FALSE;
+      total += value * factor;
+      any = TRUE;
+    }
+  if (!any || !isfinite (total))
+    return FALSE;
+  *seconds = total;
+  return TRUE;
+}
+
 /* Checks the global options once they are all parsed. */
 static gboolean
 check_globals (Ctl *ctl, const char *command)
@@ -170,13 +228,13 @@ check_globals (Ctl *ctl, const char *command)
     }
   if (ctl->timeout_text != NULL)
     {
-      char *end = NULL;
-      double t = g_ascii_strtod (ctl->timeout_text, &end);
-      if (end == ctl->timeout_text || *end != '\0' || !isfinite (t) || t <= 0 ||
-          t > MAX_TIMEOUT)
+      double t = 0;
+      /* Not below 1 ms: sd-bus reads a timeout of 0 µs as its default. */
+      if (!parse_timespan (ctl->timeout_text, &t) || t < MIN_TIMEOUT || t > MAX_TIMEOUT)
         {
-          ctl_usage_error (ctl, command, "--timeout: '%s' is not a number of seconds above 0 "
-                                         "and at most %.0f", ctl->timeout_text, MAX_TIMEOUT);
+          ctl_usage_error (ctl, command, "--timeout: '%s' is not a time span from 1 ms to a "
+                                         "day: give seconds (30, 1.5) or a span with units "
+                                         "(500ms, 2min, 1min 30s)", ctl->timeout_text);
           return FALSE;
         }
       ctl->timeout = t;

@@ -143,7 +143,7 @@ class Provisioning(CtlTestCase):
         target = self.H.target_of("ucm")
         target.faults({"path": KINDS["ucm"].endpoint, "delay": 3})
         t0 = time.monotonic()
-        err = self.failure("--verbose", "--timeout", "1", *kind_argv("ucm", args), status=3)
+        err = self.failure("--verbose", "--timeout", "1000ms", *kind_argv("ucm", args), status=3)
         took = time.monotonic() - t0
         self.assertLess(took, 2.5, "the client waited past --timeout")
         self.assertGreater(took, 0.9, "the client gave up before --timeout")

@@ -74,6 +74,13 @@ class Usage(CtlTestCase):
             (["--timeout", "-1", "list"], "--timeout"),
             (["--timeout", "soon", "list"], "--timeout"),
             (["list", "--timeout", "inf"], "--timeout"),
+            (["--timeout", "5x", "list"], "--timeout: '5x' is not a time span"),
+            (["--timeout", "1.5.3", "list"], "--timeout: '1.5.3' is not a time span"),
+            (["--timeout", "0x10", "list"], "--timeout"),
+            (["--timeout", "1e3", "list"], "--timeout"),
+            (["--timeout", "ms", "list"], "--timeout"),
+            (["--timeout", "0.0000001", "list"], "from 1 ms to a day"),
+            (["--timeout", "1d 1s", "list"], "from 1 ms to a day"),
             (["--session", "list"], "exclude each other"),
             (["list", "--system"], "exclude each other"),
         ]
@@ -86,6 +93,14 @@ class Usage(CtlTestCase):
                 self.assertIn("--help", err, "a usage error points to --help")
         self.assertNoRequests("after usage errors")
         self.assertEqual(self.ok_json("list"), [], "usage errors provisioned something")
+
+    def test_timeout_spans(self):
+        """--timeout takes seconds or a time span with units, as busctl does;
+        each of these reaches the daemon and lists."""
+        for span in ("30", "1.5", ".5", "500ms", "2min", "1min 30s", "1h30m", "1 min",
+                     "2 seconds", "1d", "86400", "1ms"):
+            with self.subTest(span=span):
+                self.assertEqual(self.ok_json("--timeout", span, "list"), [])
 
     def test_usage_errors_in_json(self):
         """Once the options are parsed, --json makes a usage error a JSON
@@ -135,7 +150,7 @@ class Usage(CtlTestCase):
         self.assertEqual(self.ok("--json", "--json=off", "list"), "No devices.\n")
         self.assertEqual(self.ok("--json=pretty", "list", "--json=short"), "[]\n")
         err = self.failure("list", "--timeout", "--json", status=2)
-        self.assertIn("--timeout: '--json' is not a number", err)
+        self.assertIn("--timeout: '--json' is not a time span", err)
 
     def test_help(self):
         out = self.ok("--help", address=False)
