@@ -147,8 +147,9 @@ check_keystore (Job *job)
   gboolean untrusted = g_error_matches (error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_UNTRUSTED);
   if (job->dirfd < 0)
     ep_findings_add (&f, EP_CHECK_ERROR,
-                     "cannot check keystore %s: the daemon cannot open another file (%s); run "
-                     "the check again, and if it persists raise the service's LimitNOFILE=",
+                     "cannot check keystore %s: the daemon cannot open its directory again "
+                     "(%s); run the check again, and if it persists raise the service's "
+                     "LimitNOFILE=",
                      job->path, g_strerror (job->dup_errno));
   else if (fd < 0 && untrusted)
     ep_findings_add (&f, EP_CHECK_ERROR, "%s; the daemon would refuse to start with it",
@@ -534,9 +535,21 @@ diagnose_thread (GTask *task, gpointer source, gpointer data, GCancellable *canc
 {
   Job *job = data;
   check_keystore (job);
-  find_unserved (job);
+  if (job->dirfd >= 0)
+    find_unserved (job);
   for (guint i = 0; i < job->devices->len; i++)
-    check_device (job, job->devices->pdata[i]);
+    {
+      Device *d = job->devices->pdata[i];
+      if (job->dirfd >= 0)
+        check_device (job, d);
+      else
+        {
+          g_autofree char *name = g_strdup_printf ("device:%s", d->id);
+          d->check = ep_check_new (name, EP_CHECK_WARNING,
+                                   "not checked: the keystore could not be opened for the check "
+                                   "(see the keystore check); run the check again");
+        }
+    }
   /* The pool keeps the thread; OpenSSL's state in it is not needed. */
   ep_credentials_thread_done ();
   g_task_return_boolean (task, TRUE);

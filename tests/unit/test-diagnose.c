@@ -3,8 +3,13 @@
  * Auto; the renewal due time they share with the schedule and NextRenewal
  * (renewal.h); and how findings make one check (diagnose-check.h). */
 #include "config-util.h"
+#include "diagnose-keystore.h"
 #include "diagnose.h"
+#include "keystore-util.h"
 #include "renewal.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
 
 #define US G_GINT64_CONSTANT (1000000)
 #define DAY (G_GINT64_CONSTANT (24) * 3600)
@@ -152,6 +157,73 @@ test_findings (void)
   g_assert_cmpstr (ep_check_level_name (EP_CHECK_ERROR), ==, "error");
 }
 
+static void
+on_diagnosed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Outcome *o = user_data;
+  o->data = ep_diagnose_keystore_finish (current_ks, result);
+  o->done = TRUE;
+}
+
+static void
+on_copied (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Outcome *o = user_data;
+  g_autoptr (JsonObject) meta = NULL;
+  g_autoptr (GArray) copies = NULL;
+  o->ok = ep_keystore_copy_finish (current_ks, result, &meta, &copies, &o->error);
+  o->done = TRUE;
+}
+
+/* The keystore jobs in worker threads hold their own descriptor of the
+ * keystore. With none left to make it, each says what to do, and no
+ * device is judged on a descriptor that is not there. */
+static void
+test_no_descriptor_left (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EpKeystore) ks = open_keystore (f->ks_path, FALSE, 0);
+  Outcome w = write_entry (ks, entry_for ("ucm", "MQTT", MQTT_RESPONSE));
+  g_assert_true (w.ok);
+
+  /* Every descriptor below a limit just above the ones open is taken. */
+  struct rlimit saved, low;
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  int probe = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (probe, >=, 0);
+  close (probe);
+  low = saved;
+  low.rlim_cur = (rlim_t) probe + 8;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  g_autoptr (GArray) filler = g_array_new (FALSE, FALSE, sizeof (int));
+  for (int fd; (fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+    g_array_append_val (filler, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+
+  current_ks = ks;
+  Outcome d = { 0 };
+  ep_diagnose_keystore_async (ks, on_diagnosed, &d);
+  wait_for (&d);
+  static const char *const names[] = { "password", NULL };
+  Outcome c = { 0 };
+  ep_keystore_copy_async (ks, DEVICE_ID, names, on_copied, &c);
+  wait_for (&c);
+  current_ks = NULL;
+
+  for (guint i = 0; i < filler->len; i++)
+    close (g_array_index (filler, int, i));
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+
+  g_autoptr (GPtrArray) checks = d.data;
+  g_assert_cmpuint (checks->len, ==, 2);
+  assert_check (checks->pdata[0], "keystore", EP_CHECK_ERROR, "LimitNOFILE=");
+  assert_check (checks->pdata[1], "device:" DEVICE_ID, EP_CHECK_WARNING,
+                "not checked: the keystore could not be opened");
+  g_assert_false (c.ok);
+  g_assert_error (c.error, EP_KEYSTORE_ERROR, EP_KEYSTORE_ERROR_READ);
+  g_assert_nonnull (strstr (c.error->message, "LimitNOFILE="));
+  g_clear_error (&c.error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -161,5 +233,7 @@ main (int argc, char **argv)
   g_test_add_func ("/diagnose/certificate-levels", test_certificate_levels);
   g_test_add_func ("/diagnose/certificate-unjudged", test_certificate_unjudged);
   g_test_add_func ("/diagnose/findings", test_findings);
+  g_test_add ("/diagnose/no-descriptor-left", Fixture, NULL, fixture_setup,
+              test_no_descriptor_left, fixture_teardown);
   return g_test_run ();
 }
