@@ -152,9 +152,10 @@ take_strings (Ctl *ctl)
       }
 }
 
-/* A time span as systemd's tools take one (busctl --timeout): numbers with
- * units, "500ms", "1.5s", "2min", "1min 30s"; a number without a unit is
- * seconds. Decimal digits only: no sign, exponent, hex, "inf" or "nan". */
+/* A time span in the part of systemd's syntax (busctl --timeout) that a
+ * timeout needs: numbers with units, "500ms", "1.5s", "2min", "1min 30s";
+ * a number without a unit is seconds. Decimal digits only: no sign,
+ * exponent, hex, "inf" or "nan". */
 static gboolean
 parse_timespan (const char *text, double *seconds)
 {
@@ -234,7 +235,7 @@ check_globals (Ctl *ctl, const char *command)
         {
           ctl_usage_error (ctl, command, "--timeout: '%s' is not a time span from 1 ms to a "
                                          "day: give seconds (30, 1.5) or a span with units "
-                                         "(500ms, 2min, 1min 30s)", ctl->timeout_text);
+                                         "(500ms, 2min, '1min 30s')", ctl->timeout_text);
           return FALSE;
         }
       ctl->timeout = t;

@@ -8,9 +8,9 @@
  * other part is the PEM text itself, up to its first NUL.
  *
  * Invariants: no crash, leak or sanitizer report; a failure is ProtocolError
- * whose message is bus text built only from credentials.c's fixed phrases
- * and OpenSSL's own reason texts (so it quotes no input, the private key
- * least of all: "vocabulary"); the OpenSSL error queue is empty after each
+ * whose message is bus text built only from the fixed phrases of
+ * credentials.c and credentials-pem.c and OpenSSL's own reason texts (so it
+ * quotes no input, the private key least of all: "vocabulary"); the OpenSSL error queue is empty after each
  * call; @info is untouched by a failure; on success the dates equal an
  * independent conversion (ASN1_TIME_to_tm and calendar arithmetic, "dates"),
  * the fingerprint is GLib's SHA-256 of the DER ("sha256"), the key matches
@@ -29,7 +29,7 @@
 #define SEPARATOR "@@@@"
 #define PREFIX "the API answered with credentials that fail a check: "
 
-/* credentials.c's phrases; those marked TRUE may be followed by
+/* The phrases of credentials.c and credentials-pem.c; those marked TRUE may be followed by
  * " (OpenSSL: <one of OpenSSL's reason texts>)". */
 static const struct {
   const char *text;
@@ -130,7 +130,7 @@ check_error (const char *call, const GError *error, gboolean prefixed)
         message += strlen (PREFIX);
     }
   FUZZ_CHECK ("vocabulary", in_vocabulary (message),
-              "%s: a message that is not credentials.c's own words: %s", call, error->message);
+              "%s: a message that is not the checks' own words: %s", call, error->message);
 }
 
 /* ---- independent oracles ------------------------------------------------- */

@@ -247,7 +247,7 @@ test_certificate_in_ca_chain (void)
 }
 
 /* The certificates of a ca_chain are kept for the next check with the
- * same text (credentials.c): nothing of one check may carry over to the
+ * same text (credentials-pem.c): nothing of one check may carry over to the
  * next. */
 static void
 test_ca_chain_kept (void)
