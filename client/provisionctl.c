@@ -230,7 +230,7 @@ check_globals (Ctl *ctl, const char *command)
   if (ctl->timeout_text != NULL)
     {
       double t = 0;
-      /* Not below 1 ms: sd-bus reads a timeout of 0 µs as its default. */
+      /* Not below 1 ms: no bus connects or answers sooner. */
       if (!parse_timespan (ctl->timeout_text, &t) || t < MIN_TIMEOUT || t > MAX_TIMEOUT)
         {
           ctl_usage_error (ctl, command, "--timeout: '%s' is not a time span from 1 ms to a "

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -247,9 +246,8 @@ class BusPolicy(HarnessTestCase):
                 load.wait()
             monitor.terminate()
             rest, _ = monitor.communicate(timeout=10)
-        # Every query came before the answers it let through.
+        # One query per connection, however many calls it sent.
         self.assertEqual(len(query.findall(seen + rest)), connections, seen + rest)
-
 
     def test_caller_gone_before_its_query(self):
         """A connection that leaves before the daemon asks for its
